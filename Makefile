@@ -1,0 +1,79 @@
+# c1m - build every NN_*/server and NN_*/client in place.
+#
+#   make              build (quiet; V=1 shows the commands)
+#   make test         build, then run tests/run.sh (ends "N passed, N failed")
+#   make SAN=1 test   the same under ASan + UBSan
+#   make SAN=thread test   ThreadSanitizer
+#   make clean
+#
+# Objects go to build/<variant>/, so switching SAN rebuilds what it must.
+
+CC      ?= gcc
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -pthread -Icommon
+LDFLAGS += -pthread
+LDLIBS  += -lm
+
+VARIANT := plain
+ifeq ($(SAN),1)
+VARIANT := asan
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+else ifeq ($(SAN),thread)
+VARIANT := tsan
+CFLAGS  += -fsanitize=thread -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=thread
+else ifneq ($(SAN),)
+$(error SAN must be 1 (ASan+UBSan) or thread (TSan), not '$(SAN)')
+endif
+
+Q := @
+ifeq ($(V),1)
+Q :=
+endif
+
+OBJ      := build/$(VARIANT)
+COMMON   := $(patsubst common/%.c,$(OBJ)/common/%.o,$(wildcard common/*.c))
+LIB      := $(OBJ)/libc1m.a
+DIRS     := $(sort $(wildcard [0-9][0-9]_*))
+PROGS    := $(foreach d,$(DIRS),$(patsubst %.c,%,$(wildcard $(d)/server.c $(d)/client.c)))
+UNITS    := $(patsubst tests/unit/%.c,$(OBJ)/tests/%,$(wildcard tests/unit/*.c))
+STAMP    := $(OBJ)/.variant
+
+.PHONY: all test clean units
+all: $(PROGS) $(UNITS)
+units: $(UNITS)
+
+# The binaries live beside their source, so record which variant built them
+# and relink when it changes.
+$(STAMP): FORCE
+	@mkdir -p $(@D)
+	@echo "$(VARIANT) $(CC) $(CFLAGS)" | cmp -s - $@ 2>/dev/null || \
+		echo "$(VARIANT) $(CC) $(CFLAGS)" > $@
+.PHONY: FORCE
+FORCE:
+
+$(OBJ)/%.o: %.c $(STAMP)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIB): $(COMMON)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(PROGS): %: $(OBJ)/%.o $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(OBJ)/tests/%: $(OBJ)/tests/unit/%.o $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+test: all
+	$(Q)UNIT_DIR=$(OBJ)/tests SAN=$(SAN) tests/run.sh $(T)
+
+clean:
+	rm -rf build $(PROGS)
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,110 @@
+/*
+ * stats.c - what a server's main thread does while its loops work: print a
+ * line of stats every interval, wait for SIGINT/SIGTERM, and build the
+ * result JSON. Counters live in per-thread slots (see c1m.h).
+ */
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "c1m.h"
+
+static struct {
+	const char *name;
+	struct stats_slot *slots;
+	int nslots;
+	double interval;
+	long peak;
+	uint64_t first_ns, last_ns;	/* the busy window */
+	uint64_t start_ns;
+} st;
+
+struct stats_slot *stats_init(const char *name, int nslots, double interval_s)
+{
+	size_t len = (size_t)nslots * sizeof(struct stats_slot);
+
+	st.slots = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (st.slots == MAP_FAILED)
+		die("mmap %zu bytes of stats:", len);
+	st.name = name;
+	st.nslots = nslots;
+	st.interval = interval_s;
+	st.start_ns = clock_ns();
+	return st.slots;
+}
+
+static uint64_t sum(size_t off)
+{
+	uint64_t s = 0;
+
+	for (int i = 0; i < st.nslots; i++)
+		s += atomic_load_explicit((atomic_ulong *)((char *)&st.slots[i] + off),
+					  memory_order_relaxed);
+	return s;
+}
+
+long stats_conns(void)
+{
+	return (long)sum(offsetof(struct stats_slot, conns));
+}
+
+uint64_t stats_requests(void)
+{
+	return sum(offsetof(struct stats_slot, bytes)) / FRAME_SIZE;
+}
+
+int stats_run(int (*tick)(void))
+{
+	uint64_t last = clock_ns(), prev_tick = last;
+	uint64_t last_req = 0, tick_req = 0;
+	int sig = 0;
+
+	while (!sig) {
+		uint64_t now, req;
+		long conns;
+
+		sig = sig_wait(0.1);
+		if (!sig && tick && tick())
+			break;
+		now = clock_ns();
+		req = stats_requests();
+		conns = stats_conns();
+		if (conns > st.peak)
+			st.peak = conns;
+		if (req > tick_req) {
+			if (!st.first_ns)
+				st.first_ns = prev_tick;
+			st.last_ns = now;
+		}
+		tick_req = req;
+		prev_tick = now;
+		if ((now - last) / 1e9 >= st.interval) {
+			fprintf(stderr, "conns %ld  rps %.0f  accepted %llu  errors %llu\n",
+				conns, (req - last_req) / ((now - last) / 1e9),
+				(unsigned long long)sum(offsetof(struct stats_slot, accepted)),
+				(unsigned long long)sum(offsetof(struct stats_slot, errors)));
+			last = now;
+			last_req = req;
+		}
+	}
+	atomic_store(&sig_stop, 1);
+	return sig;
+}
+
+void stats_json(struct json *j)
+{
+	uint64_t req = stats_requests();
+	double busy = st.last_ns > st.first_ns ? (st.last_ns - st.first_ns) / 1e9 : 0;
+
+	json_str(j, "design", st.name);
+	json_i64(j, "conns_peak", st.peak);
+	json_u64(j, "requests", req);
+	json_num(j, "rps", busy > 0 ? req / busy : 0);
+	json_num(j, "busy_s", busy);
+	json_num(j, "uptime_s", (clock_ns() - st.start_ns) / 1e9);
+	json_u64(j, "accepted", sum(offsetof(struct stats_slot, accepted)));
+	json_u64(j, "errors", sum(offsetof(struct stats_slot, errors)));
+	json_u64(j, "work", sum(offsetof(struct stats_slot, work)));
+	json_i64(j, "rss_kb_peak", proc_rss_peak_kb());
+	json_cpu(j);
+}

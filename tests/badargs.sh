@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# tests/badargs.sh - every program in every NN_* directory, given bad input:
+#   bad flag / bad value / stray argument -> exit 2, error on one line
+#     naming the problem, plus the one-line synopsis; nothing on stdout
+#   -h -> exit 0 and a usage text on stdout
+#   a server on a port already in use -> exit 1 with one line on stderr
+source "$(dirname "$0")/lib.sh"
+bad=0
+expect() { # want_rc prog args...
+	local want=$1 out err rc
+	shift
+	out=$(timeout 5 "$@" 2>"$TMP/err" </dev/null)
+	rc=$?
+	err=$(cat "$TMP/err")
+	if [[ $rc -ne $want ]]; then
+		echo "$* -> exit $rc, want $want; stderr: $err"
+		bad=$((bad + 1))
+	elif [[ $want -ne 0 && -n "$out" ]]; then
+		echo "$* -> printed on stdout: $out"
+		bad=$((bad + 1))
+	elif [[ $want -ne 0 && ( -z "$err" || $(wc -l <<<"$err") -gt 2 ) ]]; then
+		echo "$* -> stderr is not a one-line error (+ synopsis): $err"
+		bad=$((bad + 1))
+	fi
+}
+progs=$(ls -d [0-9][0-9]_*/server [0-9][0-9]_*/client 2>/dev/null)
+[[ -n "$progs" ]] || fail "no programs built"
+for p in $progs; do
+	expect 2 "$p" -Z
+	expect 2 "$p" -p
+	expect 2 "$p" -p abc
+	expect 2 "$p" -p 70000
+	expect 2 "$p" -p -1
+	expect 2 "$p" -a not.an.address
+	expect 2 "$p" -i 0
+	expect 2 "$p" -i x
+	expect 2 "$p" stray
+	expect 0 "$p" -h
+	[[ "$(timeout 5 "$p" -h 2>/dev/null)" == *usage* ]] || { echo "$p -h: no usage"; bad=$((bad + 1)); }
+done
+for p in $(ls -d [0-9][0-9]_*/client); do
+	expect 2 "$p" -n 0
+	expect 2 "$p" -n 12x
+	expect 2 "$p" -d -3
+	expect 2 "$p" -c 0
+	expect 2 "$p" -s 127.0.0.9-127.0.0.2
+done
+# A busy port: hold one with a plain listener, then start each server on it.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(); time.sleep(60)' "$port" &
+holder=$!
+sleep 0.3
+for p in $(ls -d [0-9][0-9]_*/server); do
+	expect 1 "$p" -p "$port"
+done
+kill "$holder"
+[[ $bad -eq 0 ]] || fail "$bad bad-input checks failed"
+echo pass

@@ -1,0 +1,69 @@
+# tests/lib.sh - helpers for integration tests; source it from a test script.
+#
+#   server_start DIR [ARGS...]   start DIR/server on a free port (-p 0);
+#                                sets SERVER_PID, SERVER_PORT, SERVER_OUT
+#   server_stop                  SIGTERM; asserts exit 0 within a bound and
+#                                one JSON line on stdout (in SERVER_JSON)
+#   json_check FILE EXPR...      python expressions over the JSON's keys,
+#                                e.g. 'round_trips > 0' 'errors == 0'
+#   fail MSG                     print and exit 1
+#
+# A trap kills the server (by PID) if the test exits early.
+set -u
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+STRETCH=${C1M_TEST_STRETCH:-1}
+TMP=$(mktemp -d /tmp/c1m-test.XXXXXX)
+SERVER_PID=
+
+cleanup() {
+	if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+		kill -KILL "$SERVER_PID" 2>/dev/null
+	fi
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*"
+	exit 1
+}
+
+server_start() {
+	local dir=$1
+	shift
+	SERVER_OUT=$TMP/server.out
+	"$dir/server" -p 0 -i 1 "$@" >"$SERVER_OUT" 2>"$TMP/server.err" &
+	SERVER_PID=$!
+	for _ in $(seq 1 $((100 * STRETCH))); do
+		SERVER_PORT=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$TMP/server.err" | head -n 1)
+		[[ -n "$SERVER_PORT" ]] && return 0
+		kill -0 "$SERVER_PID" 2>/dev/null || { cat "$TMP/server.err"; fail "$dir/server exited at start"; }
+		sleep 0.05
+	done
+	cat "$TMP/server.err"
+	fail "$dir/server did not say 'listening on ADDR:PORT' within $((5 * STRETCH)) s"
+}
+
+server_stop() {
+	local rc
+	kill -TERM "$SERVER_PID"
+	for _ in $(seq 1 $((60 * STRETCH))); do
+		kill -0 "$SERVER_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	if kill -0 "$SERVER_PID" 2>/dev/null; then
+		fail "server still running $((3 * STRETCH)) s after SIGTERM"
+	fi
+	wait "$SERVER_PID"
+	rc=$?
+	SERVER_PID=
+	echo "--- server stderr"; cat "$TMP/server.err"
+	[[ $rc -eq 0 ]] || fail "server exited $rc after SIGTERM, want 0"
+	SERVER_JSON=$TMP/server.json
+	tail -n 1 "$SERVER_OUT" >"$SERVER_JSON"
+	echo "--- server json"; cat "$SERVER_JSON"
+}
+
+json_check() {
+	python3 tests/json_check.py "$@" || fail "JSON check failed: $1"
+}

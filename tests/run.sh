@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# tests/run.sh [PATTERN] - run every test case listed in tests/*.cases.
+#
+# A .cases file has one case a line:   name | timeout_s | command
+# The command runs from the repository root under `timeout`. Exit 0 is a
+# pass, 77 a skip, anything else a failure. Each case's output goes to
+# build/test-logs/NAME.log; a failure prints its tail.
+#
+# Prints "ok N name" / "not ok N name" per case, then "N passed, N failed".
+# PATTERN (an extended regex) runs only the cases whose name matches.
+# SAN (1 or thread) stretches the timeouts: sanitized binaries are slower.
+set -u
+cd "$(dirname "$0")/.."
+pattern=${1:-.}
+logs=build/test-logs
+mkdir -p "$logs"
+case "${SAN:-}" in
+	1) stretch=3 ;;
+	thread) stretch=4 ;;
+	*) stretch=1 ;;
+esac
+export C1M_TEST_STRETCH=$stretch
+
+pass=0 fail=0 skip=0 n=0
+while IFS='|' read -r name tmo cmd; do
+	name=$(echo "$name" | xargs)
+	[[ -z "$name" || "$name" == \#* ]] && continue
+	[[ "$name" =~ $pattern ]] || continue
+	tmo=$(( $(echo "$tmo" | xargs) * stretch ))
+	n=$((n + 1))
+	log="$logs/$name.log"
+	start=$(date +%s%N)
+	timeout -k 5 "$tmo" bash -c "$cmd" </dev/null >"$log" 2>&1
+	rc=$?
+	ms=$(( ($(date +%s%N) - start) / 1000000 ))
+	secs="$((ms / 1000)).$(( (ms % 1000) / 100 ))"
+	if [[ $rc -eq 0 ]]; then
+		pass=$((pass + 1))
+		echo "ok $n $name (${secs}s)"
+	elif [[ $rc -eq 77 ]]; then
+		skip=$((skip + 1))
+		echo "ok $n $name # skip: $(tail -n 1 "$log")"
+	else
+		fail=$((fail + 1))
+		[[ $rc -eq 124 || $rc -eq 137 ]] && why="timed out after ${tmo}s" || why="exit $rc"
+		echo "not ok $n $name ($why)"
+		tail -n 25 "$log" | sed 's/^/#   /'
+	fi
+done < <(cat tests/*.cases)
+
+if [[ $n -eq 0 ]]; then
+	echo "no test matched '$pattern'" >&2
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+if [[ $skip -gt 0 ]]; then
+	echo "$pass passed, $fail failed, $skip skipped"
+else
+	echo "$pass passed, $fail failed"
+fi
+[[ $fail -eq 0 ]]
