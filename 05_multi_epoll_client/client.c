@@ -17,14 +17,6 @@
  */
 #include "c1m.h"
 
-int main(int argc, char **argv)
-{
-	static const struct client_design d = {
-		.name = "05_multi_epoll_client",
-		.summary = "multiple epoll loops, each with its own fd table, ping-pong",
-		.loops = 0,
-		.conns = 1000,
-	};
-
-	return client_main(argc, argv, &d);
-}
+CLIENT_MAIN(.name = "05_multi_epoll_client",
+	    .summary = "multiple epoll loops, each with its own fd table, ping-pong",
+	    .loops = 0, .conns = 1000)

@@ -267,6 +267,89 @@ void stats_json(struct json *j);
 long stats_conns(void);
 uint64_t stats_requests(void);
 
+/* ---- server setup ----------------------------------------------------------- */
+
+/* A design's own option, beyond the standard -a -p -c -n -i -h. */
+struct srv_flag {
+	int opt;		/* 'w' */
+	const char *arg;	/* "USEC", shown in the synopsis */
+	const char *help;	/* "wait per request (default 10000)" */
+	long min, max;		/* a whole number in [min, max] into *num ... */
+	long *num;
+	const char *choices;	/* ... or one of "block|timer" into *str */
+	const char **str;
+};
+
+struct srv_design {
+	const char *name;	/* "06_multi_epoll_server": the JSON "design" */
+	const char *summary;	/* one line for -h */
+	const char *loops_help;	/* what -c means here; NULL: no -c */
+	const char *conns_help;	/* what -n means here; NULL: no -n */
+	const struct srv_flag *flags;	/* extra flags, ending with {0} */
+};
+
+struct srv_cfg {
+	const char *addr;	/* -a, default C1M_ADDR */
+	int port;		/* -p, default C1M_PORT; 0 = any free port */
+	int loops;		/* -c, 0 = not given */
+	long conns;		/* -n, 0 = not given */
+	double interval;	/* -i, default 5 */
+	long fd_limit;		/* RLIMIT_NOFILE in force, from srv_size() */
+};
+
+/*
+ * Parse the standard server flags and the design's own. -h prints the
+ * usage generated from d and exits 0; anything bad exits 2 (see arg_long).
+ */
+void srv_parse(int argc, char **argv, const struct srv_design *d, struct srv_cfg *cfg);
+/*
+ * Raise RLIMIT_NOFILE and, if -c was not given, choose the loop count: the
+ * CPU count, or more when -n needs more private fd tables of `reserve`
+ * spare fds each. Exits 2 if -n cannot fit in -c tables.
+ */
+void srv_size(struct srv_cfg *cfg, long reserve);
+/*
+ * Open n listeners on cfg->addr:cfg->port (SO_REUSEPORT when n > 1) into
+ * fds[]; a busy port or bad address dies with exit 1. Port 0 is resolved
+ * into cfg->port.
+ */
+void srv_listen(struct srv_cfg *cfg, int n, int *fds);
+/*
+ * In loop thread `id` of n: take a private fd table and close the other
+ * loops' listeners it inherited. Dies if unshare fails.
+ */
+void srv_private_table(int id, const int *lfds, int n);
+/* Print "prog: listening on ADDR:PORT, <what>" on stderr: tests wait for it. */
+void srv_listening(const struct srv_cfg *cfg, const char *what_fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Build, complete with extra keys from `extra` (may be NULL), and print the
+ * server's JSON line on stdout. */
+void srv_report(void (*extra)(struct json *j));
+
+/*
+ * Accepting into an epoll set without spinning on EMFILE: on running out
+ * of fds the listener leaves the epoll set for SRV_PAUSE_MS and a warning
+ * is printed once; srv_accept_resume() puts it back when the time is up.
+ */
+#define SRV_PAUSE_MS 100
+struct srv_acceptor {
+	int id;			/* loop number, for messages */
+	int lfd, ep;
+	uint64_t paused_until;	/* 0 = listening */
+	int full;		/* warned already for this episode */
+	struct stats_slot *st;
+};
+/* Add a->lfd to a->ep (EPOLLIN, data.fd = lfd). Dies on failure. */
+void srv_accept_start(struct srv_acceptor *a);
+/*
+ * Accept everything pending: each new fd is non-blocking, TCP_NODELAY, in
+ * a->ep with EPOLLIN and data.fd = fd, and counted in a->st. Returns how
+ * many were accepted.
+ */
+int srv_accept_ready(struct srv_acceptor *a);
+/* Call after every epoll_wait: resume listening once a pause is over. */
+void srv_accept_resume(struct srv_acceptor *a);
+
 /* ---- echo servers' per-connection step ----------------------------------------- */
 
 /*
@@ -300,6 +383,18 @@ enum echo_result echo_on_readable(struct echo_conn *c, int fd, char *buf,
 enum echo_result echo_on_writable(struct echo_conn *c, int fd, uint64_t *bytes);
 /* Free the pending bytes (call before close). */
 void echo_reset(struct echo_conn *c);
+/*
+ * The whole per-event step of a readiness echo server: EPOLLOUT drains the
+ * pending bytes, anything else reads and echoes; the epoll interest moves
+ * between EPOLLIN and EPOLLOUT (a slow reader is not read until it drains);
+ * bytes, closes and errors are counted in st; a finished connection is
+ * reset and closed. Returns 0 while the connection stays open, -1 once it
+ * has been closed.
+ */
+int echo_event(int ep, int fd, uint32_t events, struct echo_conn *c,
+	       char *buf, size_t bufsz, struct stats_slot *st);
+/* Close a connection: free its pending bytes, count it, close the fd. */
+void echo_close(int fd, struct echo_conn *c, struct stats_slot *st, int error);
 
 /* ---- client ------------------------------------------------------------------- */
 
@@ -317,5 +412,12 @@ struct client_design {
 	double rate;		/* default -r: requests/s over all conns, 0 = closed loop */
 };
 int client_main(int argc, char **argv, const struct client_design *d);
+/* A client.c's whole main(): CLIENT_MAIN(.name = "...", .summary = "...", ...) */
+#define CLIENT_MAIN(...)						\
+	int main(int argc, char **argv)					\
+	{								\
+		static const struct client_design d = { __VA_ARGS__ };	\
+		return client_main(argc, argv, &d);			\
+	}
 
 #endif

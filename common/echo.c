@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -99,11 +100,49 @@ enum echo_result echo_on_writable(struct echo_conn *c, int fd, uint64_t *bytes)
 		return ECHO_OPEN;
 	w = send_some(fd, c->pend + c->pend_off, c->pend_len - c->pend_off);
 	if (w < 0)
-		return ECHO_CLOSE;
+		return ECHO_CLOSE;	/* errno says why */
 	*bytes += (uint64_t)w;
 	c->pend_off += (uint32_t)w;
 	if (c->pend_off < c->pend_len)
 		return ECHO_BLOCKED;
 	echo_reset(c);
 	return ECHO_OPEN;
+}
+
+void echo_close(int fd, struct echo_conn *c, struct stats_slot *st, int error)
+{
+	echo_reset(c);
+	close(fd);	/* also leaves every epoll set */
+	atomic_fetch_sub_explicit(&st->conns, 1, memory_order_relaxed);
+	if (error)
+		atomic_fetch_add_explicit(&st->errors, 1, memory_order_relaxed);
+}
+
+static void watch(int ep, int fd, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.fd = fd };
+
+	epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev);
+}
+
+int echo_event(int ep, int fd, uint32_t events, struct echo_conn *c,
+	       char *buf, size_t bufsz, struct stats_slot *st)
+{
+	uint64_t bytes = 0;
+	enum echo_result r;
+
+	if (events & EPOLLOUT) {
+		r = echo_on_writable(c, fd, &bytes);
+		if (r == ECHO_OPEN)
+			watch(ep, fd, EPOLLIN);		/* drained: read again */
+	} else {
+		r = echo_on_readable(c, fd, buf, bufsz, &bytes);
+		if (r == ECHO_BLOCKED)
+			watch(ep, fd, EPOLLOUT);	/* slow reader: stop reading */
+	}
+	atomic_fetch_add_explicit(&st->bytes, bytes, memory_order_relaxed);
+	if (r != ECHO_CLOSE)
+		return 0;
+	echo_close(fd, c, st, errno != 0);
+	return -1;
 }

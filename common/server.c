@@ -1,0 +1,230 @@
+/*
+ * server.c - the setup every server repeats: flags and -h, sizing loops to
+ * the fd limit, listeners, private fd tables, the "listening on" line, the
+ * result JSON, and accepting into an epoll set without spinning on EMFILE.
+ * The design itself (threads, loops, handlers) stays in each server.c.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "c1m.h"
+
+/* ---- flags ---- */
+
+static char synopsis[512];
+
+static void build_synopsis(const struct srv_design *d)
+{
+	size_t n;
+
+	n = (size_t)snprintf(synopsis, sizeof(synopsis), "usage: server [-a ADDR] [-p PORT]%s%s",
+			     d->loops_help ? " [-c N]" : "", d->conns_help ? " [-n CONNS]" : "");
+	for (const struct srv_flag *f = d->flags; f && f->opt; f++)
+		n += (size_t)snprintf(synopsis + n, sizeof(synopsis) - n, " [-%c %s]",
+				      f->opt, f->arg);
+	snprintf(synopsis + n, sizeof(synopsis) - n, " [-i SEC] [-h]");
+	arg_synopsis = synopsis;
+}
+
+static void usage(const struct srv_design *d)
+{
+	printf("%s: %s\n\n%s\n\n", prog_name, d->summary, synopsis);
+	printf("  -a ADDR   address to listen on (default %s; 0.0.0.0 is opt-in)\n"
+	       "  -p PORT   port (default %d; 0 picks a free one)\n", C1M_ADDR, C1M_PORT);
+	if (d->loops_help)
+		printf("  -c N      %s\n", d->loops_help);
+	if (d->conns_help)
+		printf("  -n CONNS  %s\n", d->conns_help);
+	for (const struct srv_flag *f = d->flags; f && f->opt; f++)
+		printf("  -%c %-6s %s\n", f->opt, f->arg, f->help);
+	printf("  -i SEC    stats interval on stderr (default 5)\n"
+	       "  -h        this help\n\n"
+	       "Echoes every byte back. Prints \"listening on ADDR:PORT\" on stderr when\n"
+	       "ready; on SIGINT/SIGTERM one JSON line on stdout, then exits 0.\n"
+	       "Exit 1: cannot listen; exit 2: bad usage.\n");
+}
+
+static void design_flag(const struct srv_design *d, int o, const char *val)
+{
+	for (const struct srv_flag *f = d->flags; f && f->opt; f++) {
+		if (f->opt != o)
+			continue;
+		if (f->num) {
+			*f->num = arg_long(o, val, f->min, f->max);
+			return;
+		}
+		/* one of "a|b|c" */
+		for (const char *p = f->choices; p && *p;) {
+			size_t len = strcspn(p, "|");
+
+			if (strlen(val) == len && strncmp(p, val, len) == 0) {
+				*f->str = val;
+				return;
+			}
+			p += len + (p[len] == '|');
+		}
+		arg_usage_error("-%c: '%s' is not one of %s", o, val, f->choices);
+	}
+	arg_usage_error("unknown option -%c", o);
+}
+
+void srv_parse(int argc, char **argv, const struct srv_design *d, struct srv_cfg *cfg)
+{
+	char optstring[64] = ":a:p:i:h";
+	int o;
+
+	prog_init(argv[0]);
+	build_synopsis(d);
+	cfg->addr = C1M_ADDR;
+	cfg->port = C1M_PORT;
+	cfg->interval = 5;
+	if (d->loops_help)
+		strcat(optstring, "c:");
+	if (d->conns_help)
+		strcat(optstring, "n:");
+	for (const struct srv_flag *f = d->flags; f && f->opt; f++) {
+		size_t n = strlen(optstring);
+
+		optstring[n] = (char)f->opt;
+		optstring[n + 1] = ':';
+		optstring[n + 2] = '\0';
+	}
+	while ((o = getopt(argc, argv, optstring)) != -1) {
+		switch (o) {
+		case 'a': arg_ipv4(o, optarg); cfg->addr = optarg; break;
+		case 'p': cfg->port = (int)arg_long(o, optarg, 0, 65535); break;
+		case 'c': cfg->loops = (int)arg_long(o, optarg, 1, 4096); break;
+		case 'n': cfg->conns = arg_long(o, optarg, 1, 100000000); break;
+		case 'i': cfg->interval = arg_seconds(o, optarg, 1e6); break;
+		case 'h': usage(d); exit(0);
+		case ':': arg_usage_error("-%c needs a value", optopt);
+		case '?': arg_usage_error("unknown option -%c", optopt);
+		default: design_flag(d, o, optarg); break;
+		}
+	}
+	if (optind < argc)
+		arg_usage_error("unexpected argument '%s'", argv[optind]);
+	if (cfg->interval < 0.1)
+		arg_usage_error("-i: must be at least 0.1 s");
+}
+
+void srv_size(struct srv_cfg *cfg, long reserve)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	long per;
+
+	cfg->fd_limit = fd_raise_limit(cfg->conns ? cfg->conns + reserve : 1 << 20);
+	per = cfg->fd_limit - reserve;
+	if (!cfg->loops)
+		cfg->loops = fd_loops_for(cfg->conns, cfg->fd_limit, reserve,
+					  ncpu > 0 ? (int)ncpu : 1);
+	if (cfg->conns > per * cfg->loops)
+		arg_usage_error("-n %ld does not fit in %d fd tables of %ld "
+				"(RLIMIT_NOFILE %ld): raise -c", cfg->conns,
+				cfg->loops, per, cfg->fd_limit);
+}
+
+void srv_listen(struct srv_cfg *cfg, int n, int *fds)
+{
+	for (int i = 0; i < n; i++) {
+		fds[i] = net_listen(cfg->addr, cfg->port, n > 1, 4096);
+		if (fds[i] < 0)
+			die("listen %s:%d:", cfg->addr, cfg->port);
+		cfg->port = net_local_port(fds[i]);	/* resolves -p 0 */
+	}
+}
+
+void srv_private_table(int id, const int *lfds, int n)
+{
+	if (fd_private_table() < 0)
+		die("loop %d: unshare(CLONE_FILES):", id);
+	for (int i = 0; i < n; i++)
+		if (i != id)
+			close(lfds[i]);
+}
+
+void srv_listening(const struct srv_cfg *cfg, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: listening on %s:%d, ", prog_name, cfg->addr, cfg->port);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void srv_report(void (*extra)(struct json *j))
+{
+	struct json j;
+
+	json_begin(&j);
+	stats_json(&j);
+	if (extra)
+		extra(&j);
+	json_end(&j);
+	json_print(&j, stdout);
+}
+
+/* ---- accepting ---- */
+
+void srv_accept_start(struct srv_acceptor *a)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = a->lfd };
+
+	if (epoll_ctl(a->ep, EPOLL_CTL_ADD, a->lfd, &ev) < 0)
+		die("loop %d: epoll_ctl listener:", a->id);
+}
+
+int srv_accept_ready(struct srv_acceptor *a)
+{
+	int n = 0;
+
+	for (;;) {
+		struct epoll_event ev = { .events = EPOLLIN };
+		int fd = accept4(a->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				/* The listener stays readable (level-triggered), so
+				 * retrying would spin. Leave the backlog in the
+				 * kernel and stop listening for a moment. */
+				if (!a->full)
+					warnx_("loop %d: accept at %ld conns: paused:", a->id,
+					       (long)atomic_load(&a->st->conns));
+				a->full = 1;
+				epoll_ctl(a->ep, EPOLL_CTL_DEL, a->lfd, NULL);
+				a->paused_until = clock_ns() + SRV_PAUSE_MS * 1000000ull;
+			}
+			return n;	/* EAGAIN: backlog empty */
+		}
+		ev.data.fd = fd;
+		if (epoll_ctl(a->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			close(fd);
+			continue;
+		}
+		net_set_nodelay(fd);
+		a->full = 0;
+		n++;
+		atomic_fetch_add_explicit(&a->st->conns, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&a->st->accepted, 1, memory_order_relaxed);
+	}
+}
+
+void srv_accept_resume(struct srv_acceptor *a)
+{
+	if (a->paused_until && clock_ns() >= a->paused_until) {
+		a->paused_until = 0;
+		srv_accept_start(a);
+	}
+}
