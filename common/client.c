@@ -41,7 +41,13 @@
 
 #define RAMP_INFLIGHT	512	/* connects in flight per loop */
 #define FD_RESERVE	32	/* fds per table kept for epoll, stdio, ... */
-#define PER_SRC_ADDR	20000	/* default connections per source address */
+/*
+ * Default connections per source address. connect() picks even ports
+ * first (half of the 28K default range), and once those run short every
+ * connect scans the rest: measured here, 50K connections ramp at 3K conn/s
+ * with 20,000 per address and at 29K conn/s with 2,000.
+ */
+#define PER_SRC_ADDR	2000
 #define STALL_S		15.0	/* ramp gives up after this long with no progress */
 #define MAX_EVENTS	512
 #define DRAIN_S		2.0	/* at stop, wait this long past the last reply */
