@@ -263,6 +263,17 @@ int stats_run(int (*tick)(void));
  * cpu_sys_s. The caller adds its own keys, closes and prints j.
  */
 void stats_json(struct json *j);
+/*
+ * Optional: fn prints design-specific fields (e.g. "  threads 1000", no
+ * newline) at the end of every interval line of stats_run().
+ */
+void stats_set_line(void (*fn)(FILE *f));
+/*
+ * A prefork parent, once it has reaped its children: stats_json then
+ * reports rss_kb_peak as its own peak plus rss_kb_children (the sum of the
+ * children's peaks), and cpu_user_s/cpu_sys_s including RUSAGE_CHILDREN.
+ */
+void stats_set_children(long rss_kb_children);
 /* Sums over all slots, for a server's own messages. */
 long stats_conns(void);
 uint64_t stats_requests(void);
@@ -338,12 +349,14 @@ struct srv_acceptor {
 	uint64_t paused_until;	/* 0 = listening */
 	int full;		/* warned already for this episode */
 	struct stats_slot *st;
+	uint32_t listen_events;	/* extra epoll flags for the listener (EPOLLEXCLUSIVE) */
+	uint32_t conn_events;	/* extra epoll flags for new conns (EPOLLONESHOT) */
 };
-/* Add a->lfd to a->ep (EPOLLIN, data.fd = lfd). Dies on failure. */
+/* Add a->lfd to a->ep (EPOLLIN | listen_events, data.fd = lfd). Dies on failure. */
 void srv_accept_start(struct srv_acceptor *a);
 /*
  * Accept everything pending: each new fd is non-blocking, TCP_NODELAY, in
- * a->ep with EPOLLIN and data.fd = fd, and counted in a->st. Returns how
+ * a->ep with EPOLLIN | conn_events and data.fd = fd, and counted in a->st. Returns how
  * many were accepted.
  */
 int srv_accept_ready(struct srv_acceptor *a);

@@ -177,7 +177,7 @@ void srv_report(void (*extra)(struct json *j))
 
 void srv_accept_start(struct srv_acceptor *a)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.fd = a->lfd };
+	struct epoll_event ev = { .events = EPOLLIN | a->listen_events, .data.fd = a->lfd };
 
 	if (epoll_ctl(a->ep, EPOLL_CTL_ADD, a->lfd, &ev) < 0)
 		die("loop %d: epoll_ctl listener:", a->id);
@@ -188,7 +188,7 @@ int srv_accept_ready(struct srv_acceptor *a)
 	int n = 0;
 
 	for (;;) {
-		struct epoll_event ev = { .events = EPOLLIN };
+		struct epoll_event ev = { .events = EPOLLIN | a->conn_events };
 		int fd = accept4(a->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {

@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 #include "c1m.h"
 
@@ -16,7 +17,37 @@ static struct {
 	long peak;
 	uint64_t first_ns, last_ns;	/* the busy window */
 	uint64_t start_ns;
+	void (*line)(FILE *f);		/* stats_set_line */
+	int children;			/* stats_set_children */
+	long rss_kb_children;
 } st;
+
+void stats_set_line(void (*fn)(FILE *f))
+{
+	st.line = fn;
+}
+
+void stats_set_children(long rss_kb_children)
+{
+	st.children = 1;
+	st.rss_kb_children = rss_kb_children;
+}
+
+/* cpu_user_s, cpu_sys_s: this process, plus its reaped children if asked. */
+static void json_cpu_all(struct json *j)
+{
+	struct rusage ru;
+	double user, sys;
+
+	if (!st.children) {
+		json_cpu(j);
+		return;
+	}
+	proc_cpu(&user, &sys);
+	getrusage(RUSAGE_CHILDREN, &ru);
+	json_num(j, "cpu_user_s", user + ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6);
+	json_num(j, "cpu_sys_s", sys + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
+}
 
 struct stats_slot *stats_init(const char *name, int nslots, double interval_s)
 {
@@ -79,10 +110,13 @@ int stats_run(int (*tick)(void))
 		tick_req = req;
 		prev_tick = now;
 		if ((now - last) / 1e9 >= st.interval) {
-			fprintf(stderr, "conns %ld  rps %.0f  accepted %llu  errors %llu\n",
+			fprintf(stderr, "conns %ld  rps %.0f  accepted %llu  errors %llu",
 				conns, (req - last_req) / ((now - last) / 1e9),
 				(unsigned long long)sum(offsetof(struct stats_slot, accepted)),
 				(unsigned long long)sum(offsetof(struct stats_slot, errors)));
+			if (st.line)
+				st.line(stderr);
+			fputc('\n', stderr);
 			last = now;
 			last_req = req;
 		}
@@ -105,6 +139,8 @@ void stats_json(struct json *j)
 	json_u64(j, "accepted", sum(offsetof(struct stats_slot, accepted)));
 	json_u64(j, "errors", sum(offsetof(struct stats_slot, errors)));
 	json_u64(j, "work", sum(offsetof(struct stats_slot, work)));
-	json_i64(j, "rss_kb_peak", proc_rss_peak_kb());
-	json_cpu(j);
+	json_i64(j, "rss_kb_peak", proc_rss_peak_kb() + st.rss_kb_children);
+	if (st.children)
+		json_i64(j, "rss_kb_children", st.rss_kb_children);
+	json_cpu_all(j);
 }
