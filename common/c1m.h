@@ -238,7 +238,8 @@ extern atomic_int sig_stop;
 struct stats_slot {
 	atomic_long conns;	/* open now */
 	atomic_ulong accepted;	/* connections accepted */
-	atomic_ulong errors;	/* connections ended by an error (reset, ...) */
+	atomic_ulong errors;	/* connections ended by an error of ours or the network */
+	atomic_ulong resets;	/* connections the peer aborted (ECONNRESET, EPIPE) */
 	atomic_ulong bytes;	/* bytes echoed; requests = bytes / FRAME_SIZE */
 	atomic_ulong work;	/* design-specific units (hashes, waits) */
 } __attribute__((aligned(64)));
@@ -257,6 +258,12 @@ struct stats_slot *stats_init(const char *name, int nslots, double interval_s);
  */
 int stats_run(int (*tick)(void));
 /*
+ * One tick of that loop, for a server whose only thread is its event loop
+ * (03): call it every 100 ms; it samples the peak and the busy window and
+ * prints the interval line when one is due. stats_run() calls it too.
+ */
+void stats_tick(void);
+/*
  * Add the standard server result keys to j: design, conns_peak, requests,
  * rps (requests over the busy window: first to last 100 ms tick in which
  * requests were served), accepted, errors, work, rss_kb_peak, cpu_user_s,
@@ -274,6 +281,12 @@ void stats_set_line(void (*fn)(FILE *f));
  * children's peaks), and cpu_user_s/cpu_sys_s including RUSAGE_CHILDREN.
  */
 void stats_set_children(long rss_kb_children);
+/*
+ * Count a connection that ended: conns - 1, and by err (0 = a clean EOF):
+ * ECONNRESET and EPIPE are `resets` (a peer that aborted, as clients at
+ * scale do with SO_LINGER 0), any other errno is an `error`.
+ */
+void stats_conn_closed(struct stats_slot *st, int err);
 /* Sums over all slots, for a server's own messages. */
 long stats_conns(void);
 uint64_t stats_requests(void);
@@ -336,6 +349,13 @@ void srv_listening(const struct srv_cfg *cfg, const char *what_fmt, ...)
 /* Build, complete with extra keys from `extra` (may be NULL), and print the
  * server's JSON line on stdout. */
 void srv_report(void (*extra)(struct json *j));
+/*
+ * For the designs whose connections all share one fd table (02-05): raise
+ * RLIMIT_NOFILE as far as allowed into cfg->fd_limit and print, on stderr,
+ * how many connections that table holds, why, and how to go further.
+ * Returns that ceiling (fd_limit - reserve).
+ */
+long srv_one_table(struct srv_cfg *cfg, long reserve);
 
 /*
  * Accepting into an epoll set without spinning on EMFILE: on running out
@@ -362,6 +382,25 @@ void srv_accept_start(struct srv_acceptor *a);
 int srv_accept_ready(struct srv_acceptor *a);
 /* Call after every epoll_wait: resume listening once a pause is over. */
 void srv_accept_resume(struct srv_acceptor *a);
+
+/*
+ * The other way to accept (02, 05, 07): an acceptor thread of its own that
+ * sleeps in a blocking accept() and hands each connection to a loop.
+ * srv_accept_next() makes a->lfd blocking (srv_listen opens it
+ * non-blocking) and returns the next connection, non-blocking and with
+ * TCP_NODELAY. EMFILE and the like never spin: it warns once, sleeps
+ * SRV_PAUSE_MS and tries again while the connection waits in the backlog.
+ * Returns -1 once srv_accept_stop() has shut the listener down.
+ */
+int srv_accept_next(struct srv_acceptor *a);
+/* Wake the thread blocked in srv_accept_next() for good (shutdown(lfd)). */
+void srv_accept_stop(struct srv_acceptor *a);
+/*
+ * Hand an accepted fd to a loop: count it in st, then add it to the loop's
+ * epoll set ep with EPOLLIN and data.fd = fd (epoll_ctl is safe while
+ * that loop sits in epoll_wait). Closes it and returns -1 on failure.
+ */
+int srv_accept_add(int ep, int fd, struct stats_slot *st);
 
 /* ---- echo servers' per-connection step ----------------------------------------- */
 
@@ -406,8 +445,21 @@ void echo_reset(struct echo_conn *c);
  */
 int echo_event(int ep, int fd, uint32_t events, struct echo_conn *c,
 	       char *buf, size_t bufsz, struct stats_slot *st);
-/* Close a connection: free its pending bytes, count it, close the fd. */
-void echo_close(int fd, struct echo_conn *c, struct stats_slot *st, int error);
+/*
+ * Close a connection: free its pending bytes, close the fd, and count it
+ * with stats_conn_closed(st, err): err is 0 for a clean end, else the errno
+ * that ended it.
+ */
+void echo_close(int fd, struct echo_conn *c, struct stats_slot *st, int err);
+/*
+ * Write buf[0..len) back on fd and park what the socket would not take:
+ * ECHO_OPEN (all written), ECHO_BLOCKED (the tail is in c: wait for
+ * EPOLLOUT and stop reading) or ECHO_CLOSE (errno says why). Call only
+ * with nothing parked in c. For servers that write their own read loop,
+ * such as the edge-triggered one (04).
+ */
+enum echo_result echo_write(struct echo_conn *c, int fd, const char *buf, size_t len,
+			    uint64_t *bytes);
 
 /* ---- client ------------------------------------------------------------------- */
 
@@ -423,6 +475,12 @@ struct client_design {
 	int max_loops;		/* 1 for the single-loop clients 02-04 */
 	long conns;		/* default -n */
 	double rate;		/* default -r: requests/s over all conns, 0 = closed loop */
+	/*
+	 * Optional: called once the flags are parsed, before any connection;
+	 * may print one line and exit 77 when the design cannot run here
+	 * (14: io_uring unavailable). NULL: nothing to check.
+	 */
+	void (*check)(void);
 };
 int client_main(int argc, char **argv, const struct client_design *d);
 /* A client.c's whole main(): CLIENT_MAIN(.name = "...", .summary = "...", ...) */

@@ -58,12 +58,28 @@ static int keep(struct echo_conn *c, const char *buf, size_t len)
 	return 0;
 }
 
+enum echo_result echo_write(struct echo_conn *c, int fd, const char *buf, size_t len,
+			    uint64_t *bytes)
+{
+	ssize_t w = send_some(fd, buf, len);
+
+	if (w < 0)
+		return ECHO_CLOSE;
+	*bytes += (uint64_t)w;
+	if ((size_t)w == len)
+		return ECHO_OPEN;
+	/* The peer is not reading: park the rest. */
+	if (keep(c, buf + w, len - (size_t)w) < 0)
+		return ECHO_CLOSE;
+	return ECHO_BLOCKED;
+}
+
 enum echo_result echo_on_readable(struct echo_conn *c, int fd, char *buf,
 				  size_t bufsz, uint64_t *bytes)
 {
 	for (int i = 0; i < ECHO_READ_BUDGET; i++) {
 		ssize_t n = recv(fd, buf, bufsz, 0);
-		ssize_t w;
+		enum echo_result r;
 
 		if (n == 0) {
 			errno = 0;
@@ -76,16 +92,9 @@ enum echo_result echo_on_readable(struct echo_conn *c, int fd, char *buf,
 				return ECHO_OPEN;
 			return ECHO_CLOSE;		/* reset, etc. */
 		}
-		w = send_some(fd, buf, (size_t)n);
-		if (w < 0)
-			return ECHO_CLOSE;
-		*bytes += (uint64_t)w;
-		if (w < n) {
-			/* The peer is not reading: park the rest, stop reading. */
-			if (keep(c, buf + w, (size_t)(n - w)) < 0)
-				return ECHO_CLOSE;
-			return ECHO_BLOCKED;
-		}
+		r = echo_write(c, fd, buf, (size_t)n, bytes);
+		if (r != ECHO_OPEN)
+			return r;	/* BLOCKED: the peer is not reading */
 		if ((size_t)n < bufsz)
 			return ECHO_OPEN;	/* drained the socket */
 	}
@@ -109,13 +118,11 @@ enum echo_result echo_on_writable(struct echo_conn *c, int fd, uint64_t *bytes)
 	return ECHO_OPEN;
 }
 
-void echo_close(int fd, struct echo_conn *c, struct stats_slot *st, int error)
+void echo_close(int fd, struct echo_conn *c, struct stats_slot *st, int err)
 {
 	echo_reset(c);
 	close(fd);	/* also leaves every epoll set */
-	atomic_fetch_sub_explicit(&st->conns, 1, memory_order_relaxed);
-	if (error)
-		atomic_fetch_add_explicit(&st->errors, 1, memory_order_relaxed);
+	stats_conn_closed(st, err);
 }
 
 static void watch(int ep, int fd, uint32_t events)
@@ -143,6 +150,6 @@ int echo_event(int ep, int fd, uint32_t events, struct echo_conn *c,
 	atomic_fetch_add_explicit(&st->bytes, bytes, memory_order_relaxed);
 	if (r != ECHO_CLOSE)
 		return 0;
-	echo_close(fd, c, st, errno != 0);
+	echo_close(fd, c, st, errno);
 	return -1;
 }

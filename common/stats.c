@@ -3,6 +3,7 @@
  * line of stats every interval, wait for SIGINT/SIGTERM, and build the
  * result JSON. Counters live in per-thread slots (see c1m.h).
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -84,42 +85,51 @@ uint64_t stats_requests(void)
 	return sum(offsetof(struct stats_slot, bytes)) / FRAME_SIZE;
 }
 
+/* The meter between ticks: the last interval line and the last tick. */
+static struct {
+	uint64_t last, last_req;
+	uint64_t prev_tick, tick_req;
+} meter;
+
+void stats_tick(void)
+{
+	uint64_t now = clock_ns(), req = stats_requests();
+	long conns = stats_conns();
+
+	if (!meter.last)
+		meter.last = meter.prev_tick = st.start_ns;
+	if (conns > st.peak)
+		st.peak = conns;
+	if (req > meter.tick_req) {
+		if (!st.first_ns)
+			st.first_ns = meter.prev_tick;
+		st.last_ns = now;
+	}
+	meter.tick_req = req;
+	meter.prev_tick = now;
+	if ((now - meter.last) / 1e9 >= st.interval) {
+		fprintf(stderr, "conns %ld  rps %.0f  accepted %llu  resets %llu  errors %llu",
+			conns, (req - meter.last_req) / ((now - meter.last) / 1e9),
+			(unsigned long long)sum(offsetof(struct stats_slot, accepted)),
+			(unsigned long long)sum(offsetof(struct stats_slot, resets)),
+			(unsigned long long)sum(offsetof(struct stats_slot, errors)));
+		if (st.line)
+			st.line(stderr);
+		fputc('\n', stderr);
+		meter.last = now;
+		meter.last_req = req;
+	}
+}
+
 int stats_run(int (*tick)(void))
 {
-	uint64_t last = clock_ns(), prev_tick = last;
-	uint64_t last_req = 0, tick_req = 0;
 	int sig = 0;
 
 	while (!sig) {
-		uint64_t now, req;
-		long conns;
-
 		sig = sig_wait(0.1);
 		if (!sig && tick && tick())
 			break;
-		now = clock_ns();
-		req = stats_requests();
-		conns = stats_conns();
-		if (conns > st.peak)
-			st.peak = conns;
-		if (req > tick_req) {
-			if (!st.first_ns)
-				st.first_ns = prev_tick;
-			st.last_ns = now;
-		}
-		tick_req = req;
-		prev_tick = now;
-		if ((now - last) / 1e9 >= st.interval) {
-			fprintf(stderr, "conns %ld  rps %.0f  accepted %llu  errors %llu",
-				conns, (req - last_req) / ((now - last) / 1e9),
-				(unsigned long long)sum(offsetof(struct stats_slot, accepted)),
-				(unsigned long long)sum(offsetof(struct stats_slot, errors)));
-			if (st.line)
-				st.line(stderr);
-			fputc('\n', stderr);
-			last = now;
-			last_req = req;
-		}
+		stats_tick();
 	}
 	atomic_store(&sig_stop, 1);
 	return sig;
@@ -138,9 +148,19 @@ void stats_json(struct json *j)
 	json_num(j, "uptime_s", (clock_ns() - st.start_ns) / 1e9);
 	json_u64(j, "accepted", sum(offsetof(struct stats_slot, accepted)));
 	json_u64(j, "errors", sum(offsetof(struct stats_slot, errors)));
+	json_u64(j, "resets", sum(offsetof(struct stats_slot, resets)));
 	json_u64(j, "work", sum(offsetof(struct stats_slot, work)));
 	json_i64(j, "rss_kb_peak", proc_rss_peak_kb() + st.rss_kb_children);
 	if (st.children)
 		json_i64(j, "rss_kb_children", st.rss_kb_children);
 	json_cpu_all(j);
+}
+
+void stats_conn_closed(struct stats_slot *st, int err)
+{
+	atomic_fetch_sub_explicit(&st->conns, 1, memory_order_relaxed);
+	if (err == ECONNRESET || err == EPIPE)
+		atomic_fetch_add_explicit(&st->resets, 1, memory_order_relaxed);
+	else if (err)
+		atomic_fetch_add_explicit(&st->errors, 1, memory_order_relaxed);
 }
