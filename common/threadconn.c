@@ -76,43 +76,45 @@ static int send_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
-static void conn_end(int fd, struct stats_slot *st, int error)
+/* Close and count; err is the errno that ended it (0: a clean EOF). */
+static void conn_end(int fd, struct stats_slot *st, int err)
 {
 	pthread_mutex_lock(&live_mu);
 	live[fd] = 0;
 	close(fd);
 	pthread_mutex_unlock(&live_mu);
-	atomic_fetch_sub_explicit(&st->conns, 1, memory_order_relaxed);
-	if (error && !atomic_load(&sig_stop))
-		atomic_fetch_add_explicit(&st->errors, 1, memory_order_relaxed);
+	stats_conn_closed(st, atomic_load(&sig_stop) ? 0 : err);	/* tc_stop's doing */
 	atomic_fetch_sub(&alive, 1);
+}
+
+/* The echo: blocking recv, then send it all back. 0 at EOF, -1 on error. */
+static int echo_serve(int fd, struct stats_slot *st)
+{
+	char buf[srv->buf_size];	/* on this thread's own stack */
+
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+
+		if (n > 0) {
+			if (send_all(fd, buf, (size_t)n) < 0)
+				return -1;	/* reset while we wrote */
+			atomic_fetch_add_explicit(&st->bytes, (uint64_t)n,
+						  memory_order_relaxed);
+		} else if (n == 0) {
+			return 0;	/* EOF: everything was echoed */
+		} else if (errno != EINTR) {
+			return -1;
+		}
+	}
 }
 
 static void *conn_run(void *arg)
 {
 	int fd = (int)(intptr_t)arg;
 	struct stats_slot *st = &srv->slots[fd % srv->nslots];
-	char buf[srv->buf_size];	/* on this thread's own small stack */
-	int error = 0;
+	int rc = srv->serve ? srv->serve(fd, st, srv->arg) : echo_serve(fd, st);
 
-	for (;;) {
-		ssize_t n = recv(fd, buf, sizeof(buf), 0);
-
-		if (n > 0) {
-			if (send_all(fd, buf, (size_t)n) < 0) {
-				error = 1;	/* reset while we wrote */
-				break;
-			}
-			atomic_fetch_add_explicit(&st->bytes, (uint64_t)n,
-						  memory_order_relaxed);
-		} else if (n == 0) {
-			break;		/* EOF: everything was echoed */
-		} else if (errno != EINTR) {
-			error = 1;
-			break;
-		}
-	}
-	conn_end(fd, st, error);
+	conn_end(fd, st, rc < 0 ? (errno ? errno : EIO) : 0);
 	return NULL;
 }
 
@@ -151,7 +153,7 @@ static int spawn(int fd)
 	rc = pthread_create(&t, &attr, conn_run, (void *)(intptr_t)fd);
 	if (rc == 0)
 		return 0;
-	conn_end(fd, st, 1);
+	conn_end(fd, st, rc);
 	errno = rc;		/* EAGAIN: out of threads, maps or memory */
 	return -1;
 }

@@ -4,8 +4,9 @@
  *
  * Acceptor threads (one per listener) take each new connection and start
  * one detached thread for it; that thread does blocking recv() and send()
- * until EOF. The designs differ only in the knobs below: 01 tunes for
- * idle memory (tiny stacks, tiny buffers), 09 for throughput.
+ * until EOF (the echo, or the design's own serve()). The echo designs
+ * differ only in the knobs below: 01 tunes for idle memory (tiny stacks,
+ * tiny buffers), 09 for throughput.
  */
 #ifndef C1M_THREADCONN_H
 #define C1M_THREADCONN_H
@@ -23,6 +24,14 @@ struct tc_server {
 	struct stats_slot *slots;	/* a connection counts in slots[fd % nslots] */
 	int nslots;
 	long fd_limit;		/* RLIMIT_NOFILE in force (sizes the fd registry) */
+	/*
+	 * Optional: the connection's whole life on its thread instead of the
+	 * echo, e.g. a design that works on each request before replying.
+	 * Blocking I/O on fd until EOF (return 0) or an error (-1); it must
+	 * not close fd.
+	 */
+	int (*serve)(int fd, struct stats_slot *st, void *arg);
+	void *arg;
 };
 
 /*
