@@ -1,12 +1,682 @@
 #!/usr/bin/env bash
-# run.sh NN - for now: run the 06 pair at a size this machine allows.
-set -euo pipefail
-cd "$(dirname "$0")"
-[[ "${1:-06}" == 06 ]] || { echo "run.sh: only 06 so far" >&2; exit 2; }
-make -s
-./06_multi_epoll_server/server -p 8972 -i 2 & pid=$!
-trap 'kill $pid 2>/dev/null' EXIT
-sleep 0.5
-./05_multi_epoll_client/client -p 8972 -n 10000 -d 10 -i 2
-kill -TERM $pid; wait $pid
-trap - EXIT
+# run.sh - run one c1m design (its server and its client) at this machine's
+# size, and record what it cost.
+#
+# usage: ./run.sh NN|all [options]
+#
+#   NN            a design directory's number (06 = 06_multi_epoll_server); all = every one
+#   -n N[,N...]   connections (default: chosen from the design and this machine, and
+#                 the reason printed); a list runs once per count, e.g. the blog's sweep
+#                 -n 5000,2000,1000,500,200,100. Refused, with the reason, if it cannot fit.
+#   -d SEC        measuring time once every connection is up (default 10)
+#   -c N          server loops/workers/processes (default: the server's own choice)
+#   -p PORT       server port (default 8972; 0 = any free one)
+#   -i SEC        progress interval of both programs (default 5)
+#   -S 'ARGS'     extra server arguments, e.g. -S '-m timer' for 10
+#   -C 'ARGS'     extra client arguments
+#   --client NN   drive the server with NN's client instead
+#   --quick       a small smoke run: 200 connections (or fewer), 2 s
+#   --netns       run both ends in a fresh network namespace (root), made after
+#                 raising net.ipv4.tcp_child_ehash_entries: ~1.5x faster at 1M
+#   --no-tune     change no kernel setting; run at the size the machine allows as it is
+#   --dry-run     print the sizing, the kernel settings and the commands; run nothing
+#   --no-build    do not run make first
+#   -h            this help
+#
+# What a run does: builds (make), sizes the run, checks the kernel settings
+# through scripts/tune.sh (as root it changes what is short, printing
+# "current -> needed", and puts every value back when the run ends, also on
+# Ctrl-C or failure), starts the server and waits until it listens, runs the
+# client, stops the server with SIGTERM and collects both JSON lines plus the
+# kernel memory (/proc/meminfo Slab) and TCP memory (/proc/net/sockstat).
+#
+# Which programs: NN's own server and client. A directory without a client
+# uses 05_multi_epoll_client (it drives 06-14); one without a server uses the
+# nearest lower-numbered server.
+#
+# Defaults by design: 09-13 run 1,000 connections (the middle of the blog's
+# 5000..100 sweep); the others aim at 1,000,000 and take what the machine
+# allows. The clients' own defaults set the load (01 and 02: a low
+# round-robin rate; the rest: closed-loop ping-pong).
+#
+# Results: $RESULTS_DIR (default results/) gets NN-<timestamp>.json (both
+# programs' JSON lines, the machine, the kernel settings, the memory deltas),
+# a row in results.csv, and the programs' logs in logs/. scripts/report turns
+# them into the README table and results/summary.svg.
+#
+# Exit: 0 when every run passed (the client checked every reply), 1 when a
+# run failed, 2 on bad usage or a size that cannot fit.
+set -u
+set -o pipefail
+cd "$(dirname "$0")" || exit 1
+PROG=run.sh
+RESULTS_DIR=${RESULTS_DIR:-results}
+AWK_LIB=$(cat scripts/lib.awk)
+SYNOPSIS="usage: ./run.sh NN|all [-n N[,N...]] [-d SEC] [-c N] [-p PORT] [-i SEC] [-S ARGS] [-C ARGS]
+                [--client NN] [--quick] [--netns] [--no-tune] [--dry-run] [--no-build] [-h]"
+
+KERNEL_PER_CONN=8300	# bytes of kernel memory per connection, both ends (SPEC: 8,255)
+USER_PER_CONN=200	# bytes of user memory per connection, both ends (epoll designs)
+THREAD_PER_CONN=31744	# a 16 KiB-stack thread with its kernel stack (SPEC: ~31 KB)
+MEM_SHARE=60		# per cent of MemAvailable a run may take
+FD_SPARE=64		# fds per table kept for listeners, epoll, stdio
+PER_SRC=2000		# client connections per source address, unless its -h says
+
+usage() { sed -n '2,/^set -u/p' "$0" | sed -e '/^set -u/d' -e 's/^# \{0,1\}//'; }
+bad() {
+	echo "$PROG: $*" >&2
+	echo "$SYNOPSIS" >&2
+	exit 2
+}
+say() { echo "$PROG: $*"; }
+num() { awk "$AWK_LIB"' BEGIN { print fmt_int(ARGV[1]); exit }' "$1"; }
+
+# ---- the designs ----
+
+# The NN_* directory of number $1, or nothing.
+dir_of() {
+	local d
+	for d in "$1"_*/; do
+		[[ -d "$d" ]] && { echo "${d%/}"; return; }
+	done
+}
+
+# The directory whose server (or client) design NN runs.
+server_dir() {
+	local n=$((10#$1)) d
+	for ((; n >= 1; n--)); do
+		d=$(dir_of "$(printf %02d "$n")")
+		[[ -n "$d" && -f "$d/server.c" ]] && { echo "$d"; return; }
+	done
+}
+client_dir() {
+	local d
+	d=$(dir_of "$1")
+	if [[ -n "$d" && -f "$d/client.c" ]]; then
+		echo "$d"
+	elif ((10#$1 > 5)); then
+		d=$(dir_of 05)
+		[[ -n "$d" && -f "$d/client.c" ]] && echo "$d"
+	else
+		local n
+		for ((n = 10#$1 - 1; n >= 1; n--)); do
+			d=$(dir_of "$(printf %02d "$n")")
+			[[ -n "$d" && -f "$d/client.c" ]] && { echo "$d"; return; }
+		done
+	fi
+}
+
+# Every number with a directory, a server and a client to run.
+valid_designs() {
+	local d nn out=()
+	for d in [0-9][0-9]_*/; do
+		[[ -d "$d" ]] || continue
+		nn=${d%%_*}
+		[[ -n "$(server_dir "$nn")" && -n "$(client_dir "$nn")" ]] && out+=("$nn")
+	done
+	echo "${out[*]}"
+}
+
+# What sizing needs to know of a design, beyond its -h texts:
+#   KIND     threads (one thread per connection: ~31 KB each) or events
+#   TABLES   many (the server spreads its fds over private tables or child
+#            processes, so RLIMIT_NOFILE caps a table, not the run) or one
+#   TARGET   the connections it aims at
+design_traits() {
+	KIND=events TABLES=one TARGET=1000000
+	case $1 in
+	01) KIND=threads ;;
+	02 | 03 | 04 | 05 | 08) ;;
+	06 | 07 | 14) TABLES=many ;;
+	09 | 11 | 13) KIND=threads TARGET=1000 ;;
+	10 | 12) TABLES=many TARGET=1000 ;;
+	*)	# A new design: a server that takes -n sizes its own tables.
+		grep -q -- '\[-n CONNS\]' <<<"$SERVER_HELP" && TABLES=many ;;
+	esac
+}
+
+# ---- sizing ----
+
+# Sets CONNS (or refuses) and prints why. $1 = the -n asked for, or "".
+size_run() {
+	local asked=$1 mem_kb per budget mem_cap cap=$TARGET why="the design's target"
+	local hard table srv_cap=0 cli_cap=0 files_cap thr_cap=0 used
+
+	mem_kb=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
+	per=$((KERNEL_PER_CONN + USER_PER_CONN))
+	[[ $KIND == threads ]] && per=$((per + THREAD_PER_CONN))
+	budget=$((mem_kb * 1024 * MEM_SHARE / 100))
+	mem_cap=$((budget / per))
+	echo "sizing $SDIR <- $CDIR:"
+	printf '  %-8s %s connections (%s)\n' design "$(num "$TARGET")" \
+		"$( ((TARGET >= 1000000)) && echo "the c1m target" || echo "the middle of the blog's 5000..100 sweep")"
+	printf '  %-8s %s MiB available; %s%% of it at %s B per connection (%s kernel, both ends%s) -> %s\n' \
+		memory $((mem_kb / 1024)) $MEM_SHARE "$(num $per)" "$(num $KERNEL_PER_CONN)" \
+		"$([[ $KIND == threads ]] && echo ", + a thread")" "$(num $mem_cap)"
+	((mem_cap < cap)) && cap=$mem_cap why="memory"
+
+	# fds: a table holds the hard RLIMIT_NOFILE (raised here if root may).
+	hard=$(ulimit -Hn)
+	[[ $hard == unlimited ]] && hard=1048576
+	table=$hard
+	if ((CAN_TUNE)) && (ulimit -Hn "$(cat /proc/sys/fs/nr_open)") 2>/dev/null; then
+		table=$(cat /proc/sys/fs/nr_open)
+		RAISE_NOFILE=$table
+	fi
+	if [[ $TABLES == one ]]; then
+		srv_cap=$((table - FD_SPARE))
+		printf '  %-8s server: one fd table of %s (RLIMIT_NOFILE) -> %s\n' fds "$(num "$table")" "$(num $srv_cap)"
+		((srv_cap < cap)) && cap=$srv_cap why="the server's one fd table"
+	else
+		printf '  %-8s server: private fd tables of %s each, as many as it needs\n' fds "$(num "$table")"
+	fi
+	if grep -q 'this design has one' <<<"$CLIENT_HELP"; then
+		cli_cap=$((table - FD_SPARE))
+		printf '  %-8s client: one loop, one fd table -> %s\n' "" "$(num $cli_cap)"
+		((cli_cap < cap)) && cap=$cli_cap why="the client's one fd table"
+	else
+		printf '  %-8s client: one loop and private fd table per %s\n' "" "$(num "$table")"
+	fi
+	if ((!CAN_TUNE)); then
+		used=$(awk '{ print $1 }' /proc/sys/fs/file-nr)
+		files_cap=$((($(cat /proc/sys/fs/file-max) - used - 65536) / 2))
+		printf '  %-8s fs.file-max allows %s more connections (2 files each)\n' files "$(num $files_cap)"
+		((files_cap < cap)) && cap=$files_cap why="fs.file-max"
+		if [[ $KIND == threads ]]; then
+			local pmax tmax nthr
+			pmax=$(cat /proc/sys/kernel/pid_max)
+			tmax=$(cat /proc/sys/kernel/threads-max)
+			nthr=$(awk '{ split($4, a, "/"); print a[2] }' /proc/loadavg)
+			thr_cap=$(((pmax < tmax ? pmax : tmax) - nthr - 1024))
+			printf '  %-8s pid_max %s, threads-max %s, %s threads running -> %s\n' threads \
+				"$(num "$pmax")" "$(num "$tmax")" "$(num "$nthr")" "$(num $thr_cap)"
+			((thr_cap < cap)) && cap=$thr_cap why="kernel.pid_max/threads-max"
+		fi
+	fi
+	local per_src
+	per_src=$(sed -n 's/.*127\.0\.0\.x per \([0-9]*\) connections.*/\1/p' <<<"$CLIENT_HELP")
+	printf '  %-8s the client binds 127.0.0.1, .2, ...: %s connections per source address\n' \
+		ports "$(num "${per_src:-$PER_SRC}")"
+	((cap < 1)) && cap=1
+
+	if [[ -n "$asked" ]]; then
+		if ((asked > cap)); then
+			echo "$PROG: -n $(num "$asked") cannot fit: at most $(num $cap) here, limited by $why" >&2
+			((CAN_TUNE)) || [[ $why == memory || $why == *"fd table"* ]] ||
+				echo "$PROG: as root (without --no-tune) the kernel limits would be raised" >&2
+			return 2
+		fi
+		CONNS=$asked
+		echo "  => $(num "$CONNS") connections (-n; fits: at most $(num $cap), limited by $why)"
+	elif ((QUICK)); then
+		CONNS=$((cap < 200 ? cap : 200))
+		echo "  => $(num "$CONNS") connections (--quick)"
+	else
+		CONNS=$cap
+		echo "  => $(num "$CONNS") connections (limited by $why)"
+	fi
+	SIZE_WHY=$why SIZE_CAP=$cap
+	return 0
+}
+
+# ---- cleanup: runs on exit, Ctrl-C and failure ----
+
+SERVER_PID='' CLIENT_PID='' SAMPLER_PID='' NS='' TUNED=0
+TUNE_STATE=${C1M_TUNE_STATE:-/var/tmp/c1m-tune.saved}
+
+stop_pid() { # PID SIGNAL GRACE_S
+	local pid=$1 i
+	[[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
+	kill -"$2" "$pid" 2>/dev/null
+	for ((i = 0; i < $3 * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+}
+
+cleanup_run() {
+	stop_pid "$CLIENT_PID" TERM 15
+	stop_pid "$SERVER_PID" TERM 30
+	stop_pid "$SAMPLER_PID" TERM 2
+	CLIENT_PID='' SERVER_PID='' SAMPLER_PID=''
+	if [[ -n "$NS" ]]; then
+		ip netns del "$NS" 2>/dev/null || echo "$PROG: could not remove namespace $NS" >&2
+		NS='' NSX=()
+	fi
+	if ((TUNED)) && [[ -s "$TUNE_STATE" ]]; then
+		echo "restoring kernel settings:"
+		scripts/tune.sh --undo | grep -v '^  ok '
+		TUNED=0
+	fi
+}
+trap 'cleanup_run' EXIT
+trap 'echo; say "interrupted; cleaning up"; cleanup_run; exit 130' INT
+trap 'cleanup_run; exit 143' TERM
+
+# ---- one run ----
+
+# "ip netns exec NAME " when the run has a namespace (or will: --dry-run).
+ns_prefix() {
+	if [[ -n "$NS" ]]; then
+		echo "ip netns exec $NS "
+	elif ((NETNS)); then
+		echo "ip netns exec c1m-run-$$ "
+	fi
+}
+
+# Run a command in the namespace, if there is one. Background jobs use
+# "${NSX[@]}" cmd instead, so that $! is the program's own PID (ip netns exec
+# execs it), not a subshell's.
+in_ns() { "${NSX[@]}" "$@"; }
+NSX=()
+
+tune_args() {
+	TUNE_ARGS=(-n "$CONNS" -p "$PORT_RESERVE")
+	[[ $KIND == threads ]] && TUNE_ARGS+=(--threads)
+	((RAISE_NOFILE > 0)) && TUNE_ARGS+=(--fds "$RAISE_NOFILE")
+	((NETNS)) && TUNE_ARGS+=(--netns)
+}
+
+# Apply (or check) the settings; make the namespace. 0 = go on.
+prepare_kernel() {
+	tune_args
+	if ((DRY_RUN)); then
+		scripts/tune.sh check "${TUNE_ARGS[@]}"
+		((NETNS)) && { echo "  then, inside the fresh namespace:"; \
+			scripts/tune.sh check --scope ns "${TUNE_ARGS[@]}" | sed -e 1d -e '/RLIMIT/d'; }
+		return 0
+	fi
+	if ((CAN_TUNE)); then
+		TUNED=1
+		scripts/tune.sh apply "${TUNE_ARGS[@]}" || {
+			echo "$PROG: could not apply every kernel setting (above); going on" >&2; }
+	else
+		scripts/tune.sh check "${TUNE_ARGS[@]}" ||
+			echo "  (--no-tune or not root: nothing changed; the run may be slower than it could be)"
+	fi
+	if ((NETNS)); then
+		NS=c1m-run-$$
+		ip netns add "$NS" || { NS=''; echo "$PROG: ip netns add failed" >&2; return 1; }
+		NSX=(ip netns exec "$NS")
+		ip netns exec "$NS" ip link set lo up || return 1
+		echo "namespace $NS:"
+		ip netns exec "$NS" scripts/tune.sh apply --scope ns --no-save "${TUNE_ARGS[@]}" | sed 1d
+		local eh
+		eh=$(ip netns exec "$NS" cat /proc/sys/net/ipv4/tcp_ehash_entries)
+		if ((eh < 0)); then
+			echo "  shares this machine's TCP hash table (${eh#-} buckets)"
+		else
+			echo "  has a TCP hash table of its own: $eh buckets"
+		fi
+	fi
+	return 0
+}
+
+# Start the server, wait until it listens; sets SERVER_PID and PORT_USED.
+start_server() {
+	local i
+	# shellcheck disable=SC2206
+	SERVER_CMD=("./$SDIR/server" -p "$PORT" -i "$INTERVAL" $EXTRA_S)
+	grep -q -- '\[-n CONNS\]' <<<"$SERVER_HELP" && SERVER_CMD+=(-n "$CONNS")
+	[[ -n "$LOOPS" ]] && SERVER_CMD+=(-c "$LOOPS")
+	SERVER_LINE="$(ns_prefix)${SERVER_CMD[*]}"
+	echo "server: $SERVER_LINE"
+	((DRY_RUN)) && return 0
+	"${NSX[@]}" "${SERVER_CMD[@]}" >"$LOG/server.json" 2> >(tee "$LOG/server.log" | sed -u 's/^/  server| /' >&2) &
+	SERVER_PID=$!
+	for ((i = 0; i < 300; i++)); do
+		PORT_USED=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$LOG/server.log" 2>/dev/null | head -n 1)
+		[[ -n "$PORT_USED" ]] && return 0
+		kill -0 "$SERVER_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	sleep 0.2
+	echo "$PROG: the server did not start listening: $(tail -n 1 "$LOG/server.log")" >&2
+	return 1
+}
+
+run_client() {
+	local tmo
+	# shellcheck disable=SC2206
+	CLIENT_CMD=("./$CDIR/client" -p "${PORT_USED:-$PORT}" -n "$CONNS" -d "$DURATION" -i "$INTERVAL" $EXTRA_C)
+	CLIENT_LINE="$(ns_prefix)${CLIENT_CMD[*]}"
+	echo "client: $CLIENT_LINE"
+	((DRY_RUN)) && return 0
+	# Bound the whole run: a slow ramp of 5K conn/s, the measuring time, the drain.
+	tmo=$((CONNS / 5000 + ${DURATION%.*} + 60))
+	CLIENT_T0=$(date +%s%N)
+	STAT0=$(head -n 1 /proc/stat)
+	timeout -k 10 "$tmo" "${NSX[@]}" "${CLIENT_CMD[@]}" >"$LOG/client.json" \
+		2> >(tee "$LOG/client.log" | sed -u 's/^/  client| /' >&2) &
+	CLIENT_PID=$!
+	wait "$CLIENT_PID"
+	CLIENT_RC=$?
+	CLIENT_PID=''
+	STAT1=$(head -n 1 /proc/stat)
+	CLIENT_WALL=$(awk -v a="$CLIENT_T0" -v b="$(date +%s%N)" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
+	((CLIENT_RC == 124)) && echo "$PROG: the client ran past ${tmo}s and was stopped" >&2
+}
+
+stop_server() {
+	local i
+	SERVER_RC=1
+	[[ -n "$SERVER_PID" ]] || return
+	kill -TERM "$SERVER_PID" 2>/dev/null
+	for ((i = 0; i < 600; i++)); do
+		kill -0 "$SERVER_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$SERVER_PID" 2>/dev/null; then
+		echo "$PROG: the server ignored SIGTERM for 60 s; killing it" >&2
+		kill -KILL "$SERVER_PID"
+	fi
+	wait "$SERVER_PID"
+	SERVER_RC=$?
+	SERVER_PID=''
+}
+
+sysctl_json() { # KEY... -> "key": "value", ...
+	local k first=1
+	for k in "$@"; do
+		((first)) || printf ', '
+		first=0
+		printf '"%s": "%s"' "$k" "$(in_ns cat "/proc/sys/${k//.//}" 2>/dev/null | tr -s '\t ' ' ')"
+	done
+}
+
+# TIME_WAIT sockets in the run's namespace.
+time_wait() {
+	# shellcheck disable=SC2016
+	in_ns awk '/^TCP:/ { for (i = 2; i < NF; i += 2) if ($i == "tw") print $(i + 1) + 0 }' \
+		/proc/net/sockstat 2>/dev/null || echo 0
+}
+
+# The last line of a file if it is a JSON object, else null.
+json_or_null() {
+	local l
+	l=$(tail -n 1 "$1" 2>/dev/null)
+	if [[ "$l" == \{*\} ]]; then echo "$l"; else echo null; fi
+}
+
+# Write NN-<timestamp>.json and the CSV row; print the summary.
+record() {
+	local ts file base cj sj summary slab0=$1 status
+	ts=$(date -u +%Y%m%d-%H%M%S)
+	base="$NN-$ts"
+	[[ -e "$RESULTS_DIR/$base.json" ]] && base="$base-$CONNS"
+	file="$RESULTS_DIR/$base.json"
+	mkdir -p "$RESULTS_DIR/logs"
+	cp "$LOG/server.log" "$RESULTS_DIR/logs/$base-server.log"
+	cp "$LOG/client.log" "$RESULTS_DIR/logs/$base-client.log"
+	cj=$(json_or_null "$LOG/client.json")
+	sj=$(json_or_null "$LOG/server.json")
+	status=ok
+	((CLIENT_RC == 0 && SERVER_RC == 0)) && [[ $cj != null && $sj != null ]] || status=failed
+
+	# Peaks over the run from the sampler: slab, tcp inuse, tw, mem pages, rss.
+	local peaks
+	peaks=$(awk -v s0="$slab0" '
+		{ if ($1 > slab) slab = $1; if ($2 > inuse) inuse = $2; tw = $3
+		  if ($4 > mem) mem = $4; if ($5 > rss) rss = $5 }
+		END { printf "%d %d %d %d %d", (slab ? slab : s0), inuse, tw, mem, rss }' "$LOG/samples")
+	summary=$(awk -v nn="$NN" -v sdir="$SDIR" -v cdir="$CDIR" -v status="$status" \
+		-v quick="$QUICK" -v netns="$NETNS" -v started="$STARTED" -v target="$CONNS" \
+		-v slab0="$slab0" -v wall="${CLIENT_WALL:-0}" -v ncpu="$(nproc)" \
+		-v stat0="${STAT0:-}" -v stat1="${STAT1:-}" \
+		"$AWK_LIB"'
+	BEGIN {
+		c = ARGV[1]; s = ARGV[2]; split(ARGV[3], p, " "); ARGV[1] = ARGV[2] = ARGV[3] = ""
+		conns = jget(c, "conns") + 0
+		rss = jget(s, "rss_kb_total"); if (rss == "") rss = jget(s, "rss_kb_peak")
+		if (rss == "" || rss + 0 < p[5]) rss = p[5]
+		slab_d = p[1] - slab0; if (slab_d < 0) slab_d = 0
+		ccpu = jget(c, "cpu_user_s") + jget(c, "cpu_sys_s")
+		scpu = jget(s, "cpu_user_s") + jget(s, "cpu_sys_s")
+		cpct = wall > 0 ? 100 * ccpu / wall : 0
+		spct = wall > 0 ? 100 * scpu / wall : 0
+		rps = jget(c, "rps")
+		mpct = machine_busy(stat0, stat1, ncpu)
+		other = mpct - cpct - spct; if (other < 0) other = 0
+		neck = bottleneck(cpct, spct, jget(c, "loops"), jget(s, "loops"), ncpu, rps)
+		# Cores busy with other work than this run: say so, it is the limit.
+		if (neck ~ /^neither/ && mpct >= 75 * ncpu && other >= 25 * ncpu)
+			neck = "other processes (machine busy)"
+		printf "{\"nn\": \"%s\", \"design\": \"%s\", \"server\": \"%s\", \"client\": \"%s\"", nn, sdir, sdir, cdir
+		printf ", \"status\": \"%s\", \"quick\": %d, \"netns\": %d, \"started\": \"%s\"", status, quick, netns, started
+		printf ", \"conns_target\": %d, \"conns\": %d, \"connect_s\": %s", target, conns, jget(c, "connect_s") + 0
+		printf ", \"duration_s\": %s, \"rps\": %.0f", jget(c, "duration_s") + 0, rps
+		printf ", \"p50_us\": %s, \"p99_us\": %s, \"max_us\": %s, \"mean_us\": %s", \
+			jget(c, "p50") + 0, jget(c, "p99") + 0, jget(c, "max") + 0, jget(c, "mean") + 0
+		printf ", \"errors\": %d, \"mismatches\": %d", jget(c, "errors"), jget(c, "mismatches")
+		printf ", \"server_rss_kb\": %d, \"server_rss_b_per_conn\": %.0f", rss, conns ? rss * 1024 / conns : 0
+		printf ", \"slab_delta_kb\": %d, \"kernel_b_per_conn\": %.0f", slab_d, conns ? slab_d * 1024 / conns : 0
+		printf ", \"tcp_mem_b_per_conn\": %.0f", conns ? p[4] * 4096 / conns : 0
+		printf ", \"client_cpu_s\": %.2f, \"server_cpu_s\": %.2f", ccpu, scpu
+		printf ", \"client_cpu_pct\": %.0f, \"server_cpu_pct\": %.0f", cpct, spct
+		printf ", \"machine_cpu_pct\": %.0f, \"other_cpu_pct\": %.0f", mpct, other
+		printf ", \"bottleneck\": \"%s\"}", neck
+	}' "$cj" "$sj" "$peaks")
+	{
+		echo "{"
+		echo "  \"summary\": $summary,"
+		echo "  \"command\": \"$(json_str "$COMMAND")\","
+		echo "  \"server_cmd\": \"$(json_str "${NS:+ip netns exec $NS }${SERVER_CMD[*]}")\","
+		echo "  \"client_cmd\": \"$(json_str "${NS:+ip netns exec $NS }${CLIENT_CMD[*]}")\","
+		echo "  \"exit\": {\"client\": $CLIENT_RC, \"server\": $SERVER_RC},"
+		echo "  \"machine\": {\"kernel\": \"$(uname -r)\", \"cores\": $(nproc)," \
+			"\"cpu\": \"$(json_str "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)")\"," \
+			"\"mem_total_kb\": $(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)," \
+			"\"mem_available_kb\": $MEM_AVAIL0, \"rlimit_nofile\": \"$(ulimit -Sn)/$(ulimit -Hn)\"},"
+		echo "  \"sizing\": {\"conns\": $CONNS, \"asked\": ${ASKED:-null}, \"cap\": $SIZE_CAP," \
+			"\"limited_by\": \"$SIZE_WHY\"},"
+		echo "  \"sysctls\": {$SYSCTLS},"
+		echo "  \"kernel\": {\"slab_kb_before\": $slab0, \"peaks\": \"$peaks\"," \
+			"\"peaks_are\": \"slab_kb tcp_inuse tcp_tw_at_end tcp_mem_pages server_rss_kb\"},"
+		echo "  \"client\": $cj,"
+		echo "  \"server\": $sj"
+		echo "}"
+	} >"$file"
+	csv_row "$summary" "$base.json"
+	RESULT_FILE=$file
+	SUMMARIES+=("$summary")
+	[[ $status == ok ]]
+}
+
+json_str() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '%s' "$s"; }
+
+CSV_COLS="started,nn,design,client,status,quick,netns,conns_target,conns,connect_s,duration_s,rps,p50_us,p99_us,max_us,errors,mismatches,server_rss_b_per_conn,kernel_b_per_conn,client_cpu_pct,server_cpu_pct,bottleneck"
+csv_row() {
+	local csv="$RESULTS_DIR/results.csv"
+	[[ -s "$csv" ]] || echo "$CSV_COLS,file" >"$csv"
+	awk -v cols="$CSV_COLS" "$AWK_LIB"'
+	BEGIN {
+		n = split(cols, k, ",")
+		for (i = 1; i <= n; i++) printf "%s,", jget(ARGV[1], k[i])
+		print ARGV[2]
+	}' "$1" "$2" >>"$csv"
+}
+
+# The summary table, one row per run.
+print_table() {
+	printf '%s\n' "$@" | awk "$AWK_LIB"'
+	BEGIN {
+		fmt = "%-24s %9s %8s %9s %8s %8s %8s %9s %9s %9s  %s\n"
+		printf fmt, "design", "conns", "connect", "rps", "p50", "p99", "max", "srv RSS", \
+			"kernel", "CPU c/s", "bottleneck"
+		printf fmt, "", "", "", "", "", "", "", "per conn", "per conn", "(100=1 core)", ""
+	}
+	{
+		d = jget($0, "design"); if (jget($0, "client") !~ /^05_/ && jget($0, "client") != d) d = d "+" substr(jget($0, "client"), 1, 2)
+		printf fmt, d, fmt_int(jget($0, "conns")), sprintf("%.1f s", jget($0, "connect_s")), \
+			fmt_int(jget($0, "rps")), fmt_lat(jget($0, "p50_us")), fmt_lat(jget($0, "p99_us")), \
+			fmt_lat(jget($0, "max_us")), fmt_bytes(jget($0, "server_rss_b_per_conn")), \
+			fmt_bytes(jget($0, "kernel_b_per_conn")), \
+			jget($0, "client_cpu_pct") "/" jget($0, "server_cpu_pct"), \
+			jget($0, "bottleneck") (jget($0, "status") == "ok" ? "" : "  FAILED")
+	}'
+}
+
+# One design at one size. Returns 0 (passed), 1 (failed) or 2 (cannot fit).
+run_one() {
+	local slab0 rc=0
+	NN=$1
+	SDIR=$(server_dir "$NN") CDIR=${CLIENT_NN:+$(client_dir "$CLIENT_NN")}
+	[[ -n "$CDIR" ]] || CDIR=$(client_dir "$NN")
+	# Build just this pair: another design's broken build does not stop it.
+	if ((BUILD && !DRY_RUN)); then
+		make -s ${SAN:+SAN=$SAN} "$SDIR/server" "$CDIR/client" ||
+			{ echo "$PROG: make $SDIR/server $CDIR/client failed" >&2; return 1; }
+	fi
+	for b in "$SDIR/server" "$CDIR/client"; do
+		[[ -x "$b" ]] || { echo "$PROG: $b is not built (run make)" >&2; return 1; }
+	done
+	SERVER_HELP=$("./$SDIR/server" -h 2>&1)
+	CLIENT_HELP=$("./$CDIR/client" -h 2>&1)
+	design_traits "$NN"
+	RAISE_NOFILE=0
+	echo
+	size_run "$ASKED" || return 2
+	PORT_RESERVE=$PORT
+	((PORT_RESERVE == 0)) && PORT_RESERVE=$C1M_PORT
+	prepare_kernel || { cleanup_run; return 1; }
+	((NETNS == 0 && CONNS > 100000 && CAN_TUNE)) &&
+		echo "  hint: --netns gives this run its own TCP hash table (SPEC: ~1.5x faster at 1M)"
+	LOG=$(mktemp -d /tmp/c1m-run.XXXXXX)
+	((RAISE_NOFILE > 0)) && ulimit -Hn "$RAISE_NOFILE" && ulimit -Sn "$RAISE_NOFILE"
+	STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	MEM_AVAIL0=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
+	slab0=$(awk '/^Slab:/ { print $2 }' /proc/meminfo)
+	tw0=$(time_wait)
+	SYSCTLS=$(sysctl_json fs.file-max net.ipv4.tcp_mem net.ipv4.tcp_child_ehash_entries \
+		net.ipv4.tcp_ehash_entries net.ipv4.ip_local_port_range net.ipv4.ip_local_reserved_ports \
+		net.core.somaxconn net.ipv4.tcp_max_syn_backlog kernel.pid_max kernel.threads-max vm.max_map_count)
+	CLIENT_RC=1 SERVER_RC=1 CLIENT_WALL=0
+	if start_server; then
+		if ((!DRY_RUN)); then
+			"${NSX[@]}" scripts/sample.sh "$SERVER_PID" 0.5 >"$LOG/samples" &
+			SAMPLER_PID=$!
+		fi
+		run_client
+		((DRY_RUN)) || stop_server
+	else
+		stop_server
+	fi
+	if ((DRY_RUN)); then
+		cleanup_run
+		rm -rf "$LOG"
+		return 0
+	fi
+	stop_pid "$SAMPLER_PID" TERM 2
+	SAMPLER_PID=''
+	touch "$LOG/samples" "$LOG/client.log" "$LOG/server.log"
+	tw_left=$(($(time_wait) - tw0))
+	cleanup_run
+	record "$slab0" || rc=1
+	echo
+	print_table "${SUMMARIES[-1]}"
+	echo "result: $RESULT_FILE"
+	((tw_left > 1000)) && echo "note: this run left $(num "$tw_left") more TIME_WAIT sockets (they expire in 60 s)"
+	if ((rc)); then
+		echo "$PROG: $NN FAILED: client exit $CLIENT_RC, server exit $SERVER_RC; logs in $RESULTS_DIR/logs/" >&2
+		tail -n 3 "$LOG/client.log" "$LOG/server.log" >&2
+	fi
+	rm -rf "$LOG"
+	return $rc
+}
+
+# ---- arguments ----
+
+C1M_PORT=8972
+TARGETS=() ASKED_LIST='' DURATION='' LOOPS='' PORT=$C1M_PORT INTERVAL='' EXTRA_S='' EXTRA_C=''
+CLIENT_NN='' QUICK=0 NETNS=0 NO_TUNE=0 DRY_RUN=0 BUILD=1
+COMMAND="./run.sh $*"
+want() { [[ $# -ge 2 && -n "$2" ]] || bad "$1 needs a value"; }
+while (($#)); do
+	case $1 in
+	-h | --help) usage; exit 0 ;;
+	-n) want "$@"; [[ "$2" =~ ^[0-9]+(,[0-9]+)*$ ]] || bad "-n: want a count or a list like 5000,1000, not '$2'"
+		ASKED_LIST=$2; shift ;;
+	-d) want "$@"; [[ "$2" =~ ^[0-9]+(\.[0-9]+)?$ && "$2" != 0 ]] || bad "-d: want seconds > 0, not '$2'"
+		DURATION=$2; shift ;;
+	-c) want "$@"; [[ "$2" =~ ^[1-9][0-9]*$ ]] || bad "-c: want a number >= 1, not '$2'"
+		LOOPS=$2; shift ;;
+	-p) want "$@"; [[ "$2" =~ ^[0-9]+$ ]] && (($2 <= 65535)) || bad "-p: want a port in 0..65535, not '$2'"
+		PORT=$2; shift ;;
+	-i) want "$@"; [[ "$2" =~ ^[0-9]+(\.[0-9]+)?$ ]] || bad "-i: want seconds, not '$2'"
+		INTERVAL=$2; shift ;;
+	-S) want "$@"; EXTRA_S=$2; shift ;;
+	-C) want "$@"; EXTRA_C=$2; shift ;;
+	--client) want "$@"; [[ "$2" =~ ^[0-9]{1,2}$ ]] || bad "--client: want a design number, not '$2'"
+		CLIENT_NN=$(printf %02d $((10#$2))); shift ;;
+	--quick) QUICK=1 ;;
+	--netns) NETNS=1 ;;
+	--no-tune) NO_TUNE=1 ;;
+	--dry-run) DRY_RUN=1 ;;
+	--no-build) BUILD=0 ;;
+	all) TARGETS+=(all) ;;
+	[0-9] | [0-9][0-9]) TARGETS+=("$(printf %02d $((10#$1)))") ;;
+	-*) bad "unknown option $1" ;;
+	*) bad "'$1' is not a design number (or all)" ;;
+	esac
+	shift
+done
+((${#TARGETS[@]} == 1)) || bad "say which design: one number, or all"
+for n in ${ASKED_LIST//,/ }; do
+	((n >= 1 && n <= 100000000)) || bad "-n: $n is not in 1..100000000"
+done
+((QUICK)) && { DURATION=${DURATION:-2}; INTERVAL=${INTERVAL:-1}; }
+DURATION=${DURATION:-10} INTERVAL=${INTERVAL:-5}
+
+valid=$(valid_designs)
+if [[ ${TARGETS[0]} == all ]]; then
+	read -ra DESIGNS <<<"$valid"
+	((${#DESIGNS[@]})) || { say "no design has both a server and a client yet"; exit 1; }
+else
+	DESIGNS=("${TARGETS[0]}")
+	[[ " $valid " == *" ${TARGETS[0]} "* ]] ||
+		bad "no design ${TARGETS[0]} here; valid: ${valid:-none yet}"
+fi
+if [[ -n "$CLIENT_NN" ]]; then
+	[[ -n "$(client_dir "$CLIENT_NN")" ]] || bad "--client $CLIENT_NN: no client there"
+fi
+CAN_TUNE=0
+((EUID == 0 && !NO_TUNE)) && CAN_TUNE=1
+if ((NETNS)); then
+	((EUID == 0)) || bad "--netns needs root (ip netns add)"
+	command -v ip >/dev/null || bad "--netns needs the ip command (iproute2)"
+	((NO_TUNE)) && say "--netns with --no-tune: the namespace shares this one's TCP hash table"
+fi
+
+mkdir -p "$RESULTS_DIR" || exit 1
+if [[ -s "$TUNE_STATE" ]] && ((CAN_TUNE && !DRY_RUN)); then
+	say "an earlier run left kernel settings changed; they are put back when this one ends:"
+	sed 's/^/  was /' "$TUNE_STATE"
+	TUNED=1
+fi
+
+SUMMARIES=()
+failed=0 refused=0
+for NN in "${DESIGNS[@]}"; do
+	for ASKED in ${ASKED_LIST//,/ } ''; do
+		[[ -z "$ASKED" && -n "$ASKED_LIST" ]] && break
+		run_one "$NN"
+		case $? in
+		0) ;;
+		2) refused=$((refused + 1)) ;;
+		*) failed=$((failed + 1)) ;;
+		esac
+		[[ -z "$ASKED_LIST" ]] && break
+	done
+done
+if ((${#SUMMARIES[@]} > 1)); then
+	echo
+	echo "all runs:"
+	print_table "${SUMMARIES[@]}"
+fi
+((DRY_RUN)) && exit 0
+((${#SUMMARIES[@]})) && echo "scripts/report regenerates the README table and $RESULTS_DIR/summary.svg"
+((failed)) && exit 1
+((refused)) && exit 2
+exit 0
