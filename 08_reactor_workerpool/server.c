@@ -84,6 +84,7 @@ struct worker {
 };
 
 static struct conn *conns;	/* cfg.fd_limit entries */
+static struct worker *workers;	/* cfg.loops */
 static struct srv_acceptor acc;	/* the reactor's listener and epoll set */
 static atomic_ulong overlaps, queue_full;
 
@@ -222,7 +223,6 @@ int main(int argc, char **argv)
 	};
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	struct stats_slot *slots;
-	struct worker *workers;
 	pthread_t reactor;
 
 	srv_parse(argc, argv, &design, &cfg);
