@@ -6,11 +6,13 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -227,4 +229,75 @@ void srv_accept_resume(struct srv_acceptor *a)
 		a->paused_until = 0;
 		srv_accept_start(a);
 	}
+}
+
+/* ---- one fd table for every connection ---- */
+
+long srv_one_table(struct srv_cfg *cfg, long reserve)
+{
+	struct rlimit rl;
+	long max;
+
+	cfg->fd_limit = fd_raise_limit(1 << 20);	/* fs.nr_open's default */
+	max = cfg->fd_limit - reserve;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	fprintf(stderr, "%s: one fd table holds every connection: about %ld "
+		"(RLIMIT_NOFILE %ld%s). Beyond that accept() pauses with a warning; "
+		"to go further raise the hard limit (root: ulimit -Hn N, up to "
+		"fs.nr_open) or give each loop its own table (06)\n", prog_name, max,
+		cfg->fd_limit, rl.rlim_cur == rl.rlim_max ? ", the hard limit" : "");
+	return max;
+}
+
+/* ---- a blocking acceptor thread that hands connections to loops ---- */
+
+int srv_accept_next(struct srv_acceptor *a)
+{
+	for (;;) {
+		int fd = accept4(a->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd >= 0) {
+			net_set_nodelay(fd);
+			a->full = 0;
+			return fd;
+		}
+		if (errno == EAGAIN) {
+			/* srv_listen's listener is non-blocking: make it block. */
+			fcntl(a->lfd, F_SETFL, fcntl(a->lfd, F_GETFL) & ~O_NONBLOCK);
+		} else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			   errno == ENOMEM) {
+			/* Retrying at once would spin: accept() fails without
+			 * blocking for as long as the table is full. */
+			if (!a->full)
+				warnx_("acceptor: accept at %ld conns: pausing:", stats_conns());
+			a->full = 1;
+			usleep(SRV_PAUSE_MS * 1000);
+		} else if (errno == EINVAL || errno == EBADF) {
+			return -1;	/* srv_accept_stop() */
+		}
+		/* EINTR, ECONNABORTED and the network errors accept() passes
+		 * on from a dead connection: take the next one. */
+	}
+}
+
+void srv_accept_stop(struct srv_acceptor *a)
+{
+	/* On Linux this wakes a thread blocked in accept(), which then
+	 * fails with EINVAL; close() alone would leave it asleep. */
+	shutdown(a->lfd, SHUT_RDWR);
+}
+
+int srv_accept_add(int ep, int fd, struct stats_slot *st)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	/* Count first: the loop may see the connection close before this
+	 * thread gets to run again. */
+	atomic_fetch_add_explicit(&st->conns, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&st->accepted, 1, memory_order_relaxed);
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0)
+		return 0;
+	atomic_fetch_sub_explicit(&st->conns, 1, memory_order_relaxed);
+	close(fd);
+	return -1;
 }
