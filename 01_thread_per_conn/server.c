@@ -41,7 +41,6 @@
  */
 #define _GNU_SOURCE
 #include <stdlib.h>
-#include <string.h>
 #include <sys/resource.h>
 
 #include "c1m.h"
@@ -63,25 +62,6 @@ static long rss_base_kb;
 
 /* ---- the ceiling, said up front ---- */
 
-/* The number after `key` on its line of `path` ("" = the first line), or -1. */
-static long proc_long(const char *path, const char *key)
-{
-	char line[256];
-	size_t n = strlen(key);
-	long v = -1;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, key, n) == 0) {
-			v = strtol(line + n, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
 static int by_conns(const void *a, const void *b)
 {
 	const struct limit *x = a, *y = b;
@@ -92,17 +72,17 @@ static int by_conns(const void *a, const void *b)
 /* Every limit on how many connections fit, the lowest first. */
 static int limits(struct limit *l)
 {
-	long maps = proc_long("/proc/sys/vm/max_map_count", "");
-	long avail = proc_long("/proc/meminfo", "MemAvailable:");
+	long maps = proc_file_long("/proc/sys/vm/max_map_count", "");
+	long avail = proc_file_long("/proc/meminfo", "MemAvailable:");
 	struct rlimit rl;
 	int n = 0;
 
 	l[n++] = (struct limit){ "the fd table (RLIMIT_NOFILE, one per process)",
 				 cfg.fd_limit - FD_RESERVE };
 	l[n++] = (struct limit){ "kernel.pid_max (a pid per thread)",
-				 proc_long("/proc/sys/kernel/pid_max", "") };
+				 proc_file_long("/proc/sys/kernel/pid_max", "") };
 	l[n++] = (struct limit){ "kernel.threads-max",
-				 proc_long("/proc/sys/kernel/threads-max", "") };
+				 proc_file_long("/proc/sys/kernel/threads-max", "") };
 	l[n++] = (struct limit){ "vm.max_map_count / 2 (a stack and its guard)",
 				 maps < 0 ? -1 : maps / 2 };
 	l[n++] = (struct limit){ "MemAvailable / ~35 KB",

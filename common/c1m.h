@@ -176,6 +176,12 @@ void proc_cpu(double *user_s, double *sys_s);
 /* Resident set size now, and its peak (VmHWM), in KiB; -1 if unknown. */
 long proc_rss_kb(void);
 long proc_rss_peak_kb(void);
+/*
+ * The number after `key` on the first line of file `path` that starts
+ * with it ("" = the first line), e.g. ("/proc/meminfo", "MemAvailable:")
+ * or ("/proc/sys/kernel/pid_max", ""); -1 if there is none.
+ */
+long proc_file_long(const char *path, const char *key);
 
 /* ---- one-line JSON --------------------------------------------------------- */
 

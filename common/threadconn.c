@@ -235,5 +235,6 @@ void tc_json(struct json *j)
 {
 	json_i64(j, "threads_peak", tc_threads_peak());
 	json_i64(j, "stack_kb", (int64_t)(tc_stack_size() >> 10));
-	json_i64(j, "buf_bytes", (int64_t)srv->buf_size);
+	if (!srv->serve)
+		json_i64(j, "buf_bytes", (int64_t)srv->buf_size);
 }

@@ -162,22 +162,27 @@ void proc_cpu(double *user_s, double *sys_s)
 	*sys_s = ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
-static long status_kb(const char *key)
+long proc_file_long(const char *path, const char *key)
 {
 	char line[256];
 	size_t n = strlen(key);
-	long kb = -1;
-	FILE *f = fopen("/proc/self/status", "r");
+	long v = -1;
+	FILE *f = fopen(path, "r");
 
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
 		if (strncmp(line, key, n) == 0) {
-			kb = strtol(line + n, NULL, 10);
+			v = strtol(line + n, NULL, 10);
 			break;
 		}
 	fclose(f);
-	return kb;
+	return v;
+}
+
+static long status_kb(const char *key)
+{
+	return proc_file_long("/proc/self/status", key);
 }
 
 long proc_rss_kb(void)
