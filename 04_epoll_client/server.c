@@ -41,10 +41,10 @@
  *   ./04_epoll_client/client -n 1000 -d 10
  *
  * sample output (stderr; then the JSON line on stdout at SIGTERM):
- *   04_epoll_client/server: one fd table holds every connection: at most
- *     19968 (RLIMIT_NOFILE 20000, the hard limit). Beyond that ...
+ *   04_epoll_client/server: one fd table holds every connection:
+ *     about 19968 (RLIMIT_NOFILE 20000, the hard limit). Beyond that ...
  *   04_epoll_client/server: listening on 127.0.0.1:8972, 1 edge-triggered epoll loop
- *   conns 1000  rps 117510  accepted 1000  errors 0
+ *   conns 1000  rps 117510  accepted 1000  resets 0  errors 0
  *   {"design":"04_epoll_client","conns_peak":1000,"requests":1176301,...}
  */
 #define _GNU_SOURCE

@@ -32,10 +32,10 @@
  *   ./05_multi_epoll_client/client -n 1000 -d 5
  *
  * sample output (stderr; then the JSON line on stdout at SIGTERM):
- *   05_multi_epoll_client/server: one fd table holds every connection: at
- *     most 19968 (RLIMIT_NOFILE 20000, the hard limit). Beyond that ...
+ *   05_multi_epoll_client/server: one fd table holds every connection:
+ *     about 19968 (RLIMIT_NOFILE 20000, the hard limit). Beyond that ...
  *   05_multi_epoll_client/server: listening on 127.0.0.1:8972, 1 acceptor + 2 epoll loops
- *   conns 1000  rps 91826  accepted 1000  errors 0
+ *   conns 1000  rps 91826  accepted 1000  resets 0  errors 0
  *   {"design":"05_multi_epoll_client","conns_peak":1000,"requests":459843,...}
  */
 #define _GNU_SOURCE
