@@ -122,7 +122,10 @@ long fd_raise_limit(long want);
  * of N loop threads hold N x limit connections. Call at the top of a loop
  * thread, before it opens anything. The new table starts as a copy of the
  * old one; fds opened afterwards are visible only in this thread.
- * Returns 0 or -1 with errno.
+ * Returns 0, or -1 with errno; or 1 in a ThreadSanitizer build, where the
+ * table stays shared (TSan models one fd table per process: a private one
+ * makes the same fd number in two loops look like a race, and TSan's own
+ * report file, opened in one table, gets written into a socket of another).
  */
 int fd_private_table(void);
 /* Open fds in this thread's table (counts /proc/thread-self/fd), or -1. */
