@@ -139,7 +139,7 @@ design_traits() {
 
 # Sets CONNS (or refuses) and prints why. $1 = the -n asked for, or "".
 size_run() {
-	local asked=$1 mem_kb per budget mem_cap cap=$TARGET why="the design's target"
+	local asked=$1 mem_kb per budget mem_cap cap why
 	local hard table srv_cap=0 cli_cap=0 files_cap thr_cap=0 used
 
 	mem_kb=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
@@ -147,13 +147,13 @@ size_run() {
 	[[ $KIND == threads ]] && per=$((per + THREAD_PER_CONN))
 	budget=$((mem_kb * 1024 * MEM_SHARE / 100))
 	mem_cap=$((budget / per))
-	echo "sizing $SDIR <- $CDIR:"
+	echo "sizing: server $SDIR, client $CDIR"
 	printf '  %-8s %s connections (%s)\n' design "$(num "$TARGET")" \
 		"$( ((TARGET >= 1000000)) && echo "the c1m target" || echo "the middle of the blog's 5000..100 sweep")"
 	printf '  %-8s %s MiB available; %s%% of it at %s B per connection (%s kernel, both ends%s) -> %s\n' \
 		memory $((mem_kb / 1024)) $MEM_SHARE "$(num $per)" "$(num $KERNEL_PER_CONN)" \
 		"$([[ $KIND == threads ]] && echo ", + a thread")" "$(num $mem_cap)"
-	((mem_cap < cap)) && cap=$mem_cap why="memory"
+	cap=$mem_cap why=memory
 
 	# fds: a table holds the hard RLIMIT_NOFILE (raised here if root may).
 	hard=$(ulimit -Hn)
@@ -211,9 +211,12 @@ size_run() {
 	elif ((QUICK)); then
 		CONNS=$((cap < 200 ? cap : 200))
 		echo "  => $(num "$CONNS") connections (--quick)"
+	elif ((TARGET <= cap)); then
+		CONNS=$TARGET
+		echo "  => $(num "$CONNS") connections (the design's target; this machine fits $(num $cap))"
 	else
 		CONNS=$cap
-		echo "  => $(num "$CONNS") connections (limited by $why)"
+		echo "  => $(num "$CONNS") connections (short of the design's target, limited by $why)"
 	fi
 	SIZE_WHY=$why SIZE_CAP=$cap
 	return 0
@@ -236,24 +239,32 @@ stop_pid() { # PID SIGNAL GRACE_S
 	wait "$pid" 2>/dev/null
 }
 
+# Stop what the run started, put the kernel settings back, remove the
+# namespace. The settings go back before the long waits, so a hard deadline
+# (a second Ctrl-C, timeout -k) still finds them restored. $1 = grace in s.
+# shellcheck disable=SC2120
 cleanup_run() {
-	stop_pid "$CLIENT_PID" TERM 15
-	stop_pid "$SERVER_PID" TERM 30
+	local grace=${1:-30} p
+	for p in "$CLIENT_PID" "$SERVER_PID"; do
+		[[ -n "$p" ]] && kill -TERM "$p" 2>/dev/null
+	done
+	if ((TUNED)) && [[ -s "$TUNE_STATE" ]]; then
+		echo "restoring kernel settings:"
+		scripts/tune.sh --undo | grep -v '^  ok '
+	fi
+	TUNED=0
+	stop_pid "$CLIENT_PID" TERM "$grace"
+	stop_pid "$SERVER_PID" TERM "$grace"
 	stop_pid "$SAMPLER_PID" TERM 2
 	CLIENT_PID='' SERVER_PID='' SAMPLER_PID=''
 	if [[ -n "$NS" ]]; then
 		ip netns del "$NS" 2>/dev/null || echo "$PROG: could not remove namespace $NS" >&2
 		NS='' NSX=()
 	fi
-	if ((TUNED)) && [[ -s "$TUNE_STATE" ]]; then
-		echo "restoring kernel settings:"
-		scripts/tune.sh --undo | grep -v '^  ok '
-		TUNED=0
-	fi
 }
 trap 'cleanup_run' EXIT
-trap 'echo; say "interrupted; cleaning up"; cleanup_run; exit 130' INT
-trap 'cleanup_run; exit 143' TERM
+trap 'echo; say "interrupted; cleaning up"; cleanup_run 5; exit 130' INT
+trap 'cleanup_run 5; exit 143' TERM
 
 # ---- one run ----
 
@@ -300,6 +311,7 @@ prepare_kernel() {
 		NS=c1m-run-$$
 		ip netns add "$NS" || { NS=''; echo "$PROG: ip netns add failed" >&2; return 1; }
 		NSX=(ip netns exec "$NS")
+		NS_NAME=$NS
 		ip netns exec "$NS" ip link set lo up || return 1
 		echo "namespace $NS:"
 		ip netns exec "$NS" scripts/tune.sh apply --scope ns --no-save "${TUNE_ARGS[@]}" | sed 1d
@@ -326,6 +338,7 @@ start_server() {
 	((DRY_RUN)) && return 0
 	"${NSX[@]}" "${SERVER_CMD[@]}" >"$LOG/server.json" 2> >(tee "$LOG/server.log" | sed -u 's/^/  server| /' >&2) &
 	SERVER_PID=$!
+	RUN_PIDS="\"server_pid\": $SERVER_PID"
 	for ((i = 0; i < 300; i++)); do
 		PORT_USED=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$LOG/server.log" 2>/dev/null | head -n 1)
 		[[ -n "$PORT_USED" ]] && return 0
@@ -351,6 +364,7 @@ run_client() {
 	timeout -k 10 "$tmo" "${NSX[@]}" "${CLIENT_CMD[@]}" >"$LOG/client.json" \
 		2> >(tee "$LOG/client.log" | sed -u 's/^/  client| /' >&2) &
 	CLIENT_PID=$!
+	RUN_PIDS="$RUN_PIDS, \"client_pid\": $CLIENT_PID"
 	wait "$CLIENT_PID"
 	CLIENT_RC=$?
 	CLIENT_PID=''
@@ -424,7 +438,7 @@ record() {
 	summary=$(awk -v nn="$NN" -v sdir="$SDIR" -v cdir="$CDIR" -v status="$status" \
 		-v quick="$QUICK" -v netns="$NETNS" -v started="$STARTED" -v target="$CONNS" \
 		-v slab0="$slab0" -v wall="${CLIENT_WALL:-0}" -v ncpu="$(nproc)" \
-		-v stat0="${STAT0:-}" -v stat1="${STAT1:-}" \
+		-v stat0="${STAT0:-}" -v stat1="${STAT1:-}" -v variant="$(echo $EXTRA_S $EXTRA_C | tr -d '"\\')" \
 		"$AWK_LIB"'
 	BEGIN {
 		c = ARGV[1]; s = ARGV[2]; split(ARGV[3], p, " "); ARGV[1] = ARGV[2] = ARGV[3] = ""
@@ -444,6 +458,7 @@ record() {
 		if (neck ~ /^neither/ && mpct >= 75 * ncpu && other >= 25 * ncpu)
 			neck = "other processes (machine busy)"
 		printf "{\"nn\": \"%s\", \"design\": \"%s\", \"server\": \"%s\", \"client\": \"%s\"", nn, sdir, sdir, cdir
+		printf ", \"variant\": \"%s\"", variant
 		printf ", \"status\": \"%s\", \"quick\": %d, \"netns\": %d, \"started\": \"%s\"", status, quick, netns, started
 		printf ", \"conns_target\": %d, \"conns\": %d, \"connect_s\": %s", target, conns, jget(c, "connect_s") + 0
 		printf ", \"duration_s\": %s, \"rps\": %.0f", jget(c, "duration_s") + 0, rps
@@ -465,6 +480,7 @@ record() {
 		echo "  \"server_cmd\": \"$(json_str "${NS:+ip netns exec $NS }${SERVER_CMD[*]}")\","
 		echo "  \"client_cmd\": \"$(json_str "${NS:+ip netns exec $NS }${CLIENT_CMD[*]}")\","
 		echo "  \"exit\": {\"client\": $CLIENT_RC, \"server\": $SERVER_RC},"
+		echo "  \"run\": {$RUN_PIDS, \"netns\": \"$NS_NAME\", \"tune_state\": \"$TUNE_STATE\"},"
 		echo "  \"machine\": {\"kernel\": \"$(uname -r)\", \"cores\": $(nproc)," \
 			"\"cpu\": \"$(json_str "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)")\"," \
 			"\"mem_total_kb\": $(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)," \
@@ -522,8 +538,8 @@ print_table() {
 run_one() {
 	local slab0 rc=0
 	NN=$1
-	SDIR=$(server_dir "$NN") CDIR=${CLIENT_NN:+$(client_dir "$CLIENT_NN")}
-	[[ -n "$CDIR" ]] || CDIR=$(client_dir "$NN")
+	SDIR=$(server_dir "$NN") CDIR=$(client_dir "$NN")
+	[[ -n "$CLIENT_NN" ]] && CDIR=$(dir_of "$CLIENT_NN")
 	# Build just this pair: another design's broken build does not stop it.
 	if ((BUILD && !DRY_RUN)); then
 		make -s ${SAN:+SAN=$SAN} "$SDIR/server" "$CDIR/client" ||
@@ -535,7 +551,7 @@ run_one() {
 	SERVER_HELP=$("./$SDIR/server" -h 2>&1)
 	CLIENT_HELP=$("./$CDIR/client" -h 2>&1)
 	design_traits "$NN"
-	RAISE_NOFILE=0
+	RAISE_NOFILE=0 NS_NAME=''
 	echo
 	size_run "$ASKED" || return 2
 	PORT_RESERVE=$PORT
@@ -552,7 +568,7 @@ run_one() {
 	SYSCTLS=$(sysctl_json fs.file-max net.ipv4.tcp_mem net.ipv4.tcp_child_ehash_entries \
 		net.ipv4.tcp_ehash_entries net.ipv4.ip_local_port_range net.ipv4.ip_local_reserved_ports \
 		net.core.somaxconn net.ipv4.tcp_max_syn_backlog kernel.pid_max kernel.threads-max vm.max_map_count)
-	CLIENT_RC=1 SERVER_RC=1 CLIENT_WALL=0
+	CLIENT_RC=1 SERVER_RC=1 CLIENT_WALL=0 RUN_PIDS='"server_pid": 0' 
 	if start_server; then
 		if ((!DRY_RUN)); then
 			"${NSX[@]}" scripts/sample.sh "$SERVER_PID" 0.5 >"$LOG/samples" &
@@ -639,7 +655,8 @@ else
 		bad "no design ${TARGETS[0]} here; valid: ${valid:-none yet}"
 fi
 if [[ -n "$CLIENT_NN" ]]; then
-	[[ -n "$(client_dir "$CLIENT_NN")" ]] || bad "--client $CLIENT_NN: no client there"
+	d=$(dir_of "$CLIENT_NN")
+	[[ -n "$d" && -f "$d/client.c" ]] || bad "--client $CLIENT_NN: no client there"
 fi
 CAN_TUNE=0
 ((EUID == 0 && !NO_TUNE)) && CAN_TUNE=1
@@ -649,7 +666,7 @@ if ((NETNS)); then
 	((NO_TUNE)) && say "--netns with --no-tune: the namespace shares this one's TCP hash table"
 fi
 
-mkdir -p "$RESULTS_DIR" || exit 1
+((DRY_RUN)) || mkdir -p "$RESULTS_DIR" || exit 1
 if [[ -s "$TUNE_STATE" ]] && ((CAN_TUNE && !DRY_RUN)); then
 	say "an earlier run left kernel settings changed; they are put back when this one ends:"
 	sed 's/^/  was /' "$TUNE_STATE"
@@ -675,8 +692,8 @@ if ((${#SUMMARIES[@]} > 1)); then
 	echo "all runs:"
 	print_table "${SUMMARIES[@]}"
 fi
+((refused)) && exit 2
 ((DRY_RUN)) && exit 0
 ((${#SUMMARIES[@]})) && echo "scripts/report regenerates the README table and $RESULTS_DIR/summary.svg"
 ((failed)) && exit 1
-((refused)) && exit 2
 exit 0
