@@ -8,14 +8,17 @@
  * queues, no threads. The kernel decides which child takes each new
  * connection: all of them wait on the one listener in their epoll sets,
  * with EPOLLEXCLUSIVE so a new connection wakes one child, not all of them
- * (the "thundering herd"). The parent only forwards SIGTERM, reaps, and
- * sums the children's counters, which live in MAP_SHARED memory.
+ * (the "thundering herd"). Left alone, the child woken first would take
+ * the whole backlog, so a child holding more than an even share stands
+ * back for 10 ms (nginx does the like). The parent only forwards SIGTERM,
+ * reaps, and sums the children's counters, which live in MAP_SHARED
+ * memory (so the children can see each other's counts too).
  *
  * Why it reaches 1M here: RLIMIT_NOFILE (20,000 here, not raisable) counts
  * per fd table, and every process has its own. So 1M connections need
  * 1M / 19,968 = 51 children; with -n the default is that plus 1/8 spare,
- * as the kernel does not spread connections perfectly evenly (a full
- * child stops accepting for 100 ms and the others take its share).
+ * as connections are not spread perfectly evenly (a full child stops
+ * accepting for 100 ms and the others take its share).
  * -n 1000000 starts 57 children. Per connection a child keeps 16 bytes
  * (struct echo_conn, in a flat array indexed by fd) plus the kernel's
  * ~4 KB socket.
@@ -58,6 +61,8 @@
 #define BUF_SIZE	16384	/* per child, not per connection */
 #define STOP_WAIT_S	2.0	/* then SIGKILL */
 #define LOOK_NS		100000000ull	/* accept() unasked this often */
+#define SHARE_SLACK	64		/* conns above an even share, then yield */
+#define YIELD_NS	10000000ull	/* and stop accepting this long */
 
 static struct srv_cfg cfg;
 static struct stats_slot *slots;	/* slots[i]: child i's counters */
@@ -73,6 +78,22 @@ static struct child *children;
 static int alive;
 
 /* ---- a child: an acceptor and one epoll loop ---- */
+
+/*
+ * Woken first, a child would take the whole backlog, and the first child
+ * all the connections. So, like nginx's accept_disabled, a child holding
+ * more than an even share of all the children's connections (the slots
+ * are shared memory) leaves the listener alone for a moment.
+ */
+static int yield_accept(struct srv_acceptor *a)
+{
+	if (atomic_load(&a->st->conns) <= stats_conns() / cfg.loops + SHARE_SLACK)
+		return 0;
+	if (!a->paused_until)
+		epoll_ctl(a->ep, EPOLL_CTL_DEL, a->lfd, NULL);
+	a->paused_until = clock_ns() + YIELD_NS;	/* srv_accept_resume: back */
+	return 1;
+}
 
 static __attribute__((noreturn)) void child_run(int id, int lfd, pid_t parent)
 {
@@ -104,19 +125,22 @@ static __attribute__((noreturn)) void child_run(int id, int lfd, pid_t parent)
 		for (int i = 0; i < n; i++) {
 			int fd = ev[i].data.fd;
 
-			if (fd == lfd)
-				srv_accept_ready(&acc);
-			else if (fd == sfd)
+			if (fd == lfd) {
+				if (!yield_accept(&acc))
+					srv_accept_ready(&acc);
+			} else if (fd == sfd) {
 				stop = 1;
-			else
+			} else {
 				echo_event(acc.ep, fd, ev[i].events, &conns[fd], buf,
 					   sizeof(buf), acc.st);
+			}
 		}
 		srv_accept_resume(&acc);	/* after an EMFILE pause */
 		/* EPOLLEXCLUSIVE wakes one child per new connection; if that
 		 * child is full it leaves the connection in the backlog and
 		 * nobody else hears of it. So every child also looks itself. */
-		if (!acc.paused_until && clock_ns() - last_look > LOOK_NS) {
+		if (!acc.paused_until && clock_ns() - last_look > LOOK_NS &&
+		    !yield_accept(&acc)) {
 			srv_accept_ready(&acc);
 			last_look = clock_ns();
 		}
