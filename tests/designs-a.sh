@@ -6,6 +6,8 @@
 #                  the JSON lists the dead child and the parent exits 1.
 #   prefork-1m     07 -n 1000000 starts enough children (fd tables) for a
 #                  million connections, and stops them all cleanly.
+#   prefork-scaled 07 at 1M to scale: 256 fds per process, -n 1000; every
+#                  connection held and served, by every child.
 #   ceiling        01 -n beyond its ceiling (one fd table) is refused up
 #                  front: exit 2, one line naming the limit.
 #   fd-full        01 under a hard fd limit of 128: with its table full it
@@ -88,18 +90,41 @@ ceiling() {
 	server_stop
 }
 
-fd_full() {
-	# A hard limit the server cannot raise: 128 fds, ~96 connections.
+# server_start under a hard fd limit the server cannot raise:
+# server_start_limited NOFILE DIR [ARGS...]
+server_start_limited() {
+	local nofile=$1 dir=$2
+	shift 2
 	SERVER_OUT=$TMP/server.out
-	bash -c 'ulimit -Hn 128 -Sn 128 && exec 01_thread_per_conn/server -p 0 -i 1' \
+	bash -c 'ulimit -Hn "$0" -Sn "$0" && exec "$@"' "$nofile" "$dir/server" -p 0 -i 1 "$@" \
 		>"$SERVER_OUT" 2>"$TMP/server.err" &
 	SERVER_PID=$!
 	for _ in $(seq 1 $((100 * STRETCH))); do
 		SERVER_PORT=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$TMP/server.err")
-		[[ -n "$SERVER_PORT" ]] && break
+		[[ -n "$SERVER_PORT" ]] && return
 		sleep 0.05
 	done
-	[[ -n "$SERVER_PORT" ]] || fail "server did not start"
+	cat "$TMP/server.err"
+	fail "$dir/server did not start"
+}
+
+# 07 at 1M, to scale: with 256 fds per process instead of 20,000, -n 1000
+# must start enough children and hold and serve every connection.
+prefork_scaled() {
+	server_start_limited 256 07_prefork -n 1000
+	grep -q "listening on .*, [5-9] children x" "$TMP/server.err" ||
+		{ cat "$TMP/server.err"; fail "want 5+ children of 256 fds for -n 1000"; }
+	07_prefork/client -p "$SERVER_PORT" -n 1000 -d 2 -i 1 >"$TMP/client.json" 2>"$TMP/client.err" ||
+		{ cat "$TMP/client.err"; fail "client failed"; }
+	json_check "$TMP/client.json" 'conns == 1000' 'round_trips > 0' 'errors == 0' 'mismatches == 0'
+	server_stop
+	json_check "$SERVER_JSON" 'accepted == 1000' 'errors == 0' 'children_died == 0' \
+		'sum(c["requests"] > 0 for c in children) == procs'
+}
+
+fd_full() {
+	# 128 fds: ~96 connections.
+	server_start_limited 128 01_thread_per_conn
 	# 150 connections: the last ones wait in the backlog, unanswered.
 	01_thread_per_conn/client -p "$SERVER_PORT" -n 150 -d 2 -r 300 >"$TMP/full.json" 2>&1 &&
 		fail "the client got every reply past a full fd table?"
@@ -116,8 +141,9 @@ fd_full() {
 case "${1:-}" in
 prefork-kill) prefork_kill ;;
 prefork-1m) prefork_1m ;;
+prefork-scaled) prefork_scaled ;;
 ceiling) ceiling ;;
 fd-full) fd_full ;;
-*) echo "usage: tests/designs-a.sh prefork-kill|prefork-1m|ceiling|fd-full"; exit 2 ;;
+*) echo "usage: tests/designs-a.sh prefork-kill|prefork-1m|prefork-scaled|ceiling|fd-full"; exit 2 ;;
 esac
 echo pass
