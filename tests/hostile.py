@@ -65,6 +65,29 @@ STRETCH = float(os.environ.get("C1M_TEST_STRETCH", "1") or 1)
 HOST = "127.0.0.1"
 SAN_RE = re.compile(r"(Address|Leak|Thread|UndefinedBehavior|Memory)Sanitizer|runtime error:")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# Where .ci/extra has the sanitizers write their reports (log_path=DIR/x
+# makes DIR/x.PID), so that no report is lost with a discarded stderr.
+SAN_LOGS = sorted({m.group(1) for v in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS")
+                   for m in [re.search(r"log_path=([^:]+)", os.environ.get(v, ""))] if m})
+
+
+def san_report(pids, stderr=""):
+    """The start of a sanitizer report printed by any of pids, or None."""
+    m = SAN_RE.search(stderr)
+    if m:
+        start = stderr.rfind("\n", 0, m.start()) + 1
+        return stderr[start:start + 400]
+    for prefix in SAN_LOGS:
+        for pid in pids:
+            try:
+                with open(f"{prefix}.{pid}", errors="replace") as f:
+                    text = f.read()
+            except OSError:
+                continue
+            m = SAN_RE.search(text)
+            if m:
+                return f"{prefix}.{pid}: " + text[max(0, m.start() - 80):m.start() + 320]
+    return None
 
 
 class Fail(Exception):
@@ -112,6 +135,12 @@ class Design:
     def size(self, fast, work):
         return work if self.work else fast
 
+    def count(self, fast, work):
+        """A number of connections: a third under a sanitizer, where each
+        costs several times as much (make SAN=1 test sets SAN)."""
+        n = self.size(fast, work)
+        return n // 3 if os.environ.get("SAN") else n
+
 
 def designs(sdir):
     """The server of sdir as it is tested: artificial work kept small
@@ -150,6 +179,8 @@ class Server:
             self.proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                          cwd=ROOT, start_new_session=True)
         self.pid = self.proc.pid
+        self.seen = {self.pid}	# every pid of the session, for sanitizer logs
+        _out.servers = getattr(_out, "servers", []) + [self]
         self.port = None
         end = deadline(5)
         while time.monotonic() < end:
@@ -191,6 +222,7 @@ class Server:
             fields = st[st.rindex(")") + 2:].split()
             if int(fields[3]) == self.pid and fields[0] != "Z":	# session id
                 found.append(int(p))
+        self.seen.update(found)
         return found
 
     def cpu(self):
@@ -221,7 +253,9 @@ class Server:
                     fds = []
                     for fd in os.listdir(d):
                         try:
-                            fds.append((int(fd), os.readlink(f"{d}/{fd}")))
+                            link = os.readlink(f"{d}/{fd}")
+                            if not any(link.startswith(os.path.dirname(l)) for l in SAN_LOGS):
+                                fds.append((int(fd), link))
                         except OSError:
                             pass
                 except OSError:
@@ -268,11 +302,9 @@ class Server:
         except subprocess.TimeoutExpired:
             raise Fail(f"still running {within * STRETCH:.1f} s after {sig.name}")
         took = time.monotonic() - t0
-        err = self.stderr()
-        m = SAN_RE.search(err)
-        if m:
-            start = err.rfind("\n", 0, m.start()) + 1
-            raise Fail(f"sanitizer report: {err[start:start + 300]!r}")
+        rep = self.san_report()
+        if rep:
+            raise Fail(f"sanitizer report: {rep!r}")
         if rc != 0:
             raise Fail(f"exit {rc} after {sig.name}, want 0; {self.stderr_tail()}")
         end = time.monotonic() + 1.0 * STRETCH
@@ -292,6 +324,9 @@ class Server:
             raise Fail(f"JSON design is {j.get('design')!r}, want {self.d.name!r}")
         j["_stop_s"] = took
         return j
+
+    def san_report(self):
+        return san_report(self.seen, self.stderr())
 
     def kill(self):
         for p in self.pids() or [self.pid]:
@@ -485,7 +520,7 @@ def case_resets(d):
         echo_ok(srv.port)
         time.sleep(0.1)
         base = srv.fds()
-        n = d.size(400, 100)
+        n = d.count(450, 150)
         big = random.randbytes(d.size(1 << 20, 8192))
         for batch in range(0, n, 50):
             socks = [connect(srv.port, rcvbuf=4096 if i % 4 == 3 else None) for i in range(50)]
@@ -623,7 +658,7 @@ def case_churn(d):
         echo_ok(srv.port)
         time.sleep(0.1)
         base = srv.fds()
-        n = d.size(2000, 500)
+        n = d.count(2000, 500)
         for batch in range(0, n, 100):
             socks = [connect(srv.port) for _ in range(100)]
             for i, s in enumerate(socks):
@@ -766,10 +801,23 @@ class FakeServer(threading.Thread):
         self.join()
 
 
-def run_client(cdir, port, args, secs):
+def start_client(cdir, port, args):
+    return subprocess.Popen([os.path.join(cdir, "client"), "-p", str(port), "-i", "1"] + args,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+
+
+def finish_client(proc, secs, hung):
+    """Wait secs (stretched) for the client; fail with `hung` if it is still
+    running then. Returns the CompletedProcess and the time waited."""
     t0 = time.monotonic()
-    p = subprocess.run([os.path.join(cdir, "client"), "-p", str(port), "-i", "1"] + args,
-                       capture_output=True, text=True, cwd=ROOT, timeout=secs * STRETCH + 10)
+    try:
+        out, err = proc.communicate(timeout=secs * STRETCH)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise Fail(hung)
+    p = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    p.pid = proc.pid
     return p, time.monotonic() - t0
 
 
@@ -784,9 +832,9 @@ def client_json(p):
 def check_client_exit(p, what):
     if p.returncode < 0:
         raise Fail(f"{what}: client killed by signal {-p.returncode}; stderr: {p.stderr[-300:]!r}")
-    m = SAN_RE.search(p.stderr)
-    if m:
-        raise Fail(f"{what}: sanitizer report: {p.stderr[m.start():m.start() + 300]!r}")
+    rep = san_report([p.pid], p.stderr)
+    if rep:
+        raise Fail(f"{what}: sanitizer report: {rep!r}")
     if p.returncode != 1:
         raise Fail(f"{what}: client exited {p.returncode}, want 1")
 
@@ -796,39 +844,31 @@ def case_client(cdir):
     sdir = cdir if os.access(os.path.join(cdir, "server"), os.X_OK) else pick_server()
     srv = Server(designs(sdir)[0])
     try:
-        proc = subprocess.Popen([os.path.join(cdir, "client"), "-p", str(srv.port), "-i", "1",
-                                 "-n", "20", "-d", "60"], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        proc = start_client(cdir, srv.port, ["-n", "20", "-d", "60"])
         try:
             time.sleep(1.0 * STRETCH)
             if proc.poll() is not None:
                 raise Fail(f"client ended before the kill: exit {proc.returncode}")
             srv.kill()
-            t0 = time.monotonic()
-            try:
-                out, err = proc.communicate(timeout=5 * STRETCH)
-            except subprocess.TimeoutExpired:
-                raise Fail(f"client still running {5 * STRETCH:.0f} s after its server was killed")
-            took = time.monotonic() - t0
+            p, took = finish_client(proc, 5, f"client still running {5 * STRETCH:.0f} s after"
+                                    " its server was killed")
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-        p = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
         check_client_exit(p, "server killed")
         j = client_json(p)
         if j.get("errors", 0) <= 0:
             raise Fail(f"server killed: client JSON errors {j.get('errors')}, want > 0")
-        if not err.strip():
+        if not p.stderr.strip():
             raise Fail("server killed: client said nothing on stderr")
     finally:
         srv.cleanup()
     # 2. A server that answers wrong bytes, or nothing.
     fake = FakeServer()
     try:
-        p, took2 = run_client(cdir, fake.port, ["-n", "10", "-d", "1"], 1 + 2 + 5)
-    except subprocess.TimeoutExpired:
-        raise Fail("client hung against a server that answers wrong bytes or nothing")
+        p, took2 = finish_client(start_client(cdir, fake.port, ["-n", "10", "-d", "1"]), 1 + 2 + 5,
+                                 "client hung against a server that answers wrong bytes or nothing")
     finally:
         fake.stop()
     check_client_exit(p, "fake server")
@@ -889,6 +929,7 @@ def main():
 
     def job(target):
         _out.lines = []
+        _out.servers = []
         t0 = time.monotonic()
         nn = target.nn if kind == "server" else os.path.basename(target)[:2]
         try:
@@ -898,7 +939,12 @@ def main():
                 SERVER_CASES[group](target)
             return nn, None, _out.lines + [f"ok   {nn} {group} ({time.monotonic() - t0:.1f}s)"]
         except Fail as e:
-            return nn, str(e), _out.lines + [f"FAIL {nn} {group}: {e}"]
+            why = str(e)
+            for srv in getattr(_out, "servers", []):
+                rep = srv.san_report()
+                if rep and "sanitizer report" not in why:
+                    why = f"sanitizer report {rep!r}; then: {why}"
+            return nn, why, _out.lines + [f"FAIL {nn} {group}: {why}"]
 
     failed = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
