@@ -640,6 +640,8 @@ int client_main(int argc, char **argv, const struct client_design *d)
 	prog_init(argv[0]);
 	design = d;
 	parse(argc, argv);
+	if (d->check)
+		d->check();
 	size_loops();
 	sig_setup();
 	loops = calloc((size_t)cfg.loops, sizeof(*loops));
