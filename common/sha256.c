@@ -156,12 +156,13 @@ uint64_t pow_solve(const void *salt, size_t len, int bits, uint64_t *nonce,
 		   const atomic_int *stop)
 {
 	uint8_t block[64] = { 0 };
-	uint32_t mask = bits ? ~0u << (32 - bits) : 0;
+	uint32_t mask;
 
 	if (len > POW_MAX_SALT || bits < 0 || bits > POW_MAX_BITS) {
 		*nonce = UINT64_MAX;
 		return 0;
 	}
+	mask = bits ? ~0u << (32 - bits) : 0;	/* the bits that must be 0 */
 	/* salt || nonce || 0x80 || zeros || length in bits: one block. */
 	memcpy(block, salt, len);
 	block[len + 8] = 0x80;
