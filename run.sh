@@ -352,6 +352,13 @@ start_server() {
 
 run_client() {
 	local tmo
+	# Past 100K connections one round over all of them takes seconds (SPEC:
+	# mean latency ~ N / throughput, ~10 s at 1M): measure 30 s, not 10.
+	DURATION=${DURATION_ASKED:-10}
+	if [[ -z "$DURATION_ASKED" ]] && ((CONNS > 100000)); then
+		DURATION=30
+		echo "measuring 30 s: at $(num "$CONNS") connections one round trip on each takes seconds"
+	fi
 	# shellcheck disable=SC2206
 	CLIENT_CMD=("./$CDIR/client" -p "${PORT_USED:-$PORT}" -n "$CONNS" -d "$DURATION" -i "$INTERVAL" $EXTRA_C)
 	CLIENT_LINE="$(ns_prefix)${CLIENT_CMD[*]}"
@@ -407,6 +414,18 @@ time_wait() {
 		/proc/net/sockstat 2>/dev/null || echo 0
 }
 
+# TCP counters of the run's namespace that say why a run was slow:
+# accept queues overflowing, SYN cookies, memory pressure.
+TCP_EXT="ListenOverflows ListenDrops SyncookiesSent TCPMemoryPressures TCPAbortOnMemory TCPTimeouts"
+tcp_ext() {
+	# shellcheck disable=SC2016
+	in_ns awk -v want="$TCP_EXT" '
+		/^TcpExt:/ && !h { for (i = 2; i <= NF; i++) name[i] = $i; h = 1; next }
+		/^TcpExt:/ { for (i = 2; i <= NF; i++) v[name[i]] = $i }
+		END { n = split(want, w, " "); for (i = 1; i <= n; i++) printf "%d ", v[w[i]] }' \
+		/proc/net/netstat 2>/dev/null
+}
+
 # The last line of a file if it is a JSON object, else null.
 json_or_null() {
 	local l
@@ -438,7 +457,7 @@ record() {
 	summary=$(awk -v nn="$NN" -v sdir="$SDIR" -v cdir="$CDIR" -v status="$status" \
 		-v quick="$QUICK" -v netns="$NETNS" -v started="$STARTED" -v target="$CONNS" \
 		-v slab0="$slab0" -v wall="${CLIENT_WALL:-0}" -v ncpu="$(nproc)" \
-		-v stat0="${STAT0:-}" -v stat1="${STAT1:-}" -v variant="$(echo $EXTRA_S $EXTRA_C | tr -d '"\\')" \
+		-v stat0="${STAT0:-}" -v stat1="${STAT1:-}" -v rate="${RATE:-0}" -v variant="$(echo $EXTRA_S $EXTRA_C | tr -d '"\\')" \
 		"$AWK_LIB"'
 	BEGIN {
 		c = ARGV[1]; s = ARGV[2]; split(ARGV[3], p, " "); ARGV[1] = ARGV[2] = ARGV[3] = ""
@@ -453,7 +472,10 @@ record() {
 		rps = jget(c, "rps")
 		mpct = machine_busy(stat0, stat1, ncpu)
 		other = mpct - cpct - spct; if (other < 0) other = 0
-		neck = bottleneck(cpct, spct, jget(c, "loops"), jget(s, "loops"), ncpu, rps)
+		sl = jget(s, "loops"); if (sl == "") sl = jget(s, "procs"); if (sl == "") sl = jget(s, "workers")
+		neck = bottleneck(cpct, spct, jget(c, "loops"), sl, ncpu, rps)
+		if (rate + 0 > 0 && rps + 0 >= 0.9 * rate)
+			neck = "client rate (-r " rate ")"
 		# Cores busy with other work than this run: say so, it is the limit.
 		if (neck ~ /^neither/ && mpct >= 75 * ncpu && other >= 25 * ncpu)
 			neck = "other processes (machine busy)"
@@ -470,6 +492,7 @@ record() {
 		printf ", \"tcp_mem_b_per_conn\": %.0f", conns ? p[4] * 4096 / conns : 0
 		printf ", \"client_cpu_s\": %.2f, \"server_cpu_s\": %.2f", ccpu, scpu
 		printf ", \"client_cpu_pct\": %.0f, \"server_cpu_pct\": %.0f", cpct, spct
+		printf ", \"client_rate\": %s", rate + 0
 		printf ", \"machine_cpu_pct\": %.0f, \"other_cpu_pct\": %.0f", mpct, other
 		printf ", \"bottleneck\": \"%s\"}", neck
 	}' "$cj" "$sj" "$peaks")
@@ -488,6 +511,9 @@ record() {
 		echo "  \"sizing\": {\"conns\": $CONNS, \"asked\": ${ASKED:-null}, \"cap\": $SIZE_CAP," \
 			"\"limited_by\": \"$SIZE_WHY\"},"
 		echo "  \"sysctls\": {$SYSCTLS},"
+		echo "  \"tcp_ext\": {$(awk -v names="$TCP_EXT" -v a="${EXT0:-}" -v b="${EXT1:-}" 'BEGIN {
+			n = split(names, k, " "); split(a, x, " "); split(b, y, " ")
+			for (i = 1; i <= n; i++) printf "%s\"%s\": %d", (i > 1 ? ", " : ""), k[i], y[i] - x[i] }')},"
 		echo "  \"kernel\": {\"slab_kb_before\": $slab0, \"peaks\": \"$peaks\"," \
 			"\"peaks_are\": \"slab_kb tcp_inuse tcp_tw_at_end tcp_mem_pages server_rss_kb\"},"
 		echo "  \"client\": $cj,"
@@ -550,6 +576,10 @@ run_one() {
 	done
 	SERVER_HELP=$("./$SDIR/server" -h 2>&1)
 	CLIENT_HELP=$("./$CDIR/client" -h 2>&1)
+	# The client's request rate: -r in -C, else its default (0 = ping-pong).
+	RATE=$(sed -n 's/.*-r[ ]*\([0-9.][0-9.]*\).*/\1/p' <<<"$EXTRA_C")
+	[[ -n "$RATE" ]] || RATE=$(awk '/^ *-r RATE/ { f = 1 } f && /\(default/ {
+		sub(/.*\(default /, ""); sub(/\).*/, ""); print; exit }' <<<"$CLIENT_HELP")
 	design_traits "$NN"
 	RAISE_NOFILE=0 NS_NAME=''
 	echo
@@ -565,6 +595,7 @@ run_one() {
 	MEM_AVAIL0=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
 	slab0=$(awk '/^Slab:/ { print $2 }' /proc/meminfo)
 	tw0=$(time_wait)
+	EXT0=$(tcp_ext)
 	SYSCTLS=$(sysctl_json fs.file-max net.ipv4.tcp_mem net.ipv4.tcp_child_ehash_entries \
 		net.ipv4.tcp_ehash_entries net.ipv4.ip_local_port_range net.ipv4.ip_local_reserved_ports \
 		net.core.somaxconn net.ipv4.tcp_max_syn_backlog kernel.pid_max kernel.threads-max vm.max_map_count)
@@ -588,11 +619,17 @@ run_one() {
 	SAMPLER_PID=''
 	touch "$LOG/samples" "$LOG/client.log" "$LOG/server.log"
 	tw_left=$(($(time_wait) - tw0))
+	EXT1=$(tcp_ext)
 	cleanup_run
 	record "$slab0" || rc=1
 	echo
 	print_table "${SUMMARIES[-1]}"
 	echo "result: $RESULT_FILE"
+	local ext
+	ext=$(awk -v names="$TCP_EXT" -v a="${EXT0:-}" -v b="${EXT1:-}" 'BEGIN {
+		n = split(names, k, " "); split(a, x, " "); split(b, y, " ")
+		for (i = 1; i <= n; i++) if (y[i] - x[i] > 0) printf " %s %d", k[i], y[i] - x[i] }')
+	[[ -n "$ext" ]] && echo "note: TCP counters during the run:$ext"
 	((tw_left > 1000)) && echo "note: this run left $(num "$tw_left") more TIME_WAIT sockets (they expire in 60 s)"
 	if ((rc)); then
 		echo "$PROG: $NN FAILED: client exit $CLIENT_RC, server exit $SERVER_RC; logs in $RESULTS_DIR/logs/" >&2
@@ -643,7 +680,7 @@ for n in ${ASKED_LIST//,/ }; do
 	((n >= 1 && n <= 100000000)) || bad "-n: $n is not in 1..100000000"
 done
 ((QUICK)) && { DURATION=${DURATION:-2}; INTERVAL=${INTERVAL:-1}; }
-DURATION=${DURATION:-10} INTERVAL=${INTERVAL:-5}
+DURATION_ASKED=$DURATION INTERVAL=${INTERVAL:-5}
 
 valid=$(valid_designs)
 if [[ ${TARGETS[0]} == all ]]; then
