@@ -128,17 +128,13 @@ need() {
 
 # ok KEY CUR NEED -> 0 if CUR already satisfies NEED.
 ok() {
-	local key=$1 cur=$2 want=$3
+	local key=$1 cur=$2 want=$3 c w
+	read -ra c <<<"$cur"
+	read -ra w <<<"$want"
 	case $key in
 	net.ipv4.tcp_mem)
-		local c w
-		read -ra c <<<"$cur"
-		read -ra w <<<"$want"
 		((c[0] >= w[0] && c[1] >= w[1] && c[2] >= w[2])) ;;
 	net.ipv4.ip_local_port_range)
-		local c w
-		read -ra c <<<"$cur"
-		read -ra w <<<"$want"
 		((c[0] <= w[0] && c[1] >= w[1])) ;;
 	net.ipv4.ip_local_reserved_ports)
 		port_in_list "$want" "$cur" ;;
@@ -164,10 +160,9 @@ port_in_list() { # PORT "a,b-c,..."
 
 # The value to write: never lower anything, only add to it.
 target() {
-	local key=$1 cur=$2 want=$3
+	local key=$1 cur=$2 want=$3 c w
 	case $key in
 	net.ipv4.tcp_mem)
-		local c w
 		read -ra c <<<"$cur"
 		read -ra w <<<"$want"
 		echo "$((c[0] > w[0] ? c[0] : w[0])) $((c[1] > w[1] ? c[1] : w[1]))" \
