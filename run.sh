@@ -263,8 +263,8 @@ cleanup_run() {
 	fi
 }
 trap 'cleanup_run' EXIT
-trap 'echo; say "interrupted; cleaning up"; cleanup_run 5; exit 130' INT
-trap 'cleanup_run 5; exit 143' TERM
+trap 'echo; say "interrupted; cleaning up"; cleanup_run 5; rm -rf "${LOG:-}"; exit 130' INT
+trap 'cleanup_run 5; rm -rf "${LOG:-}"; exit 143' TERM
 
 # ---- one run ----
 
@@ -339,6 +339,7 @@ start_server() {
 	"${NSX[@]}" "${SERVER_CMD[@]}" >"$LOG/server.json" 2> >(tee "$LOG/server.log" | sed -u 's/^/  server| /' >&2) &
 	SERVER_PID=$!
 	RUN_PIDS="\"server_pid\": $SERVER_PID"
+	echo "  (server pid $SERVER_PID)"
 	for ((i = 0; i < 300; i++)); do
 		PORT_USED=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$LOG/server.log" 2>/dev/null | head -n 1)
 		[[ -n "$PORT_USED" ]] && return 0
@@ -372,6 +373,7 @@ run_client() {
 		2> >(tee "$LOG/client.log" | sed -u 's/^/  client| /' >&2) &
 	CLIENT_PID=$!
 	RUN_PIDS="$RUN_PIDS, \"client_pid\": $CLIENT_PID"
+	echo "  (client pid $CLIENT_PID)"
 	wait "$CLIENT_PID"
 	CLIENT_RC=$?
 	CLIENT_PID=''

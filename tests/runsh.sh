@@ -10,6 +10,8 @@
 #                design lists the valid ones; a size that cannot fit is refused
 #   plan         ./run.sh 06 -n 1000000 --netns --dry-run says what the 1M run
 #                will change, and changes nothing
+#   interrupt    Ctrl-C in the middle of a run (over a fake /proc/sys that the run
+#                tunes): exit 130, settings put back, no process left
 #   tune-fake    tune.sh apply / --undo / check over a fake /proc/sys tree, as
 #                root and as a user
 #   tune-ns      tune.sh apply and --undo for real, inside a throwaway namespace
@@ -330,7 +332,43 @@ case_report_errors() {
 	echo pass
 }
 
+case_interrupt() {
+	export C1M_SYSCTL_ROOT=$TMP/sys
+	fake_tree "$C1M_SYSCTL_ROOT"
+	echo 128 >"$C1M_SYSCTL_ROOT/net/core/somaxconn"	# short for 200 connections
+	scripts/tune.sh show >"$TMP/orig"
+	# As a terminal would: SIGINT to the whole process group, which a
+	# background job of a script could not receive (it starts ignored).
+	python3 - "$TMP/out" <<-'EOF' || fail "the interrupted run"
+	import os, signal, subprocess, sys, time
+	out = open(sys.argv[1], "w")
+	p = subprocess.Popen(["./run.sh", "06", "--quick", "-d", "30", "-p", "0", "--no-build"],
+	                     stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+	                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+	for _ in range(200):
+	    time.sleep(0.1)
+	    if "rps" in open(sys.argv[1]).read():   # measuring
+	        break
+	os.killpg(p.pid, signal.SIGINT)
+	rc = p.wait(timeout=20)
+	print("run.sh exited", rc)
+	sys.exit(0 if rc == 130 else 1)
+	EOF
+	cat "$TMP/out"
+	grep -q 'set  net.core.somaxconn  *128 -> 200' "$TMP/out" || fail "the run did not tune the fake tree"
+	grep -q 'interrupted; cleaning up' "$TMP/out" || fail "no word about the interrupt"
+	scripts/tune.sh show | diff "$TMP/orig" - || fail "settings not put back after Ctrl-C"
+	[[ ! -e "$C1M_TUNE_STATE" ]] || fail "tune state left after Ctrl-C"
+	for pid in $(sed -n 's/.*(\(server\|client\) pid \([0-9]*\)).*/\2/p' "$TMP/out"); do
+		! kill -0 "$pid" 2>/dev/null || fail "pid $pid still running after Ctrl-C"
+	done
+	[[ $(grep -c '(server pid\|(client pid' "$TMP/out") -eq 2 ]] || fail "pids not printed"
+	! ls "$RESULTS_DIR"/06-*.json 2>/dev/null || fail "an interrupted run was recorded"
+	echo pass
+}
+
 case ${1:-} in
+interrupt) case_interrupt ;;
 quick) case_quick ;;
 netns) case_netns ;;
 badargs) case_badargs ;;
@@ -339,5 +377,5 @@ tune-fake) case_tune_fake ;;
 tune-ns) case_tune_ns ;;
 report) case_report ;;
 report-errors) case_report_errors ;;
-*) echo "usage: tests/runsh.sh quick|netns|badargs|plan|tune-fake|tune-ns|report|report-errors"; exit 2 ;;
+*) echo "usage: tests/runsh.sh quick|netns|badargs|plan|interrupt|tune-fake|tune-ns|report|report-errors"; exit 2 ;;
 esac
