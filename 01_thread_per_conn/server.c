@@ -14,6 +14,9 @@
  *     ~31 KB per thread in all, plus the ~4 KB socket. RSS does not show
  *     the kernel's part; MemAvailable and KernelStack in /proc/meminfo do.
  *   - a pid (kernel.pid_max) and two memory maps (vm.max_map_count).
+ * Measured here at 10,000 and 19,900 connections: 8.3 KB of RSS per
+ * connection (rss_kb_per_conn), +16.0 KB of KernelStack per thread, and
+ * 35-40 KB less MemAvailable per connection, counting the client's socket.
  * And per request, two context switches (the thread wakes, then sleeps).
  *
  * Why it does not reach 1M here: every thread shares the process's one fd
@@ -36,7 +39,7 @@
  * sample output (stderr; then the JSON line on stdout at SIGTERM):
  *   01_thread_per_conn/server: listening on 127.0.0.1:8972, a thread per
  *     connection, 16 KiB stacks; ceiling 19968 conns, set by the fd table
- *   conns 10000  rps 200  accepted 10000  errors 0  threads 10000  rss_kb 93952
+ *   conns 10000  rps 200  accepted 10000  resets 0  errors 0  threads 10000  rss_kb 84456
  *   {"design":"01_thread_per_conn","conns_peak":10000,...,"threads_peak":10000,...}
  */
 #define _GNU_SOURCE

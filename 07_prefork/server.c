@@ -36,7 +36,7 @@
  *
  * sample output (stderr; then the JSON line on stdout at SIGTERM):
  *   07_prefork/server: listening on 127.0.0.1:8972, 2 children x 19968 fds
- *   conns 1000  rps 70211  accepted 1000  errors 0  children 2/2
+ *   conns 1000  rps 35342  accepted 1000  resets 0  errors 0  children 2/2
  *   {"design":"07_prefork",...,"children_died":0,"children":[{"pid":4242,
  *    "accepted":507,"requests":105113,"errors":0,"cpu_s":1.9,
  *    "rss_kb":2204,"exit":"exit 0"},...]}

@@ -34,7 +34,7 @@
  * sample output (stderr; then the JSON line on stdout at SIGTERM):
  *   08_reactor_workerpool/server: listening on 127.0.0.1:8972, 1 reactor,
  *     2 workers, queue 1024, one fd table of 19968
- *   conns 1000  rps 52311  accepted 1000  errors 0  queue_full 0
+ *   conns 1000  rps 51734  accepted 1000  resets 0  errors 0  queue_full 0
  *   {"design":"08_reactor_workerpool",...,"workers":2,"overlaps":0,...}
  */
 #define _GNU_SOURCE

@@ -33,7 +33,7 @@
  * sample output (stderr; then the JSON line on stdout at SIGTERM):
  *   09_few_clients/server: listening on 127.0.0.1:8972, a thread per
  *     connection, 2 acceptors, 8192 KiB stacks, 65536-byte buffers
- *   conns 100  rps 61234  accepted 100  errors 0  threads 100  rss_kb 9400
+ *   conns 100  rps 51155  accepted 100  resets 0  errors 0  threads 100  rss_kb 2944
  *   {"design":"09_few_clients",...,"threads_peak":100,"ctx_switches_per_req":2.1}
  */
 #define _GNU_SOURCE
