@@ -182,6 +182,7 @@ class Server:
         self.seen = {self.pid}	# every pid of the session, for sanitizer logs
         _out.servers = getattr(_out, "servers", []) + [self]
         self.port = None
+        self.err_text = None
         end = deadline(5)
         while time.monotonic() < end:
             m = re.search(r"listening on [0-9.]+:(\d+)", self.stderr())
@@ -194,6 +195,8 @@ class Server:
         raise Fail(f"no 'listening on ADDR:PORT' within {5 * STRETCH:.0f} s")
 
     def stderr(self):
+        if self.err_text is not None:	# cleaned up: what it said
+            return self.err_text
         with open(self.err_path, errors="replace") as f:
             return f.read()
 
@@ -342,6 +345,7 @@ class Server:
     def cleanup(self):
         if self.alive() or self.pids():
             self.kill()
+        self.err_text = self.stderr()
         for n in ("out", "err"):
             try:
                 os.unlink(os.path.join(self.tmp, n))
@@ -701,7 +705,11 @@ def case_nofd(d):
             s.setblocking(False)
             s.connect_ex((HOST, srv.port))	# completes into the backlog
             flood.append(s)
-        time.sleep(0.5 * STRETCH)
+        end = deadline(3.0)
+        while max(srv.fd_tables()) < NOFILE - 16 and time.monotonic() < end:
+            srv.check_alive(f"when flooded with {n} connections")
+            time.sleep(0.05)
+        time.sleep(0.2)		# the server hits EMFILE and pauses accepting
         srv.check_alive(f"when flooded with {n} connections")
         tables = srv.fd_tables()
         if max(tables) < NOFILE - 16:
@@ -844,9 +852,13 @@ def case_client(cdir):
     sdir = cdir if os.access(os.path.join(cdir, "server"), os.X_OK) else pick_server()
     srv = Server(designs(sdir)[0])
     try:
+        base = srv.fds()
         proc = start_client(cdir, srv.port, ["-n", "20", "-d", "60"])
         try:
-            time.sleep(1.0 * STRETCH)
+            end = deadline(5.0)	# until the server holds the 20 connections
+            while srv.fds() < base + 20 and time.monotonic() < end and proc.poll() is None:
+                time.sleep(0.05)
+            time.sleep(0.3)	# and the load runs
             if proc.poll() is not None:
                 raise Fail(f"client ended before the kill: exit {proc.returncode}")
             srv.kill()
@@ -867,7 +879,7 @@ def case_client(cdir):
     # 2. A server that answers wrong bytes, or nothing.
     fake = FakeServer()
     try:
-        p, took2 = finish_client(start_client(cdir, fake.port, ["-n", "10", "-d", "1"]), 1 + 2 + 5,
+        p, took2 = finish_client(start_client(cdir, fake.port, ["-n", "10", "-d", "0.5"]), 0.5 + 2 + 5,
                                  "client hung against a server that answers wrong bytes or nothing")
     finally:
         fake.stop()
@@ -924,7 +936,7 @@ def main():
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))	# our floods need fds
     # Most of a case is waiting on sockets and timers: run a few at once
     # (the client group, mostly sleeps, more).
-    jobs = int(os.environ.get("C1M_HOSTILE_JOBS", "6" if kind == "client" else "3"))
+    jobs = int(os.environ.get("C1M_HOSTILE_JOBS", "16" if kind == "client" else "4"))
     t_all = time.monotonic()
 
     def job(target):
@@ -938,8 +950,8 @@ def main():
             else:
                 SERVER_CASES[group](target)
             return nn, None, _out.lines + [f"ok   {nn} {group} ({time.monotonic() - t0:.1f}s)"]
-        except Fail as e:
-            why = str(e)
+        except Exception as e:	# a Fail, or a bug of ours: one line either way
+            why = str(e) if isinstance(e, Fail) else f"{type(e).__name__}: {e} (hostile.py)"
             for srv in getattr(_out, "servers", []):
                 rep = srv.san_report()
                 if rep and "sanitizer report" not in why:
