@@ -39,6 +39,8 @@ DIRS     := $(sort $(wildcard [0-9][0-9]_*))
 PROGS    := $(foreach d,$(DIRS),$(patsubst %.c,%,$(wildcard $(d)/server.c $(d)/client.c)))
 UNITS    := $(patsubst tests/unit/%.c,$(OBJ)/tests/%,$(wildcard tests/unit/*.c))
 STAMP    := $(OBJ)/.variant
+# which variant the in-place binaries were last linked as
+LINKED   := build/.linked
 
 .PHONY: all test clean units
 all: $(PROGS) $(UNITS)
@@ -53,6 +55,12 @@ $(STAMP): FORCE
 .PHONY: FORCE
 FORCE:
 
+# The binaries sit beside their sources whatever the variant, so relink
+# them all when the variant last linked there changes.
+$(LINKED): FORCE
+	@mkdir -p $(@D)
+	@echo "$(VARIANT)" | cmp -s - $@ 2>/dev/null || echo "$(VARIANT)" > $@
+
 $(OBJ)/%.o: %.c $(STAMP)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
@@ -62,7 +70,7 @@ $(LIB): $(COMMON)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(PROGS): %: $(OBJ)/%.o $(LIB)
+$(PROGS): %: $(OBJ)/%.o $(LIB) $(LINKED)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 

@@ -23,10 +23,12 @@ export C1M_TEST_STRETCH=$stretch
 
 pass=0 fail=0 skip=0 n=0
 while IFS='|' read -r name tmo cmd; do
-	name=$(echo "$name" | xargs)
+	name=${name//[[:space:]]/}
 	[[ -z "$name" || "$name" == \#* ]] && continue
 	[[ "$name" =~ $pattern ]] || continue
-	tmo=$(( $(echo "$tmo" | xargs) * stretch ))
+	tmo=${tmo//[[:space:]]/}
+	[[ "$tmo" =~ ^[0-9]+$ ]] || { echo "run.sh: case $name: bad timeout '$tmo'" >&2; exit 2; }
+	tmo=$(( tmo * stretch ))
 	n=$((n + 1))
 	log="$logs/$name.log"
 	start=$(date +%s%N)
