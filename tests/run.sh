@@ -20,6 +20,13 @@ case "${SAN:-}" in
 	*) stretch=1 ;;
 esac
 export C1M_TEST_STRETCH=$stretch
+# make test sets UNIT_DIR; run by hand, find the variant's unit binaries.
+case "${SAN:-}" in
+	1) variant=asan ;;
+	thread) variant=tsan ;;
+	*) variant=plain ;;
+esac
+export UNIT_DIR=${UNIT_DIR:-build/$variant/tests}
 
 pass=0 fail=0 skip=0 n=0
 while IFS='|' read -r name tmo cmd; do
