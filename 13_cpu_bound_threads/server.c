@@ -5,7 +5,7 @@
  *
  * The design: the thread per connection of 01/09, each thread reading
  * whole frames with blocking recv(), proving, and sending the frame back
- * (common/tpc.c runs the threads, common/frame.c the frame loop). The
+ * (common/threadconn.c runs the threads, common/frame.c the frame loop). The
  * kernel's scheduler shares the cores among the threads that have work.
  *
  * What it shows, against 12_cpu_bound_epoll: when the work is CPU, the
@@ -40,20 +40,18 @@
 
 #include "c1m.h"
 #include "frame.h"
-#include "tpc.h"
 
 #define STACK_SIZE	(64 << 10)	/* a proof needs < 1 KiB of stack */
 
 static struct srv_cfg cfg;
 static long bits = 12;
 static struct frame_work work = { .fn = frame_pow };
-static struct tpc_server tpc = { .stack_size = STACK_SIZE, .serve = frame_serve,
-				 .arg = &work, .nslots = 16 };
+static struct tc_server tc;
 
 static void report(struct json *j)
 {
-	tpc_json(j);
-	frame_pow_json(j, work.bits, tpc.slots, tpc.nslots);
+	tc_json(j);
+	frame_pow_json(j, work.bits, tc.slots, tc.nslots);
 }
 
 int main(int argc, char **argv)
@@ -69,12 +67,12 @@ int main(int argc, char **argv)
 	work.bits = (int)bits;
 	sig_setup();
 	frame_pow_announce(work.bits);
-	tpc_start(&tpc, &cfg, design.name);
+	frame_threads_start(&tc, &cfg, design.name, &work, STACK_SIZE);
 	srv_listening(&cfg, "a thread per connection, %ld fds, %d-bit proofs",
-		      tpc.fd_limit, work.bits);
+		      cfg.fd_limit, work.bits);
 
 	stats_run(NULL);	/* until SIGINT/SIGTERM */
-	tpc_stop();
+	tc_stop();
 	srv_report(report);
 	return 0;
 }

@@ -130,7 +130,26 @@ int frame_serve(int fd, struct stats_slot *st, void *arg)
 		if (r != FRAME_AGAIN)
 			break;
 	}
-	return r == FRAME_CLOSE ? errno : 0;
+	if (r == FRAME_CLOSE && errno)
+		return -1;	/* errno says why */
+	return 0;
+}
+
+void frame_threads_start(struct tc_server *tc, struct srv_cfg *cfg, const char *name,
+			 struct frame_work *w, size_t stack_size)
+{
+	static int lfd;
+	const int nslots = 16;	/* counter slots, shared by fd % nslots */
+
+	cfg->fd_limit = fd_raise_limit(1 << 20);
+	srv_listen(cfg, 1, &lfd);
+	*tc = (struct tc_server){
+		.lfds = &lfd, .nlisten = 1, .stack_size = stack_size, .nodelay = 1,
+		.slots = stats_init(name, nslots, cfg->interval), .nslots = nslots,
+		.fd_limit = cfg->fd_limit, .serve = frame_serve, .arg = w,
+	};
+	tc_start(tc);
+	stats_set_line(tc_line);
 }
 
 /* ---- the two kinds of work ---- */
@@ -180,26 +199,3 @@ void frame_pow_json(struct json *j, int bits, const struct stats_slot *slots, in
 	if (pow_rate > 0)
 		json_num(j, "proof_ms", (double)(1ull << bits) / pow_rate * 1e3);
 }
-
-#ifdef __SANITIZE_THREAD__
-/*
- * ThreadSanitizer keeps one record per fd *number* for the whole process.
- * The loops of 10 and 12 each own a private fd table (unshare(CLONE_FILES)),
- * so loop 0's fd 13 and loop 1's fd 13 are different sockets, which TSan
- * takes for a race on "file descriptor 13" whenever one loop creates or
- * closes its fd 13 while the other uses its own. Every such report has an
- * fd being created or closed on one side, so ignore races whose top frame
- * is one of those calls: none of them touches our memory (accept4 gets NULL
- * addresses), so no race on data is hidden; races on buffers passed to
- * recv(), send() or memcpy() are still reported.
- */
-const char *__tsan_default_suppressions(void);
-const char *__tsan_default_suppressions(void)
-{
-	return "race_top:^accept4$\n"
-	       "race_top:^close$\n"
-	       "race_top:^socket$\n"
-	       "race_top:^epoll_create1$\n"
-	       "race_top:^timerfd_create$\n";
-}
-#endif

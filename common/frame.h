@@ -22,6 +22,7 @@
 
 #include "c1m.h"
 #include "sha256.h"
+#include "threadconn.h"
 
 struct frame_conn {
 	uint8_t buf[FRAME_SIZE];	/* the request, then the reply */
@@ -84,11 +85,21 @@ void frame_close(int fd, struct frame_conn *c, struct stats_slot *st, int err);
 
 /*
  * A blocking socket in its own thread: read a frame, work, echo, until EOF
- * or an error. arg is the struct frame_work. Returns 0 at EOF, else the
- * errno that ended it; the caller closes fd (tpc.h's serve hook). Blocking
- * I/O makes a short write wait here, for this connection only.
+ * or an error. arg is the struct frame_work. Returns 0 at EOF, -1 with
+ * errno on an error; the caller closes fd (the serve() hook of
+ * threadconn.h). Blocking I/O makes a short write wait here, for this
+ * connection only.
  */
 int frame_serve(int fd, struct stats_slot *st, void *arg);
+/*
+ * The setup 11 and 13 share: a thread per connection (threadconn.h, one
+ * acceptor, stacks of stack_size) whose serve() is frame_serve with w.
+ * Raises RLIMIT_NOFILE into cfg->fd_limit, listens on cfg (exit 1 if the
+ * port is busy), makes the stats slots of design `name` (the interval
+ * line shows threads) and starts accepting. Stop it with tc_stop().
+ */
+void frame_threads_start(struct tc_server *tc, struct srv_cfg *cfg, const char *name,
+			 struct frame_work *w, size_t stack_size);
 
 /*
  * For the cpu-bound designs: print "one proof of B bits = 2^B hashes on
