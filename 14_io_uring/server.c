@@ -69,9 +69,9 @@
 #include "uring.h"
 
 #define FD_RESERVE	32	/* per table: the ring, stdio, slack */
-#define SQ_ENTRIES	1024	/* submissions per batch before a forced submit */
-#define CQ_ENTRIES	8192	/* completions the kernel can post between waits */
-#define BUF_SIZE	2048	/* one provided buffer */
+#define SQ_ENTRIES	2048	/* submissions queued before a forced submit */
+#define CQ_ENTRIES	32768	/* completions the kernel can post between waits */
+#define BUF_SIZE	512	/* one provided buffer: an 8-byte frame needs little */
 #define MAX_HELD	4	/* buffers queued for one conn before it stops reading */
 #define NO_BUF		0xffff
 
@@ -85,9 +85,8 @@ enum {
 	C_SEND = 4,	/* a send is in flight */
 	C_EOF = 8,	/* the peer finished sending: flush, then close */
 	C_CLOSE = 16,	/* closing: waiting for requests in flight to end */
-	C_ERROR = 32,	/* ... and it counts as an error */
-	C_PAUSED = 64,	/* receive cancelled: too much queued (slow reader) */
-	C_STARVED = 128, /* in the starved list: re-arm when buffers return */
+	C_PAUSED = 32,	/* receive cancelled: too much queued (slow reader) */
+	C_STARVED = 64,	/* in the starved list: re-arm when buffers return */
 };
 
 static struct srv_cfg cfg;
@@ -167,7 +166,7 @@ static void send_head(struct loop *l, int fd)
 	c->state |= C_SEND;
 }
 
-/* Cancel every request on fd (the receive, a send). */
+/* Cancel the request whose user_data is `what`; 0: every request on fd. */
 static void cancel(struct loop *l, int fd, uint64_t what)
 {
 	struct io_uring_sqe *s = sqe(l, IORING_OP_ASYNC_CANCEL, fd, OP_CANCEL);
@@ -201,19 +200,18 @@ static void finish(struct loop *l, int fd)
 	while (c->head != NO_BUF)
 		pop(l, c);
 	sqe(l, IORING_OP_CLOSE, fd, OP_CLOSE)->flags = IOSQE_CQE_SKIP_SUCCESS;
-	atomic_fetch_sub_explicit(&l->st->conns, 1, memory_order_relaxed);
-	if (c->state & C_ERROR)
-		atomic_fetch_add_explicit(&l->st->errors, 1, memory_order_relaxed);
 	c->state &= C_STARVED;	/* the starved list may still name it */
 }
 
-static void close_conn(struct loop *l, int fd, int error)
+/* The connection is over (err: 0 for a clean EOF, else an errno). */
+static void close_conn(struct loop *l, int fd, int err)
 {
 	struct conn *c = &l->conns[fd];
 
 	if (c->state & C_CLOSE)
 		return;
-	c->state |= C_CLOSE | (error ? C_ERROR : 0);
+	c->state |= C_CLOSE;
+	stats_conn_closed(l->st, err);
 	if (c->state & (C_RECV | C_SEND))
 		cancel(l, fd, 0);
 	finish(l, fd);
@@ -319,7 +317,7 @@ static void on_recv(struct loop *l, int fd, struct io_uring_cqe *cqe)
 			arm_recv(l, fd);
 		}
 	} else {
-		close_conn(l, fd, 1);	/* reset, ... */
+		close_conn(l, fd, -cqe->res);	/* reset, ... */
 	}
 }
 
@@ -332,7 +330,7 @@ static void on_send(struct loop *l, int fd, struct io_uring_cqe *cqe)
 	if (c->state & C_CLOSE)
 		return finish(l, fd);
 	if (cqe->res <= 0)
-		return close_conn(l, fd, 1);	/* reset, broken pipe */
+		return close_conn(l, fd, cqe->res ? -cqe->res : EIO);	/* reset, ... */
 	b = &l->meta[c->head];
 	atomic_fetch_add_explicit(&l->st->bytes, (unsigned)cqe->res, memory_order_relaxed);
 	b->off += (uint16_t)cqe->res;
@@ -468,15 +466,11 @@ int main(int argc, char **argv)
 	if (opt_bufs & (opt_bufs - 1))
 		arg_usage_error("-B %ld: not a power of two", opt_bufs);
 	uring_check();
-	srv_size(&cfg, FD_RESERVE);
-	sig_setup();
+	slots = srv_start_loops(&cfg, design.name, FD_RESERVE, &lfds);
 	loops = calloc((size_t)cfg.loops, sizeof(*loops));
-	lfds = calloc((size_t)cfg.loops, sizeof(*lfds));
-	if (!loops || !lfds)
+	if (!loops)
 		die("calloc:");
-	srv_listen(&cfg, cfg.loops, lfds);
 	sem_init(&setup_done, 0, 0);
-	slots = stats_init(design.name, cfg.loops, cfg.interval);
 	for (int i = 0; i < cfg.loops; i++) {
 		struct loop *l = &loops[i];
 

@@ -352,6 +352,14 @@ void srv_listen(struct srv_cfg *cfg, int n, int *fds);
  * loops' listeners it inherited. Dies if unshare fails.
  */
 void srv_private_table(int id, const int *lfds, int n);
+/*
+ * The start every server with one SO_REUSEPORT listener per loop makes
+ * (06, 10, 12, 14): srv_size(cfg, reserve), sig_setup(), srv_listen() of
+ * cfg->loops listeners into a new array *lfds, and stats_init() with one
+ * slot per loop. Returns the slots. Dies on failure.
+ */
+struct stats_slot *srv_start_loops(struct srv_cfg *cfg, const char *name, long reserve,
+				   int **lfds);
 /* Print "prog: listening on ADDR:PORT, <what>" on stderr: tests wait for it. */
 void srv_listening(const struct srv_cfg *cfg, const char *what_fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -143,6 +143,19 @@ void srv_listen(struct srv_cfg *cfg, int n, int *fds)
 	}
 }
 
+struct stats_slot *srv_start_loops(struct srv_cfg *cfg, const char *name, long reserve,
+				   int **lfds)
+{
+	srv_size(cfg, reserve);
+	sig_setup();
+	*lfds = calloc((size_t)cfg->loops, sizeof(**lfds));
+	if (!*lfds)
+		die("calloc:");
+	/* Every listener up front: a busy port fails here, before any thread. */
+	srv_listen(cfg, cfg->loops, *lfds);
+	return stats_init(name, cfg->loops, cfg->interval);
+}
+
 void srv_private_table(int id, const int *lfds, int n)
 {
 	int r = fd_private_table();
