@@ -34,10 +34,13 @@ sanitizer report):
             and must serve again once the flood is closed
   signals   SIGTERM and SIGINT with connections open, idle and mid-frame:
             exit 0 within ~2 s, exactly one JSON line naming the design
-  client    each NN_*/client: its server SIGKILLed mid-run -> it reports
-            and exits 1 within seconds; a fake server that echoes wrong
-            bytes on some connections and nothing on others -> mismatches
-            and unanswered counted, exit 1, no crash, no hang
+  client    each NN_*/client: its server SIGKILLed mid-run (at full speed,
+            and again while it holds every request: 10 -m timer -w 200000)
+            -> it reports and exits 1 within seconds; a fake server that
+            echoes wrong bytes on some connections and nothing on others ->
+            mismatches and unanswered counted, exit 1, no crash, no hang
+
+tests/hostile-mutants.py shows that each group fails on the bug it is for.
 
 Designs with artificial per-request work (their -h lists -w or -b) get
 -w 100 / -b 4 and smaller floods. C1M_TEST_STRETCH (set by tests/run.sh
@@ -163,6 +166,17 @@ def designs(sdir):
     return [Design(sdir, args)]
 
 
+def proc_stat(pid):
+    """The fields of /proc/PID/stat after the command name (state first),
+    or None once the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            st = f.read()
+    except OSError:
+        return None
+    return st[st.rindex(")") + 2:].split()
+
+
 class Server:
     """One server process, in a session of its own (so its children, if
     any, are found by session id and never outlive the test)."""
@@ -215,31 +229,16 @@ class Server:
     def pids(self):
         found = []
         for p in os.listdir("/proc"):
-            if not p.isdigit():
-                continue
-            try:
-                with open(f"/proc/{p}/stat") as f:
-                    st = f.read()
-            except OSError:
-                continue
-            fields = st[st.rindex(")") + 2:].split()
-            if int(fields[3]) == self.pid and fields[0] != "Z":	# session id
+            st = proc_stat(p) if p.isdigit() else None
+            if st and int(st[3]) == self.pid and st[0] != "Z":	# session id
                 found.append(int(p))
         self.seen.update(found)
         return found
 
     def cpu(self):
         """CPU seconds used so far by every live process of the session."""
-        total = 0
-        for p in self.pids():
-            try:
-                with open(f"/proc/{p}/stat") as f:
-                    st = f.read()
-            except OSError:
-                continue
-            fields = st[st.rindex(")") + 2:].split()
-            total += int(fields[11]) + int(fields[12])	# utime + stime
-        return total / CLK_TCK
+        stats = [proc_stat(p) for p in self.pids()]
+        return sum(int(st[11]) + int(st[12]) for st in stats if st) / CLK_TCK	# utime + stime
 
     def fd_tables(self):
         """The open-fd tables of the session: threads that share a table
@@ -847,10 +846,10 @@ def check_client_exit(p, what):
         raise Fail(f"{what}: client exited {p.returncode}, want 1")
 
 
-def case_client(cdir):
-    # 1. The server is killed mid-run.
-    sdir = cdir if os.access(os.path.join(cdir, "server"), os.X_OK) else pick_server()
-    srv = Server(designs(sdir)[0])
+def kill_under_client(cdir, d, what):
+    """Start d's server, run the client against it, SIGKILL the server once
+    the load runs: the client must report and exit 1 within seconds."""
+    srv = Server(d)
     try:
         base = srv.fds()
         proc = start_client(cdir, srv.port, ["-n", "20", "-d", "60"])
@@ -860,22 +859,46 @@ def case_client(cdir):
                 time.sleep(0.05)
             time.sleep(0.3)	# and the load runs
             if proc.poll() is not None:
-                raise Fail(f"client ended before the kill: exit {proc.returncode}")
+                raise Fail(f"{what}: client ended before the kill: exit {proc.returncode}")
             srv.kill()
-            p, took = finish_client(proc, 5, f"client still running {5 * STRETCH:.0f} s after"
-                                    " its server was killed")
+            p, took = finish_client(proc, 5, f"{what}: client still running {5 * STRETCH:.0f} s"
+                                    " after its server was killed")
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-        check_client_exit(p, "server killed")
+        check_client_exit(p, what)
         j = client_json(p)
         if j.get("errors", 0) <= 0:
-            raise Fail(f"server killed: client JSON errors {j.get('errors')}, want > 0")
+            raise Fail(f"{what}: client JSON errors {j.get('errors')}, want > 0")
         if not p.stderr.strip():
-            raise Fail("server killed: client said nothing on stderr")
+            raise Fail(f"{what}: client said nothing on stderr")
+        return took
     finally:
         srv.cleanup()
+
+
+def waiting_server():
+    """A server that holds every request for a while before its echo, so
+    that at a kill every connection has a request in flight and the client
+    sees a FIN, not a reset: 10 in timer mode (or any -w design), -w 200 ms."""
+    ds = [d for s in programs("server") for d in designs(s) if "-w" in d.args]
+    ds.sort(key=lambda d: "timer" not in d.args)
+    if not ds:
+        return None
+    d = ds[0]
+    d.args[d.args.index("-w") + 1] = "200000"
+    return d
+
+
+def case_client(cdir):
+    # 1. The server is killed mid-run: its own server, or 06, at full
+    # speed; then one that holds each request, so that every reply is due.
+    sdir = cdir if os.access(os.path.join(cdir, "server"), os.X_OK) else pick_server()
+    took = kill_under_client(cdir, designs(sdir)[0], "server killed")
+    d = waiting_server()
+    if d:
+        kill_under_client(cdir, d, f"{d.nn} killed with every request in flight")
     # 2. A server that answers wrong bytes, or nothing.
     fake = FakeServer()
     try:
