@@ -29,12 +29,13 @@
  *   ./02_epoll_server/server &
  *   ./02_epoll_server/client -n 1000 -d 10	(holds 1,000, pings 200/s)
  *
- * sample output (stderr; then the JSON line on stdout at SIGTERM):
+ * sample output (stderr, a loaded 2-core box; then the JSON line on stdout
+ * at SIGTERM):
  *   02_epoll_server/server: one fd table holds every connection:
  *     about 19968 (RLIMIT_NOFILE 20000, the hard limit). Beyond that ...
  *   02_epoll_server/server: listening on 127.0.0.1:8972, 1 acceptor + 1 epoll loop
  *   conns 1000  rps 200  accepted 1000  resets 0  errors 0
- *   {"design":"02_epoll_server","conns_peak":1000,"requests":2000,...}
+ *   {"design":"02_epoll_server","conns_peak":1000,"requests":2009,...}
  */
 #define _GNU_SOURCE
 #include <pthread.h>
