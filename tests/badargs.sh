@@ -45,11 +45,16 @@ for p in $(ls -d [0-9][0-9]_*/client); do
 	expect 2 "$p" -c 0
 	expect 2 "$p" -s 127.0.0.9-127.0.0.2
 done
-# A busy port: hold one with a plain listener, then start each server on it.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(); time.sleep(60)' "$port" &
+# A busy port: a plain listener holds a port it chose itself (no race with
+# other tests for a picked number), then each server is started on it.
+python3 -c 'import socket,sys,time
+s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen()
+print(s.getsockname()[1], flush=True); time.sleep(3600)' >"$TMP/port" &
 holder=$!
-sleep 0.3
+trap 'kill "$holder" 2>/dev/null; cleanup' EXIT
+for _ in $(seq 1 100); do [[ -s "$TMP/port" ]] && break; sleep 0.05; done
+port=$(cat "$TMP/port")
+[[ -n "$port" ]] || fail "port holder did not start"
 for p in $(ls -d [0-9][0-9]_*/server); do
 	expect 1 "$p" -p "$port"
 done
