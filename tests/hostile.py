@@ -74,12 +74,24 @@ SAN_LOGS = sorted({m.group(1) for v in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_O
                    for m in [re.search(r"log_path=([^:]+)", os.environ.get(v, ""))] if m})
 
 
+def san_summary(text, at):
+    """One line from the sanitizer report starting near `at`: what it found
+    and the first frames of its stack."""
+    lines = text[at:].splitlines()
+    head = next((l.strip("= ") for l in lines if re.search(r"ERROR|WARNING|runtime error", l)),
+                lines[0] if lines else "")
+    frames = [re.sub(r"^\s*#\d+ (0x[0-9a-f]+ in )?", "", l) for l in lines
+              if re.match(r"\s*#\d+ ", l) and "libsanitizer" not in l][:3]
+    head = re.sub(r"^\d+==", "", head.split(" on address")[0])
+    return head + (" at " + " < ".join(f.split(" (")[0] for f in frames) if frames else "")
+
+
 def san_report(pids, stderr=""):
-    """The start of a sanitizer report printed by any of pids, or None."""
+    """A one-line summary of a sanitizer report printed by any of pids
+    (on stderr, or in a log_path file), or None."""
     m = SAN_RE.search(stderr)
     if m:
-        start = stderr.rfind("\n", 0, m.start()) + 1
-        return stderr[start:start + 400]
+        return san_summary(stderr, stderr.rfind("\n", 0, m.start()) + 1)
     for prefix in SAN_LOGS:
         for pid in pids:
             try:
@@ -89,7 +101,7 @@ def san_report(pids, stderr=""):
                 continue
             m = SAN_RE.search(text)
             if m:
-                return f"{prefix}.{pid}: " + text[max(0, m.start() - 80):m.start() + 320]
+                return f"{san_summary(text, text.rfind(chr(10), 0, m.start()) + 1)} ({prefix}.{pid})"
     return None
 
 
@@ -306,7 +318,7 @@ class Server:
         took = time.monotonic() - t0
         rep = self.san_report()
         if rep:
-            raise Fail(f"sanitizer report: {rep!r}")
+            raise Fail(f"sanitizer report: {rep}")
         if rc != 0:
             raise Fail(f"exit {rc} after {sig.name}, want 0; {self.stderr_tail()}")
         end = time.monotonic() + 1.0 * STRETCH
@@ -841,7 +853,7 @@ def check_client_exit(p, what):
         raise Fail(f"{what}: client killed by signal {-p.returncode}; stderr: {p.stderr[-300:]!r}")
     rep = san_report([p.pid], p.stderr)
     if rep:
-        raise Fail(f"{what}: sanitizer report: {rep!r}")
+        raise Fail(f"{what}: sanitizer report: {rep}")
     if p.returncode != 1:
         raise Fail(f"{what}: client exited {p.returncode}, want 1")
 
@@ -978,7 +990,7 @@ def main():
             for srv in getattr(_out, "servers", []):
                 rep = srv.san_report()
                 if rep and "sanitizer report" not in why:
-                    why = f"sanitizer report {rep!r}; then: {why}"
+                    why = f"sanitizer report: {rep}; then: {why}"
             return nn, why, _out.lines + [f"FAIL {nn} {group}: {why}"]
 
     failed = []
