@@ -391,28 +391,29 @@ static void *loop_run(void *arg)
 
 	loop_setup(l);
 	while (!atomic_load_explicit(&sig_stop, memory_order_relaxed)) {
-		unsigned n;
+		/* Wait for one completion, unless starved conns can be re-armed. */
+		unsigned n, wait = l->nstarved && l->bufs.avail ? 0 : 1;
 
 		/* Returned buffers first, so the submitted receives can use them. */
 		uring_bufs_publish(&l->bufs);
-		/* One system call: submit everything queued, wait for one
-		 * completion (not while starved conns could be re-armed). */
-		if (uring_enter(&l->ring, l->nstarved && l->bufs.avail ? 0 : 1, 100) < 0 && errno != ETIME && errno != EINTR &&
-		    errno != EBUSY)
+		/* One system call: submit everything queued, and wait. */
+		if (uring_enter(&l->ring, wait, 100) < 0)
 			die("loop %d: io_uring_enter:", l->id);
 		n = uring_cq_ready(&l->ring);
 		for (unsigned i = 0; i < n; i++) {
-			struct io_uring_cqe *cqe = uring_cqe(&l->ring, i);
-			int fd = (int)(cqe->user_data >> 8);
+			/* Copy it and free its slot at once: a handler may have
+			 * to submit (a full queue), and the kernel may post more. */
+			struct io_uring_cqe cqe = *uring_cqe(&l->ring, 0);
+			int fd = (int)(cqe.user_data >> 8);
 
-			switch (cqe->user_data & 0xff) {
-			case OP_ACCEPT: on_accept(l, cqe); break;
-			case OP_RECV: on_recv(l, fd, cqe); break;
-			case OP_SEND: on_send(l, fd, cqe); break;
+			uring_cq_advance(&l->ring, 1);
+			switch (cqe.user_data & 0xff) {
+			case OP_ACCEPT: on_accept(l, &cqe); break;
+			case OP_RECV: on_recv(l, fd, &cqe); break;
+			case OP_SEND: on_send(l, fd, &cqe); break;
 			default: break;	/* a cancel or close that failed: nothing to do */
 			}
 		}
-		uring_cq_advance(&l->ring, n);
 		rearm_starved(l);
 		if (l->accept_at && clock_ns() >= l->accept_at) {
 			l->accept_at = 0;
@@ -444,6 +445,7 @@ static void report(struct json *j)
 	json_u64(j, "paused", p);
 	json_u64(j, "rearms", r);
 	json_u64(j, "enters", n);
+	json_num(j, "enters_per_req", stats_requests() ? (double)n / stats_requests() : 0);
 }
 
 int main(int argc, char **argv)

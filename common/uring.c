@@ -164,7 +164,11 @@ static int enter(struct uring *r, unsigned wait_nr, unsigned flags, void *arg, s
 	submit = r->sqe_tail - __atomic_load_n(r->sq_head, __ATOMIC_ACQUIRE);
 	r->enters++;
 	ret = sys_enter(r->fd, submit, wait_nr, flags, arg, argsz);
-	return ret < 0 ? -1 : 0;
+	/* A timeout, a signal, a completion queue still overflowing: none is
+	 * an error; the caller looks at the completion queue again. */
+	if (ret < 0 && errno != ETIME && errno != EINTR && errno != EAGAIN && errno != EBUSY)
+		return -1;
+	return 0;
 }
 
 struct io_uring_sqe *uring_sqe(struct uring *r, uint8_t op, int fd, uint64_t user_data)
@@ -172,8 +176,7 @@ struct io_uring_sqe *uring_sqe(struct uring *r, uint8_t op, int fd, uint64_t use
 	struct io_uring_sqe *sqe;
 
 	while (r->sqe_tail - __atomic_load_n(r->sq_head, __ATOMIC_ACQUIRE) >= r->sq_entries)
-		if (enter(r, 0, 0, NULL, 0) < 0 && errno != EINTR && errno != EAGAIN &&
-		    errno != EBUSY)
+		if (enter(r, 0, 0, NULL, 0) < 0)
 			return NULL;	/* full, and the kernel takes nothing */
 	sqe = &r->sqes[r->sqe_tail & r->sq_mask];
 	memset(sqe, 0, sizeof(*sqe));

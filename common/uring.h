@@ -59,8 +59,8 @@ struct io_uring_sqe *uring_sqe(struct uring *r, uint8_t op, int fd, uint64_t use
 /*
  * Submit everything queued and wait until at least `wait_nr` completions
  * are ready or timeout_ms passes: one system call for the whole batch.
- * Returns 0, or -1 with errno (ETIME and EINTR are not errors: just look
- * at the completion queue again).
+ * Returns 0 (also on a timeout or a signal: look at the completion queue
+ * again), or -1 with errno on a real error.
  */
 int uring_enter(struct uring *r, unsigned wait_nr, int timeout_ms);
 
