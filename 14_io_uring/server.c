@@ -77,6 +77,7 @@
 #define CQ_ENTRIES	32768	/* completions the kernel can post between waits */
 #define BUF_SIZE	512	/* one provided buffer: an 8-byte frame needs little */
 #define MAX_HELD	4	/* buffers queued for one conn before it stops reading */
+#define WAIT_BATCH	32	/* completions worth waiting -m USEC for */
 #define NO_BUF		0xffff
 
 /* What a completion is for: user_data = fd << 8 | op. */
@@ -95,6 +96,7 @@ enum {
 
 static struct srv_cfg cfg;
 static long opt_bufs = 1024;
+static long opt_min_wait = 50;
 
 /* Per connection: the buffers waiting to be echoed, oldest first. 6 bytes. */
 struct conn {
@@ -395,13 +397,17 @@ static void *loop_run(void *arg)
 
 	loop_setup(l);
 	while (!atomic_load_explicit(&sig_stop, memory_order_relaxed)) {
-		/* Wait for one completion, unless starved conns can be re-armed. */
-		unsigned n, wait = l->nstarved && l->bufs.avail ? 0 : 1;
+		/* Wait for a batch (or just one completion with -m 0), but
+		 * not while starved conns can be re-armed. */
+		unsigned n, wait = opt_min_wait ? WAIT_BATCH : 1;
 
+		if (l->nstarved && l->bufs.avail)
+			wait = 0;
 		/* Returned buffers first, so the submitted receives can use them. */
 		uring_bufs_publish(&l->bufs);
-		/* One system call: submit everything queued, and wait. */
-		if (uring_enter(&l->ring, wait, 100) < 0)
+		/* One system call: submit everything queued, and wait for
+		 * WAIT_BATCH completions, or -m USEC once there is one. */
+		if (uring_enter(&l->ring, wait, (unsigned)opt_min_wait, 100) < 0)
 			die("loop %d: io_uring_enter:", l->id);
 		n = uring_cq_ready(&l->ring);
 		for (unsigned i = 0; i < n; i++) {
@@ -444,6 +450,7 @@ static void report(struct json *j)
 	}
 	json_i64(j, "loops", cfg.loops);
 	json_i64(j, "bufs_per_loop", opt_bufs);
+	json_i64(j, "min_wait_us", opt_min_wait);
 	json_u64(j, "enobufs", e);
 	json_u64(j, "short_sends", s);
 	json_u64(j, "paused", p);
@@ -457,6 +464,8 @@ int main(int argc, char **argv)
 	static const struct srv_flag flags[] = {
 		{ 'B', "BUFS", "provided receive buffers per loop, a power of two "
 		  "(default 1024)", 1, 32768, &opt_bufs, NULL, NULL },
+		{ 'm', "USEC", "with a completion ready, wait this long for more before "
+		  "handling them (default 50; 0: at once)", 0, 1000000, &opt_min_wait, NULL, NULL },
 		{ 0 },
 	};
 	static const struct srv_design design = {

@@ -17,6 +17,11 @@
 #include "c1m.h"
 #include "uring.h"
 
+/* Linux 6.12; the header here may be older (min_wait_usec was "pad"). */
+#ifndef IORING_FEAT_MIN_TIMEOUT
+#define IORING_FEAT_MIN_TIMEOUT	(1U << 15)
+#endif
+
 static int sys_setup(unsigned entries, struct io_uring_params *p)
 {
 	return (int)syscall(__NR_io_uring_setup, entries, p);
@@ -114,6 +119,7 @@ int uring_init(struct uring *r, unsigned entries, unsigned cq_entries)
 	if (r->fd < 0)
 		return -1;
 	r->setup_flags = p.flags;
+	r->features = p.features;
 	if (map_rings(r, &p) < 0) {
 		int err = errno;
 
@@ -187,7 +193,7 @@ struct io_uring_sqe *uring_sqe(struct uring *r, uint8_t op, int fd, uint64_t use
 	return sqe;
 }
 
-int uring_enter(struct uring *r, unsigned wait_nr, int timeout_ms)
+int uring_enter(struct uring *r, unsigned wait_nr, unsigned min_wait_us, int timeout_ms)
 {
 	struct __kernel_timespec ts = {
 		.tv_sec = timeout_ms / 1000,
@@ -197,6 +203,13 @@ int uring_enter(struct uring *r, unsigned wait_nr, int timeout_ms)
 		.sigmask_sz = _NSIG / 8,
 		.ts = (uint64_t)(uintptr_t)&ts,
 	};
+
+	if (!(r->features & IORING_FEAT_MIN_TIMEOUT)) {
+		min_wait_us = 0;
+		if (wait_nr > 1)
+			wait_nr = 1;
+	}
+	memcpy(&arg.pad, &min_wait_us, sizeof(arg.pad));	/* min_wait_usec */
 
 	return enter(r, wait_nr, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
 		     &arg, sizeof(arg));

@@ -26,6 +26,7 @@ void uring_check(void);
 struct uring {
 	int fd;
 	unsigned setup_flags;		/* the IORING_SETUP_* that took */
+	unsigned features;		/* IORING_FEAT_* of this kernel */
 	/* submission queue: we fill sqes[] and move *sq_tail */
 	unsigned *sq_head, *sq_tail, sq_mask, sq_entries;
 	struct io_uring_sqe *sqes;
@@ -59,10 +60,12 @@ struct io_uring_sqe *uring_sqe(struct uring *r, uint8_t op, int fd, uint64_t use
 /*
  * Submit everything queued and wait until at least `wait_nr` completions
  * are ready or timeout_ms passes: one system call for the whole batch.
- * Returns 0 (also on a timeout or a signal: look at the completion queue
- * again), or -1 with errno on a real error.
+ * With min_wait_us, stop waiting for the whole batch after that long if
+ * at least one completion is ready (Linux 6.12; older kernels wait for
+ * one completion instead). Returns 0 (also on a timeout or a signal: look
+ * at the completion queue again), or -1 with errno on a real error.
  */
-int uring_enter(struct uring *r, unsigned wait_nr, int timeout_ms);
+int uring_enter(struct uring *r, unsigned wait_nr, unsigned min_wait_us, int timeout_ms);
 
 /* Completions ready to read, oldest first: uring_cqe(r, 0 .. n-1). */
 static inline unsigned uring_cq_ready(const struct uring *r)
