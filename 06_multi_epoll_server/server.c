@@ -71,14 +71,10 @@ static void *loop_run(void *arg)
 	struct loop *l = arg;
 	struct epoll_event ev[MAX_EVENTS];
 
-	/* Our own fd table, so our connections count against our own limit;
-	 * it starts as a copy of main's, so drop the other loops' listeners. */
-	if (cfg.loops > 1)
-		srv_private_table(l->acc.id, lfds, cfg.loops);
-	l->acc.ep = epoll_create1(EPOLL_CLOEXEC);
-	if (l->acc.ep < 0)
-		die("loop %d: epoll_create1:", l->acc.id);
-	srv_accept_start(&l->acc);
+	/* Our own fd table, so our connections count against our own limit
+	 * (it starts as a copy of main's: the other loops' listeners are
+	 * dropped), our own epoll set, and our own listener in it. */
+	srv_loop_begin(&l->acc, lfds, cfg.loops);
 
 	while (!atomic_load_explicit(&sig_stop, memory_order_relaxed)) {
 		int n = epoll_wait(l->acc.ep, ev, MAX_EVENTS, 100);
@@ -115,15 +111,12 @@ int main(int argc, char **argv)
 	struct stats_slot *slots;
 
 	srv_parse(argc, argv, &design, &cfg);
-	srv_size(&cfg, FD_RESERVE);
-	sig_setup();
+	/* Size the loops to the fd limit and open every listener up front, so
+	 * a busy port fails here, before any thread starts. */
+	slots = srv_start_loops(&cfg, design.name, FD_RESERVE, &lfds);
 	loops = calloc((size_t)cfg.loops, sizeof(*loops));
-	lfds = calloc((size_t)cfg.loops, sizeof(*lfds));
-	if (!loops || !lfds)
+	if (!loops)
 		die("calloc:");
-	/* Every listener up front: a busy port fails here, before any thread. */
-	srv_listen(&cfg, cfg.loops, lfds);
-	slots = stats_init(design.name, cfg.loops, cfg.interval);
 	for (int i = 0; i < cfg.loops; i++) {
 		struct loop *l = &loops[i];
 

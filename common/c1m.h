@@ -399,6 +399,12 @@ void srv_accept_start(struct srv_acceptor *a);
 int srv_accept_ready(struct srv_acceptor *a);
 /* Call after every epoll_wait: resume listening once a pause is over. */
 void srv_accept_resume(struct srv_acceptor *a);
+/*
+ * The top of every loop thread of a listener-per-loop server: a private fd table (srv_private_table,
+ * when there is more than one loop), a new epoll set in a->ep, and the
+ * listener a->lfd in it. Dies on failure.
+ */
+void srv_loop_begin(struct srv_acceptor *a, const int *lfds, int n);
 
 /*
  * The other way to accept (02, 05, 07): an acceptor thread of its own that

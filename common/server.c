@@ -156,6 +156,16 @@ struct stats_slot *srv_start_loops(struct srv_cfg *cfg, const char *name, long r
 	return stats_init(name, cfg->loops, cfg->interval);
 }
 
+void srv_loop_begin(struct srv_acceptor *a, const int *lfds, int n)
+{
+	if (n > 1)
+		srv_private_table(a->id, lfds, n);
+	a->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (a->ep < 0)
+		die("loop %d: epoll_create1:", a->id);
+	srv_accept_start(a);
+}
+
 void srv_private_table(int id, const int *lfds, int n)
 {
 	int r = fd_private_table();
