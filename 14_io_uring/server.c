@@ -396,6 +396,27 @@ static void loop_setup(struct loop *l)
 	sem_post(&setup_done);
 }
 
+/* Every completion ready, oldest first. */
+static void reap(struct loop *l)
+{
+	unsigned n = uring_cq_ready(&l->ring);
+
+	for (unsigned i = 0; i < n; i++) {
+		/* Copy it and free its slot at once: a handler may have to
+		 * submit (a full queue), and the kernel may post more. */
+		struct io_uring_cqe cqe = *uring_cqe(&l->ring, 0);
+		int fd = (int)(cqe.user_data >> 8);
+
+		uring_cq_advance(&l->ring, 1);
+		switch (cqe.user_data & 0xff) {
+		case OP_ACCEPT: on_accept(l, &cqe); break;
+		case OP_RECV: on_recv(l, fd, &cqe); break;
+		case OP_SEND: on_send(l, fd, &cqe); break;
+		default: break;	/* a cancel or close that failed: nothing to do */
+		}
+	}
+}
+
 static void *loop_run(void *arg)
 {
 	struct loop *l = arg;
@@ -404,7 +425,7 @@ static void *loop_run(void *arg)
 	while (!atomic_load_explicit(&sig_stop, memory_order_relaxed)) {
 		/* Wait for a batch (or just one completion with -m 0), but
 		 * not while starved conns can be re-armed. */
-		unsigned n, wait = opt_min_wait ? WAIT_BATCH : 1;
+		unsigned wait = opt_min_wait ? WAIT_BATCH : 1;
 
 		if (l->nstarved && l->bufs.avail)
 			wait = 0;
@@ -414,21 +435,7 @@ static void *loop_run(void *arg)
 		 * WAIT_BATCH completions, or -m USEC once there is one. */
 		if (uring_enter(&l->ring, wait, (unsigned)opt_min_wait, 100) < 0)
 			die("loop %d: io_uring_enter:", l->id);
-		n = uring_cq_ready(&l->ring);
-		for (unsigned i = 0; i < n; i++) {
-			/* Copy it and free its slot at once: a handler may have
-			 * to submit (a full queue), and the kernel may post more. */
-			struct io_uring_cqe cqe = *uring_cqe(&l->ring, 0);
-			int fd = (int)(cqe.user_data >> 8);
-
-			uring_cq_advance(&l->ring, 1);
-			switch (cqe.user_data & 0xff) {
-			case OP_ACCEPT: on_accept(l, &cqe); break;
-			case OP_RECV: on_recv(l, fd, &cqe); break;
-			case OP_SEND: on_send(l, fd, &cqe); break;
-			default: break;	/* a cancel or close that failed: nothing to do */
-			}
-		}
+		reap(l);
 		rearm_starved(l);
 		if (l->accept_at && clock_ns() >= l->accept_at) {
 			l->accept_at = 0;
@@ -464,29 +471,9 @@ static void report(struct json *j)
 	json_num(j, "enters_per_req", stats_requests() ? (double)n / stats_requests() : 0);
 }
 
-int main(int argc, char **argv)
+/* One thread per loop, each set up before the next starts. */
+static void start_loops(struct stats_slot *slots)
 {
-	static const struct srv_flag flags[] = {
-		{ 'B', "BUFS", "provided receive buffers per loop, a power of two "
-		  "(default 1024)", 1, 32768, &opt_bufs, NULL, NULL },
-		{ 'm', "USEC", "with a completion ready, wait this long for more before "
-		  "handling them (default 50; 0: at once)", 0, 1000000, &opt_min_wait, NULL, NULL },
-		{ 0 },
-	};
-	static const struct srv_design design = {
-		.name = "14_io_uring",
-		.summary = "io_uring loops: multishot accept and receive, provided buffers",
-		.loops_help = "io_uring loops (default: the CPU count, more if -n needs them)",
-		.conns_help = "connections to make room for; sizes the default -c",
-		.flags = flags,
-	};
-	struct stats_slot *slots;
-
-	srv_parse(argc, argv, &design, &cfg);
-	if (opt_bufs & (opt_bufs - 1))
-		arg_usage_error("-B %ld: not a power of two", opt_bufs);
-	uring_check();
-	slots = srv_start_loops(&cfg, design.name, FD_RESERVE, &lfds);
 	loops = calloc((size_t)cfg.loops, sizeof(*loops));
 	if (!loops)
 		die("calloc:");
@@ -504,6 +491,29 @@ int main(int argc, char **argv)
 			die("pthread_create:");
 		sem_wait(&setup_done);
 	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct srv_flag flags[] = {
+		{ 'B', "BUFS", "provided receive buffers per loop, a power of two "
+		  "(default 1024)", 1, 32768, &opt_bufs, NULL, NULL },
+		{ 'm', "USEC", "with a completion ready, wait this long for more before "
+		  "handling them (default 50; 0: at once)", 0, 1000000, &opt_min_wait, NULL, NULL },
+		{ 0 },
+	};
+	static const struct srv_design design = {
+		.name = "14_io_uring",
+		.summary = "io_uring loops: multishot accept and receive, provided buffers",
+		.loops_help = "io_uring loops (default: the CPU count, more if -n needs them)",
+		.conns_help = "connections to make room for; sizes the default -c",
+		.flags = flags,
+	};
+	srv_parse(argc, argv, &design, &cfg);
+	if (opt_bufs & (opt_bufs - 1))
+		arg_usage_error("-B %ld: not a power of two", opt_bufs);
+	uring_check();
+	start_loops(srv_start_loops(&cfg, design.name, FD_RESERVE, &lfds));
 	srv_listening(&cfg, "%d rings x %ld fds, %ld x %d-byte buffers each", cfg.loops,
 		      cfg.fd_limit - FD_RESERVE, opt_bufs, BUF_SIZE);
 
