@@ -11,14 +11,13 @@
  *	rps     = loops x 1e6 / USEC           (2 loops: 200 rps)
  *	latency = conns per loop x USEC        (100 conns: 50 x 10 ms = 0.5 s)
  * Measured (2 loops, -w 10000, 2-core box, preliminary): 100, 1000 and
- * 5000 connections all give 194-195 rps; median latency 0.39 s, 5.1 s and
- * 25.8 s. Over a 20 s run the server used 0.2 s of CPU: the loops sit in
- * nanosleep 99% of the time while the cores idle. The stall is not a lack
- * of CPU, it is the loop's one thread being asleep; more loops (-c) only
- * multiply the 100. (The p99 is above the formula, 0.77 s at 100
- * connections: SO_REUSEPORT hashes connections to loops, not evenly, so
- * one loop may hold 70 of the 100, and usleep(10000) takes a little more
- * than 10 ms on a busy box.)
+ * 5000 connections all give 195 rps; median latency 0.50 s, 5.2 s and
+ * 25.8 s. Over a 10 s run at 100 connections the server used 0.2 s of
+ * CPU: the loops sit in nanosleep 98% of the time while the cores idle.
+ * The stall is not a lack of CPU, it is the loop's one thread being
+ * asleep; more loops (-c) only multiply the 100. (The p99, 0.99 s at 100
+ * connections, is above the formula: SO_REUSEPORT hashes connections to
+ * loops, not evenly, and at the start every request arrives at once.)
  *
  * -m timer: how an event loop waits. The request is parked: the loop
  * notes when its wait ends and goes on serving other connections; a
@@ -29,8 +28,9 @@
  * time). A parked connection leaves the epoll set until its reply, so
  * nothing of it is read meanwhile. Waits overlap, as with a thread per
  * connection (11), without the threads: conns / USEC requests a second
- * until the CPU is busy. Measured: 100 connections 8,900 rps, p99 16 ms;
- * 1000 connections 48,000 rps, p99 37 ms (the cores are the limit now).
+ * until the CPU is busy. Measured: 100 connections 9,400 rps, p99 12 ms;
+ * 1000 connections 52,000 rps, p99 33 ms; 5000 connections 48,000 rps,
+ * p99 0.19 s, in 2.5 MB (the cores are the limit now).
  *
  * Frames: a request counts only whole, so per connection the loop keeps
  * the frame being assembled and how much of the reply is out (10 bytes,

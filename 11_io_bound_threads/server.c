@@ -18,10 +18,11 @@
  * thread per connection: a stack (8 KB resident here), a 16 KB kernel
  * stack and a task, two context switches per request, and one fd table
  * for all, so one process holds at most RLIMIT_NOFILE connections.
- * Measured (2-core box, preliminary): 100 connections 9,300 rps, p99 17 ms
- * (10 -m timer: 8,900); 1000 connections 25,700 rps, p99 55 ms (timer:
- * 48,000, p99 37 ms); 5000 connections 24,800 rps, 43 MB resident (timer:
- * 42,000 rps in 2.6 MB). Block mode: 195 rps at any count.
+ * Measured (2-core box, preliminary): 100 connections 9,550 rps, p99 13 ms
+ * (10 -m timer: 9,400, 12 ms); 1000 connections 28,000 rps, p99 49 ms
+ * (timer: 52,000, 33 ms); 5000 connections 27,000 rps, p99 0.22 s, in 43
+ * MB (timer: 48,000 rps, 0.19 s, in 2.5 MB). Block mode: 195 rps at any
+ * count.
  *
  * usage: server [-a ADDR] [-p PORT] [-w USEC] [-i SEC] [-h]
  *
