@@ -159,15 +159,11 @@ static void *loop_run(void *arg)
 	struct loop *l = arg;
 	struct epoll_event ev[MAX_EVENTS];
 
-	if (cfg.loops > 1)
-		srv_private_table(l->acc.id, lfds, cfg.loops);
-	l->acc.ep = epoll_create1(EPOLL_CLOEXEC);
-	if (l->acc.ep < 0)
-		die("loop %d: epoll_create1:", l->acc.id);
+	/* As 06: our own fd table, epoll set and listener; and the timerfd. */
+	srv_loop_begin(&l->acc, lfds, cfg.loops);
 	l->tfd = -1;
 	if (strcmp(mode, "timer") == 0)
 		timer_init(l);
-	srv_accept_start(&l->acc);
 
 	while (!atomic_load_explicit(&sig_stop, memory_order_relaxed)) {
 		int n = epoll_wait(l->acc.ep, ev, MAX_EVENTS, 100);
@@ -219,14 +215,10 @@ int main(int argc, char **argv)
 	struct stats_slot *slots;
 
 	srv_parse(argc, argv, &design, &cfg);
-	srv_size(&cfg, FD_RESERVE);
-	sig_setup();
+	slots = srv_start_loops(&cfg, design.name, FD_RESERVE, &lfds);
 	loops = calloc((size_t)cfg.loops, sizeof(*loops));
-	lfds = calloc((size_t)cfg.loops, sizeof(*lfds));
-	if (!loops || !lfds)
+	if (!loops)
 		die("calloc:");
-	srv_listen(&cfg, cfg.loops, lfds);
-	slots = stats_init(design.name, cfg.loops, cfg.interval);
 	for (int i = 0; i < cfg.loops; i++) {
 		struct loop *l = &loops[i];
 

@@ -80,12 +80,8 @@ static void *loop_run(void *arg)
 	struct loop *l = arg;
 	struct epoll_event ev[MAX_EVENTS];
 
-	if (cfg.loops > 1)
-		srv_private_table(l->acc.id, lfds, cfg.loops);
-	l->acc.ep = epoll_create1(EPOLL_CLOEXEC);
-	if (l->acc.ep < 0)
-		die("loop %d: epoll_create1:", l->acc.id);
-	srv_accept_start(&l->acc);
+	/* As 06: our own fd table, epoll set and listener. */
+	srv_loop_begin(&l->acc, lfds, cfg.loops);
 
 	while (!atomic_load_explicit(&sig_stop, memory_order_relaxed)) {
 		int n = epoll_wait(l->acc.ep, ev, MAX_EVENTS, 100);
@@ -125,15 +121,11 @@ int main(int argc, char **argv)
 	};
 
 	srv_parse(argc, argv, &design, &cfg);
-	srv_size(&cfg, FD_RESERVE);
-	sig_setup();
-	loops = calloc((size_t)cfg.loops, sizeof(*loops));
-	lfds = calloc((size_t)cfg.loops, sizeof(*lfds));
-	if (!loops || !lfds)
-		die("calloc:");
-	srv_listen(&cfg, cfg.loops, lfds);
 	frame_pow_announce((int)bits);
-	slots = stats_init(design.name, cfg.loops, cfg.interval);
+	slots = srv_start_loops(&cfg, design.name, FD_RESERVE, &lfds);
+	loops = calloc((size_t)cfg.loops, sizeof(*loops));
+	if (!loops)
+		die("calloc:");
 	for (int i = 0; i < cfg.loops; i++) {
 		struct loop *l = &loops[i];
 
