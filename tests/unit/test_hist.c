@@ -6,18 +6,7 @@
 #include <string.h>
 
 #include "c1m.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                  \
-	do {                                                              \
-		if (!(cond)) {                                            \
-			printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-			printf(__VA_ARGS__);                              \
-			putchar('\n');                                    \
-			failures++;                                       \
-		}                                                         \
-	} while (0)
+#include "check.h"
 
 /* Every bucket's edges: contiguous, covering 0..2^64-1, width <= 1/32. */
 static void test_edges(void)

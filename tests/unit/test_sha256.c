@@ -7,19 +7,8 @@
 #include <string.h>
 
 #include "c1m.h"
+#include "check.h"
 #include "sha256.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                  \
-	do {                                                              \
-		if (!(cond)) {                                            \
-			printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-			printf(__VA_ARGS__);                              \
-			putchar('\n');                                    \
-			failures++;                                       \
-		}                                                         \
-	} while (0)
 
 static void hex(const uint8_t d[SHA256_LEN], char out[2 * SHA256_LEN + 1])
 {
