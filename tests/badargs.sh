@@ -38,6 +38,18 @@ for p in $progs; do
 	expect 0 "$p" -h
 	[[ "$(timeout 5 "$p" -h 2>/dev/null)" == *usage* ]] || { echo "$p -h: no usage"; bad=$((bad + 1)); }
 done
+# Every flag a program's own synopsis lists that takes a value, given junk,
+# and -c/-n given 0: so design flags (-w, -m, -b, -B, ...) are covered as
+# they are added.
+for p in $progs; do
+	syn=$(timeout 5 "$p" -h 2>/dev/null | grep -m1 '^usage:')
+	for f in $(grep -o '\[-[A-Za-z] [A-Z]' <<<"$syn" | cut -c3); do
+		expect 2 "$p" "-$f" 'x!y'
+	done
+	for f in c n; do
+		grep -q "\[-$f " <<<"$syn" && expect 2 "$p" "-$f" 0
+	done
+done
 for p in $(ls -d [0-9][0-9]_*/client); do
 	expect 2 "$p" -n 0
 	expect 2 "$p" -n 12x
