@@ -355,18 +355,24 @@ run_client() {
 	local tmo
 	# Past 100K connections one round over all of them takes seconds (SPEC:
 	# mean latency ~ N / throughput, ~10 s at 1M): measure 30 s, not 10.
-	DURATION=${DURATION_ASKED:-10}
-	if [[ -z "$DURATION_ASKED" ]] && ((CONNS > 100000)); then
-		DURATION=30
-		echo "measuring 30 s: at $(num "$CONNS") connections one round trip on each takes seconds"
+	# The first round of requests at that size is a burst that takes seconds
+	# to settle: warm up uncounted (-W) for one second per 50K connections.
+	DURATION=${DURATION_ASKED:-10} WARMUP=0
+	if ((CONNS > 100000)); then
+		WARMUP=$((CONNS / 50000))
+		[[ -z "$DURATION_ASKED" ]] && DURATION=30
+		echo "measuring $DURATION s after a $WARMUP s warm-up: at $(num "$CONNS") connections one round trip on each takes seconds"
 	fi
 	# shellcheck disable=SC2206
-	CLIENT_CMD=("./$CDIR/client" -p "${PORT_USED:-$PORT}" -n "$CONNS" -d "$DURATION" -i "$INTERVAL" $EXTRA_C)
+	CLIENT_CMD=("./$CDIR/client" -p "${PORT_USED:-$PORT}" -n "$CONNS" -d "$DURATION" -i "$INTERVAL")
+	((WARMUP)) && CLIENT_CMD+=(-W "$WARMUP")
+	# shellcheck disable=SC2206
+	CLIENT_CMD+=($EXTRA_C)
 	CLIENT_LINE="$(ns_prefix)${CLIENT_CMD[*]}"
 	echo "client: $CLIENT_LINE"
 	((DRY_RUN)) && return 0
 	# Bound the whole run: a slow ramp of 5K conn/s, the measuring time, the drain.
-	tmo=$((CONNS / 5000 + ${DURATION%.*} + 60))
+	tmo=$((CONNS / 5000 + ${DURATION%.*} + WARMUP + 60))
 	CLIENT_T0=$(date +%s%N)
 	STAT0=$(head -n 1 /proc/stat)
 	timeout -k 10 "$tmo" "${NSX[@]}" "${CLIENT_CMD[@]}" >"$LOG/client.json" \

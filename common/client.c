@@ -51,6 +51,7 @@
 #define STALL_S		15.0	/* ramp gives up after this long with no progress */
 #define MAX_EVENTS	512
 #define DRAIN_S		2.0	/* at stop, wait this long past the last reply */
+#define START_BATCH	256	/* first requests put out per loop iteration */
 /*
  * From this many connections on, close with SO_LINGER 0 (an RST): 1M
  * normal closes would leave 1M TIME_WAIT sockets for 60 s. Below it, close
@@ -79,6 +80,7 @@ struct loop {
 	long opened, inflight;
 	long rr;		/* rate mode: next fd to consider */
 	long busy;		/* requests in flight */
+	long start_fd;		/* closed loop: next fd to put a first request on */
 	double rate;		/* rate mode: this loop's requests/s */
 	uint64_t rate_sent;
 	struct hist total;	/* whole run, read after join */
@@ -99,7 +101,7 @@ static struct {
 	int port;
 	long conns;
 	int loops;
-	double duration, interval, rate;
+	double duration, warmup, interval, rate;
 	uint32_t src_first, src_last;
 	long fd_limit;
 	int private_tables;
@@ -109,6 +111,7 @@ static const struct client_design *design;
 static struct loop *loops;
 static atomic_int go;		/* 1 once the load phase starts */
 static atomic_int stopping;	/* send no more; drain what is in flight */
+static atomic_int window_open;	/* the measuring window (after -W) has begun */
 static uint64_t go_ns;
 
 /* ---- one connection ---- */
@@ -301,7 +304,8 @@ static void publish(struct loop *l, uint64_t now)
 	pthread_mutex_lock(&l->mu);
 	hist_merge(&l->interval, &l->local);
 	pthread_mutex_unlock(&l->mu);
-	hist_merge(&l->total, &l->local);
+	if (atomic_load_explicit(&window_open, memory_order_relaxed))
+		hist_merge(&l->total, &l->local);	/* warm-up latencies left out */
 	hist_init(&l->local);
 }
 
@@ -330,13 +334,24 @@ static void ramp_step(struct loop *l, uint64_t *last_progress)
 		atomic_store(&l->ready, 1);
 }
 
-static void start_load(struct loop *l)
+/*
+ * Closed loop: put the first request on every connection, START_BATCH at a
+ * time between rounds of epoll_wait, so the replies to the first ones are
+ * read while the rest go out. (Sending 20,000 at once keeps a loop from
+ * reading anything for seconds at 1M connections.) Returns 1 when done.
+ */
+static int start_step(struct loop *l)
 {
+	int sent = 0;
+
 	if (cfg.rate > 0 || atomic_load(&stopping))
-		return;
-	for (int fd = 0; fd < l->cap; fd++)
-		if (l->conns[fd].state == C_IDLE)
-			conn_send(l, fd);
+		return 1;
+	for (; l->start_fd < l->cap && sent < START_BATCH; l->start_fd++)
+		if (l->conns[l->start_fd].state == C_IDLE) {
+			conn_send(l, (int)l->start_fd);
+			sent++;
+		}
+	return l->start_fd == l->cap;
 }
 
 static void *loop_run(void *arg)
@@ -344,7 +359,7 @@ static void *loop_run(void *arg)
 	struct loop *l = arg;
 	struct epoll_event ev[MAX_EVENTS];
 	uint64_t last_progress = clock_ns();
-	int started = 0, draining = 0;
+	int started = 0, starting = 0, draining = 0;
 
 	if (cfg.private_tables && fd_private_table() < 0)
 		die("loop %d: unshare(CLONE_FILES):", l->id);
@@ -352,7 +367,7 @@ static void *loop_run(void *arg)
 	if (l->ep < 0)
 		die("epoll_create1:");
 	for (;;) {
-		int timeout = cfg.rate > 0 && started ? 1 : 20;
+		int timeout = starting ? 0 : cfg.rate > 0 && started ? 1 : 20;
 		int n = epoll_wait(l->ep, ev, MAX_EVENTS, timeout);
 		uint64_t now;
 
@@ -363,10 +378,10 @@ static void *loop_run(void *arg)
 		now = clock_ns();
 		if (!atomic_load(&l->ready))
 			ramp_step(l, &last_progress);
-		if (!started && atomic_load(&go)) {
-			started = 1;
-			start_load(l);
-		}
+		if (!started && atomic_load(&go))
+			started = starting = 1;
+		if (starting && start_step(l))
+			starting = 0;
 		if (atomic_load_explicit(&stopping, memory_order_relaxed)) {
 			/* Drain: wait for the replies in flight, and give up on
 			 * them once none has come for DRAIN_S. */
@@ -396,13 +411,15 @@ static void usage(FILE *f)
 	fprintf(f,
 		"%s: %s\n\n"
 		"usage: %s [-a ADDR] [-p PORT] [-n CONNS] [-c LOOPS] [-d SEC]\n"
-		"          [-r RATE] [-s FIRST[-LAST]] [-i SEC] [-h]\n\n"
+		"          [-W SEC] [-r RATE] [-s FIRST[-LAST]] [-i SEC] [-h]\n\n"
 		"  -a ADDR   server address (default %s)\n"
 		"  -p PORT   server port (default %d)\n"
 		"  -n CONNS  connections to hold (default %ld)\n"
 		"  -c LOOPS  epoll loop threads, each with its own fd table\n"
 		"            (default: as few as the fd limit allows%s)\n"
 		"  -d SEC    measuring time once all connections are up (default 10)\n"
+		"  -W SEC    warm-up before it: load runs, nothing is counted (default 0;\n"
+		"            at 1M connections the first round of requests takes ~15 s)\n"
 		"  -r RATE   requests/s over all connections, round-robin; 0 = every\n"
 		"            connection ping-pongs as fast as it can (default %g)\n"
 		"  -s FIRST[-LAST]  source addresses to bind, round-robin (default:\n"
@@ -428,14 +445,15 @@ static void parse(int argc, char **argv)
 	cfg.interval = 5;
 	cfg.rate = design->rate;
 	arg_synopsis = "usage: client [-a ADDR] [-p PORT] [-n CONNS] [-c LOOPS] "
-		       "[-d SEC] [-r RATE] [-s FIRST[-LAST]] [-i SEC] [-h]";
-	while ((o = getopt(argc, argv, ":a:p:n:c:d:r:s:i:h")) != -1) {
+		       "[-d SEC] [-W SEC] [-r RATE] [-s FIRST[-LAST]] [-i SEC] [-h]";
+	while ((o = getopt(argc, argv, ":a:p:n:c:d:W:r:s:i:h")) != -1) {
 		switch (o) {
 		case 'a': arg_ipv4(o, optarg); cfg.addr = optarg; break;
 		case 'p': cfg.port = (int)arg_long(o, optarg, 1, 65535); break;
 		case 'n': cfg.conns = arg_long(o, optarg, 1, 100000000); break;
 		case 'c': cfg.loops = (int)arg_long(o, optarg, 1, 4096); break;
 		case 'd': cfg.duration = arg_seconds(o, optarg, 1e7); break;
+		case 'W': cfg.warmup = arg_seconds(o, optarg, 1e6); break;
 		case 'r': cfg.rate = arg_seconds(o, optarg, 1e9); break;
 		case 's':
 			arg_ipv4_range(o, optarg, &cfg.src_first, &cfg.src_last);
@@ -542,17 +560,29 @@ static double ramp(uint64_t t0)
 	return (clock_ns() - t0) / 1e9;
 }
 
-/* Run for the duration, printing rps and p99 per interval. */
-static void measure(void)
+/* -W: let the load settle before the window opens. */
+static void warm_up(void)
 {
-	uint64_t last = go_ns, last_rt = 0;
+	if (cfg.warmup <= 0)
+		return;
+	fprintf(stderr, "%s: warming up for %.0f s (not counted)\n", prog_name, cfg.warmup);
+	while (!atomic_load(&sig_stop) && (clock_ns() - go_ns) / 1e9 < cfg.warmup)
+		sig_wait(0.05);
+	if (atomic_load(&sig_stop))
+		atomic_store(&stopping, 1);
+}
+
+/* Run for the duration from `start`, printing rps and p99 per interval. */
+static void measure(uint64_t start)
+{
+	uint64_t last = start, last_rt = sum_round_trips();
 	struct hist iv;
 
 	hist_init(&iv);
 	while (!atomic_load(&sig_stop)) {
 		uint64_t now = clock_ns();
 
-		if ((now - go_ns) / 1e9 >= cfg.duration)
+		if ((now - start) / 1e9 >= cfg.duration)
 			break;
 		if (sum_long(f_live) == 0) {
 			warnx_("every connection is gone; stopping");
@@ -635,7 +665,7 @@ int client_main(int argc, char **argv, const struct client_design *d)
 {
 	uint64_t t0;
 	double connect_s, duration_s;
-	uint64_t window_rt;
+	uint64_t window_rt, win_ns, rt0;
 
 	prog_init(argv[0]);
 	design = d;
@@ -676,11 +706,16 @@ int client_main(int argc, char **argv, const struct client_design *d)
 	go_ns = clock_ns();
 	atomic_store(&go, 1);
 	if (!atomic_load(&stopping))
-		measure();
+		warm_up();
+	win_ns = clock_ns();
+	rt0 = sum_round_trips();
+	atomic_store(&window_open, 1);
+	if (!atomic_load(&stopping))
+		measure(win_ns);
 	/* The window closes now; replies still in flight are drained and
 	 * checked, but only round trips inside the window make the rps. */
-	duration_s = (clock_ns() - go_ns) / 1e9;
-	window_rt = sum_round_trips();
+	duration_s = (clock_ns() - win_ns) / 1e9;
+	window_rt = sum_round_trips() - rt0;
 	atomic_store(&stopping, 1);
 	for (int i = 0; i < cfg.loops; i++)
 		pthread_join(loops[i].thread, NULL);
