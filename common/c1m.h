@@ -1,9 +1,11 @@
 /*
  * c1m.h - the small library every c1m program links (libc, epoll, pthreads).
  *
- * This header is the contract. Nothing here exits the process except die()
- * and the arg_*() helpers (bad command lines exit 2); everything else
- * reports errors to its caller with -1 and errno, as redis' anet.c does.
+ * This header is the contract. The building blocks (net_, fd_, hist_,
+ * json_, echo_) never exit: they report errors with -1 and errno, as
+ * redis' anet.c does. die() exits 1, the arg_*() helpers exit 2 on a bad
+ * command line, and the srv_ setup calls and stats_init() die on what a
+ * server cannot start without (a busy port, no memory).
  *
  * Modules, by prefix:
  *   die, warnx_         one-line errors
@@ -15,9 +17,14 @@
  *   proc_               CPU time and RSS of this process
  *   json_               one-line JSON result objects
  *   sig_                SIGINT/SIGTERM handling for the main thread
+ *   stats_              per-thread counters, the interval line, the result
+ *   srv_                server setup: flags, sizing, listeners, accepting
  *   echo_               the echo step shared by the echo servers
- *   sha256_, pow_       proof of work for the cpu-bound designs
  *   client_             the one load-generating client (common/client.c)
+ *
+ * Modules with headers of their own: frame.h (whole 8-byte requests with
+ * work before the echo, 10-13), sha256.h (the proof of work, 12/13),
+ * threadconn.h (a thread per connection, 01/09/11/13), uring.h (14).
  */
 #ifndef C1M_H
 #define C1M_H
@@ -100,7 +107,6 @@ int net_local_port(int fd);
 int net_connect_nb(const struct sockaddr_in *dst, uint32_t src);
 /* After EPOLLOUT on a connecting socket: 0, or -1 with errno = SO_ERROR. */
 int net_connect_result(int fd);
-int net_set_nonblock(int fd);
 /* SO_LINGER {1, 0}: close() sends RST and leaves no TIME_WAIT behind. */
 int net_set_linger0(int fd);
 /* TCP_NODELAY on: one 8-byte frame must not wait for Nagle. */
@@ -128,8 +134,6 @@ long fd_raise_limit(long want);
  * report file, opened in one table, gets written into a socket of another).
  */
 int fd_private_table(void);
-/* Open fds in this thread's table (counts /proc/thread-self/fd), or -1. */
-long fd_count(void);
 /*
  * How many loops a program needs for `conns` connections when each loop
  * has a private table of `limit` fds of which `reserve` are kept free.

@@ -25,13 +25,6 @@ int net_sockaddr(struct sockaddr_in *dst, const char *addr, int port)
 	return inet_pton(AF_INET, addr, &dst->sin_addr) == 1 ? 0 : -1;
 }
 
-int net_set_nonblock(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-}
-
 int net_set_linger0(int fd)
 {
 	struct linger l = { .l_onoff = 1, .l_linger = 0 };

@@ -4,7 +4,6 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -290,21 +289,6 @@ int fd_private_table(void)
 #else
 	return unshare(CLONE_FILES);
 #endif
-}
-
-long fd_count(void)
-{
-	DIR *d = opendir("/proc/thread-self/fd");
-	struct dirent *e;
-	long n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1;	/* not the directory stream itself */
 }
 
 int fd_loops_for(long conns, long limit, long reserve, int min_loops)
