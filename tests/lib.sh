@@ -2,7 +2,9 @@
 #
 #   server_start DIR [ARGS...]   start DIR/server on a free port (-p 0);
 #                                sets SERVER_PID, SERVER_PORT, SERVER_OUT;
-#                                a server that exits 77 at start skips the test
+#                                a server that exits 77 at start skips the test;
+#                                SERVER_NOFILE=N gives the server alone a hard
+#                                RLIMIT_NOFILE of N (the clients keep theirs)
 #   server_stop                  SIGTERM; asserts exit 0 within a bound and
 #                                one JSON line on stdout (in SERVER_JSON)
 #   json_check FILE EXPR...      python expressions over the JSON's keys,
@@ -33,7 +35,9 @@ server_start() {
 	local dir=$1
 	shift
 	SERVER_OUT=$TMP/server.out
-	"$dir/server" -p 0 -i 1 "$@" >"$SERVER_OUT" 2>"$TMP/server.err" &
+	# prlimit sets the limit and execs the server: SERVER_PID is the server.
+	${SERVER_NOFILE:+prlimit --nofile=$SERVER_NOFILE:$SERVER_NOFILE} \
+		"$dir/server" -p 0 -i 1 "$@" >"$SERVER_OUT" 2>"$TMP/server.err" &
 	SERVER_PID=$!
 	for _ in $(seq 1 $((100 * STRETCH))); do
 		SERVER_PORT=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$TMP/server.err" | head -n 1)
