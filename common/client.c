@@ -111,6 +111,7 @@ static const struct client_design *design;
 static struct loop *loops;
 static atomic_int go;		/* 1 once the load phase starts */
 static atomic_int stopping;	/* send no more; drain what is in flight */
+static pthread_barrier_t drained;	/* every loop done draining: now close */
 static atomic_int window_open;	/* the measuring window (after -W) has begun */
 static uint64_t go_ns;
 
@@ -397,6 +398,11 @@ static void *loop_run(void *arg)
 		publish(l, now);
 	}
 	publish(l, clock_ns() + 1000000000ull);
+	/* Hold every connection until all loops have drained: a loop that
+	 * closed its own early would free fds on a full server, which would
+	 * then accept and answer another loop's waiting connections and hide
+	 * that it could not hold them all. */
+	pthread_barrier_wait(&drained);
 	for (int fd = 0; fd < l->cap; fd++)
 		if (l->conns[fd].state != C_FREE)
 			close(fd);
@@ -675,6 +681,8 @@ int client_main(int argc, char **argv, const struct client_design *d)
 	size_loops();
 	sig_setup();
 	loops = calloc((size_t)cfg.loops, sizeof(*loops));
+	if (pthread_barrier_init(&drained, NULL, (unsigned)cfg.loops))
+		die("pthread_barrier_init:");
 	if (!loops)
 		die("calloc:");
 	t0 = clock_ns();
