@@ -18,8 +18,10 @@
  *     second in all, round-robin over idle connections, as the original's
  *     first client did (one connection every 5 ms = 200/s).
  *  4. Stop after -d seconds, SIGINT/SIGTERM, or when every connection is
- *     gone. Print one JSON line on stdout. Exit 0 only if nothing failed:
- *     no connect errors, no lost connections, no mismatched reply.
+ *     gone. Each loop drains the replies in flight; the connections close
+ *     only once every loop has drained. Print one JSON line on stdout.
+ *     Exit 0 only if nothing failed: no connect errors, no lost
+ *     connections, no unanswered request, no mismatched reply.
  *
  * Every reply is checked byte for byte against the frame sent. Each loop
  * keeps its own histogram and counters; the main thread reads counters
