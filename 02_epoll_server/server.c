@@ -38,6 +38,7 @@
  *   {"design":"02_epoll_server","conns_peak":1000,"requests":2009,...}
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -112,8 +113,8 @@ int main(int argc, char **argv)
 	conns = calloc((size_t)cfg.fd_limit, sizeof(*conns));
 	if (ep < 0 || !conns)
 		die("setup:");
-	if (pthread_create(&loop, NULL, loop_run, NULL) ||
-	    pthread_create(&acceptor, NULL, acceptor_run, NULL))
+	if ((errno = pthread_create(&loop, NULL, loop_run, NULL)) ||
+	    (errno = pthread_create(&acceptor, NULL, acceptor_run, NULL)))
 		die("pthread_create:");
 	srv_listening(&cfg, "1 acceptor + 1 epoll loop");
 

@@ -165,7 +165,7 @@ int main(int argc, char **argv)
 	if (acc.ep < 0 || !conns)
 		die("setup:");
 	srv_accept_start(&acc);
-	if (pthread_create(&loop, NULL, loop_run, NULL))
+	if ((errno = pthread_create(&loop, NULL, loop_run, NULL)))
 		die("pthread_create:");
 	srv_listening(&cfg, "1 edge-triggered epoll loop");
 

@@ -40,6 +40,7 @@
  *   {"design":"05_multi_epoll_client","conns_peak":1000,"requests":155005,...}
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -139,10 +140,10 @@ int main(int argc, char **argv)
 		l->conns = calloc((size_t)cfg.fd_limit, sizeof(struct conn));
 		if (l->ep < 0 || !l->conns)
 			die("loop %d setup:", i);
-		if (pthread_create(&l->thread, NULL, loop_run, l))
+		if ((errno = pthread_create(&l->thread, NULL, loop_run, l)))
 			die("pthread_create:");
 	}
-	if (pthread_create(&acceptor, NULL, acceptor_run, NULL))
+	if ((errno = pthread_create(&acceptor, NULL, acceptor_run, NULL)))
 		die("pthread_create:");
 	srv_listening(&cfg, "1 acceptor + %d epoll loops", cfg.loops);
 

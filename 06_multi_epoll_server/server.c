@@ -124,7 +124,7 @@ int main(int argc, char **argv)
 		l->conns = calloc((size_t)cfg.fd_limit, sizeof(struct conn));
 		if (!l->conns)
 			die("calloc:");
-		if (pthread_create(&l->thread, NULL, loop_run, l))
+		if ((errno = pthread_create(&l->thread, NULL, loop_run, l)))
 			die("pthread_create:");
 	}
 	srv_listening(&cfg, "%d loops x %ld fds", cfg.loops, cfg.fd_limit - FD_RESERVE);

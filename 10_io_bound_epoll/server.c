@@ -51,6 +51,7 @@
  *    "wait_us":10000,"cap_rps":200}
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,7 +228,7 @@ int main(int argc, char **argv)
 		l->conns = calloc((size_t)cfg.fd_limit, sizeof(struct conn));
 		if (!l->conns)
 			die("calloc:");
-		if (pthread_create(&l->thread, NULL, loop_run, l))
+		if ((errno = pthread_create(&l->thread, NULL, loop_run, l)))
 			die("pthread_create:");
 	}
 	srv_listening(&cfg, "%d loops x %ld fds, %s mode, %ld us wait per request",

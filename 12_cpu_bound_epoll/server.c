@@ -44,6 +44,7 @@
  *    "hashes_per_request_expected":4096,"proof_ms":1.67}
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -134,7 +135,7 @@ int main(int argc, char **argv)
 		l->conns = calloc((size_t)cfg.fd_limit, sizeof(struct conn));
 		if (!l->conns)
 			die("calloc:");
-		if (pthread_create(&l->thread, NULL, loop_run, l))
+		if ((errno = pthread_create(&l->thread, NULL, loop_run, l)))
 			die("pthread_create:");
 	}
 	srv_listening(&cfg, "%d loops x %ld fds, %ld-bit proofs", cfg.loops,

@@ -487,7 +487,7 @@ static void start_loops(struct stats_slot *slots)
 		l->meta = calloc((size_t)opt_bufs, sizeof(struct buf));
 		if (!l->conns || !l->starved || !l->meta)
 			die("calloc:");
-		if (pthread_create(&l->thread, NULL, loop_run, l))
+		if ((errno = pthread_create(&l->thread, NULL, loop_run, l)))
 			die("pthread_create:");
 		sem_wait(&setup_done);
 	}

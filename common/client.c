@@ -683,7 +683,7 @@ int client_main(int argc, char **argv, const struct client_design *d)
 	size_loops();
 	sig_setup();
 	loops = calloc((size_t)cfg.loops, sizeof(*loops));
-	if (pthread_barrier_init(&drained, NULL, (unsigned)cfg.loops))
+	if ((errno = pthread_barrier_init(&drained, NULL, (unsigned)cfg.loops)))
 		die("pthread_barrier_init:");
 	if (!loops)
 		die("calloc:");
@@ -703,7 +703,7 @@ int client_main(int argc, char **argv, const struct client_design *d)
 		hist_init(&l->local);
 		hist_init(&l->interval);
 		pthread_mutex_init(&l->mu, NULL);
-		if (pthread_create(&l->thread, NULL, loop_run, l))
+		if ((errno = pthread_create(&l->thread, NULL, loop_run, l)))
 			die("pthread_create:");
 	}
 	connect_s = ramp(t0);
