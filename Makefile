@@ -70,9 +70,13 @@ $(LIB): $(COMMON)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(PROGS): %: $(OBJ)/%.o $(LIB) $(LINKED)
+# A design's own helper sources (14_io_uring/uring.c) link into both its
+# programs: every .c in the directory but server.c and client.c.
+helpers = $(patsubst %.c,$(OBJ)/%.o,$(filter-out $(1)/server.c $(1)/client.c,$(wildcard $(1)/*.c)))
+.SECONDEXPANSION:
+$(PROGS): %: $(OBJ)/%.o $$(call helpers,$$(@D)) $(LIB) $(LINKED)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS)
 
 $(OBJ)/tests/%: $(OBJ)/tests/unit/%.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")

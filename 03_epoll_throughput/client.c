@@ -1,4 +1,6 @@
 /*
+ * This client is 05_multi_epoll_client/client.c with this design's defaults.
+ *
  * 03_epoll_throughput client - closed-loop ping-pong from one epoll loop:
  * every connection sends an 8-byte big-endian timestamp, waits for exactly
  * those 8 bytes back, records the round trip and sends the next (no
@@ -6,7 +8,7 @@
  * many round trips per second the server turns around.
  *
  * One loop, so -n stops at one fd table (~19,968 here); the client itself
- * is common/client.c, this file names the design and its defaults.
+ * is 05_multi_epoll_client/client.c, this file names the design and its defaults.
  *
  * usage: client [-a ADDR] [-p PORT] [-n CONNS] [-d SEC] [-r RATE]
  *               [-s FIRST[-LAST]] [-i SEC] [-h]
@@ -15,8 +17,10 @@
  *   ./03_epoll_throughput/server &
  *   ./03_epoll_throughput/client -n 1000 -d 10
  */
-#include "c1m.h"
 
-CLIENT_MAIN(.name = "03_epoll_throughput",
-	    .summary = "closed-loop ping-pong from one epoll loop",
-	    .loops = 1, .max_loops = 1, .conns = 1000)
+#define CLIENT_DESIGN	"03_epoll_throughput"
+#define CLIENT_SUMMARY	"closed-loop ping-pong from one epoll loop"
+#define CLIENT_LOOPS	1
+#define CLIENT_MAX_LOOPS 1
+#define CLIENT_CONNS	1000
+#include "../05_multi_epoll_client/client.c"

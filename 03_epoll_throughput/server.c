@@ -5,32 +5,42 @@
  *
  * The design, the way redis' ae loop works: the listening socket sits in
  * the same epoll set as the connections, so "a client is connecting" is
- * just another readable fd, handled between two echoes (srv_accept_ready).
- * Every 100 ms the loop also runs its housekeeping, as redis' serverCron
- * does: the meter (requests/s on stderr every -i seconds, and the peak and
- * busy window behind the JSON), resuming accept after an EMFILE pause, and
- * noticing SIGINT/SIGTERM. No locks, no queues, no other thread to wake:
- * the cheapest a server can be per request, which is why this is the
- * throughput reference for the suite.
+ * just another readable fd, handled between two echoes (on_accept). Every
+ * 100 ms the loop also runs its housekeeping, as redis' serverCron does:
+ * the meter (requests/s on stderr every -i seconds), resuming accept after
+ * an EMFILE pause, and noticing SIGINT/SIGTERM. No locks, no queues, no
+ * other thread to wake: the cheapest a server can be per request, which is
+ * why this is the throughput reference for the suite.
  *
- * Why it stops scaling: one thread is one core. With the client on the
- * other core, that is the best one loop does; 06 runs this same loop once
- * per core, each with its own listener (SO_REUSEPORT) and fd table. And
- * every connection lives in this process's one fd table: RLIMIT_NOFILE
- * caps it (20,000 here, not raisable), which it says at start. Past it,
- * accept() fails with EMFILE and the listener leaves the epoll set for
- * 100 ms at a time with a warning (a level-triggered listener that stays
- * readable would otherwise spin the loop at 100% CPU).
+ * What every epoll server here gets right, in the handlers below:
+ *   - accept: every pending connection, until EAGAIN. On EMFILE the
+ *     listener leaves the epoll set for PAUSE_MS and comes back (a
+ *     level-triggered listener that stays readable would spin at 100%).
+ *   - read: up to READ_BUDGET reads per event, then the next connection.
+ *     Bytes are echoed as they come, never parsed: a frame split over two
+ *     reads or several frames in one read go back in order.
+ *   - a short write: the rest is parked in struct conn, the connection
+ *     waits for EPOLLOUT only, and is not read again until it drains (a
+ *     peer that does not read must not make us buffer without end).
+ *   - EOF, half-close and reset: the connection is closed and counted
+ *     (resets apart), and costs no other connection anything.
+ *
+ * Why it stops scaling: one thread is one core; 06 runs this same loop
+ * once per core, each with its own listener (SO_REUSEPORT) and fd table.
+ * And every connection lives in this process's one fd table: RLIMIT_NOFILE
+ * caps it (20,000 here, not raisable), which it says at start.
  *
  * Per connection: 16 bytes (struct conn) in a flat array indexed by fd.
- * common/echo.c holds the per-event step (split and coalesced frames,
- * short writes, EOF, resets) shared with the other epoll servers.
  *
- * usage: server [-a ADDR] [-p PORT] [-i SEC] [-h]
+ * usage: server [-a ADDR] [-p PORT] [-i SEC] [-L] [-h]
+ * build: cc -std=gnu11 -O2 -pthread -Icommon -o 03_epoll_throughput/server 03_epoll_throughput/server.c common/[a-z]*.c -lm
  *
  * test with:
  *   ./03_epoll_throughput/server &
  *   ./03_epoll_throughput/client -n 1000 -d 10
+ *
+ * diff against: 02_epoll_server (an acceptor thread feeding the loop);
+ * 06_multi_epoll_server is this loop once per core.
  *
  * sample output (stderr, a loaded 2-core box; then the JSON line on stdout
  * at SIGTERM):
@@ -41,57 +51,214 @@
  *   {"design":"03_epoll_throughput","conns_peak":1000,"requests":278137,...}
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "c1m.h"
 
+#define DESIGN		"03_epoll_throughput"
 #define FD_RESERVE	32	/* epoll fd, listener, stdio, slack */
 #define MAX_EVENTS	512
-#define BUF_SIZE	16384
+#define BUF_SIZE	16384	/* per loop, not per connection */
+#define READ_BUDGET	16	/* reads per event before the next connection */
+#define PAUSE_MS	100	/* accept pause after EMFILE */
 #define TICK_NS		100000000ull	/* housekeeping every 100 ms */
 
-/* The per-connection state: 16 bytes, in a flat array indexed by fd. */
+static struct {
+	const char *addr;
+	int port;
+	double interval;
+} cfg = { C1M_ADDR, C1M_PORT, 5 };
+
+/* The per-connection state: the bytes read but not yet written back. */
 struct conn {
-	struct echo_conn echo;	/* bytes read but not yet written back */
+	char *pend;		/* malloc'd, NULL when drained */
+	uint32_t pend_len;	/* bytes in pend */
+	uint32_t pend_off;	/* bytes of pend already sent */
 };
 
-static struct srv_cfg cfg;
-static struct srv_acceptor acc;	/* the listener, and THE epoll set (acc.ep) */
-static struct conn *conns;	/* cfg.fd_limit entries: every fd fits */
-static char buf[BUF_SIZE];
+struct loop {
+	int ep, lfd;		/* the epoll set, and the listener in it */
+	struct conn *conns;	/* one per fd of the table */
+	struct stats_slot *st;
+	uint64_t paused_until;	/* accept paused after EMFILE; 0 = listening */
+	char buf[BUF_SIZE];
+};
 
-/* ---- housekeeping, between two rounds of events ---- */
+static struct loop loop;	/* the one loop */
 
-static void every_100ms(void)
+/* ---- handlers ---- */
+
+static void watch(struct loop *l, int fd, uint32_t events)
 {
-	srv_accept_resume(&acc);	/* after an EMFILE pause */
-	stats_tick();			/* the meter */
-	sig_wait(0);			/* SIGINT/SIGTERM pending? sets sig_stop */
+	struct epoll_event ev = { .events = events, .data.fd = fd };
+
+	epoll_ctl(l->ep, EPOLL_CTL_MOD, fd, &ev);
+}
+
+/* err: 0 for a clean EOF, else the errno that ended the connection. */
+static void conn_close(struct loop *l, int fd, int err)
+{
+	struct conn *c = &l->conns[fd];
+
+	free(c->pend);
+	memset(c, 0, sizeof(*c));
+	close(fd);		/* also leaves the epoll set */
+	stats_conn_closed(l->st, err);
+}
+
+static void on_accept(struct loop *l)
+{
+	for (;;) {
+		struct epoll_event ev = { .events = EPOLLIN };
+		int fd = accept4(l->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				/* Out of fds: the backlog waits in the kernel
+				 * while the listener sits out PAUSE_MS. */
+				if (!l->paused_until)
+					warnx_("accept at %ld conns: paused:", stats_conns());
+				epoll_ctl(l->ep, EPOLL_CTL_DEL, l->lfd, NULL);
+				l->paused_until = clock_ns() + PAUSE_MS * 1000000ull;
+			}
+			return;		/* EAGAIN: nobody else is waiting */
+		}
+		ev.data.fd = fd;
+		if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			close(fd);
+			continue;
+		}
+		net_set_nodelay(fd);
+		atomic_fetch_add_explicit(&l->st->conns, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&l->st->accepted, 1, memory_order_relaxed);
+	}
+}
+
+/* After an EMFILE pause: put the listener back in the set. */
+static void accept_resume(struct loop *l)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = l->lfd };
+
+	if (!l->paused_until || clock_ns() < l->paused_until)
+		return;
+	l->paused_until = 0;
+	epoll_ctl(l->ep, EPOLL_CTL_ADD, l->lfd, &ev);
+}
+
+/* Send what the socket takes: bytes sent, or -1 on an error (errno). */
+static ssize_t send_some(int fd, const char *p, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = send(fd, p + done, len - done, MSG_NOSIGNAL);
+
+		if (n > 0)
+			done += (size_t)n;
+		else if (n < 0 && errno == EINTR)
+			continue;
+		else if (n < 0 && errno == EAGAIN)
+			break;
+		else
+			return -1;
+	}
+	return (ssize_t)done;
+}
+
+static void on_readable(struct loop *l, int fd)
+{
+	struct conn *c = &l->conns[fd];
+
+	for (int i = 0; i < READ_BUDGET; i++) {
+		ssize_t n = recv(fd, l->buf, sizeof(l->buf), 0), w;
+
+		if (n == 0) {
+			conn_close(l, fd, 0);		/* EOF: all echoed */
+			return;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			if (errno != EAGAIN)
+				conn_close(l, fd, errno);	/* reset, ... */
+			return;
+		}
+		w = send_some(fd, l->buf, (size_t)n);	/* the echo */
+		if (w < 0) {
+			conn_close(l, fd, errno);
+			return;
+		}
+		atomic_fetch_add_explicit(&l->st->bytes, (uint64_t)w, memory_order_relaxed);
+		if (w < n) {
+			/* A short write: park the rest, stop reading this one
+			 * and wait until it can take more. */
+			c->pend = malloc((size_t)(n - w));
+			if (!c->pend) {
+				conn_close(l, fd, ENOMEM);
+				return;
+			}
+			memcpy(c->pend, l->buf + w, (size_t)(n - w));
+			c->pend_len = (uint32_t)(n - w);
+			c->pend_off = 0;
+			watch(l, fd, EPOLLOUT);
+			return;
+		}
+		if ((size_t)n < sizeof(l->buf))
+			return;		/* the socket is drained */
+	}
+	/* Budget spent: level-triggered epoll reports the rest next time. */
+}
+
+static void on_writable(struct loop *l, int fd)
+{
+	struct conn *c = &l->conns[fd];
+	ssize_t w = send_some(fd, c->pend + c->pend_off, c->pend_len - c->pend_off);
+
+	if (w < 0) {
+		conn_close(l, fd, errno);
+		return;
+	}
+	atomic_fetch_add_explicit(&l->st->bytes, (uint64_t)w, memory_order_relaxed);
+	c->pend_off += (uint32_t)w;
+	if (c->pend_off < c->pend_len)
+		return;		/* still short: wait for the next EPOLLOUT */
+	free(c->pend);
+	memset(c, 0, sizeof(*c));
+	watch(l, fd, EPOLLIN);	/* drained: read it again */
 }
 
 /* ---- the loop: the whole server ---- */
 
-static void run(void)
+static void loop_run(struct loop *l)
 {
 	struct epoll_event ev[MAX_EVENTS];
 	uint64_t next_tick = clock_ns() + TICK_NS;
 
 	while (!atomic_load_explicit(&sig_stop, memory_order_relaxed)) {
-		int n = epoll_wait(acc.ep, ev, MAX_EVENTS, TICK_NS / 1000000);
+		int n = epoll_wait(l->ep, ev, MAX_EVENTS, TICK_NS / 1000000);
 
 		for (int i = 0; i < n; i++) {
 			int fd = ev[i].data.fd;
 
-			if (fd == acc.lfd)	/* new connections: one more event */
-				srv_accept_ready(&acc);
+			if (fd == l->lfd)	/* new connections: one more event */
+				on_accept(l);
+			else if (ev[i].events & EPOLLOUT)
+				on_writable(l, fd);
 			else
-				echo_event(acc.ep, fd, ev[i].events, &conns[fd].echo,
-					   buf, sizeof(buf), acc.st);
+				on_readable(l, fd);
 		}
-		if (clock_ns() >= next_tick) {
-			every_100ms();
+		if (clock_ns() >= next_tick) {	/* housekeeping */
+			accept_resume(l);
+			stats_tick();		/* the meter */
+			sig_wait(0);		/* SIGINT/SIGTERM pending? */
 			next_tick = clock_ns() + TICK_NS;
 		}
 	}
@@ -99,26 +266,82 @@ static void run(void)
 
 /* ---- main ---- */
 
+/* The result: one JSON line on stdout. */
+static void report(void)
+{
+	struct json j;
+
+	json_begin(&j);
+	stats_json(&j);
+	json_end(&j);
+	json_print(&j, stdout);
+}
+
+static void usage(void)
+{
+	printf("%s: one thread: listener and connections in one epoll set, plus the meter\n\n"
+	       "%s\n\n"
+	       "  -a ADDR   address to listen on (default %s; 0.0.0.0 is opt-in)\n"
+	       "  -p PORT   port (default %d; 0 picks a free one)\n"
+	       "  -i SEC    stats interval on stderr (default 5)\n"
+	       "  -L        print this design's limits as one JSON line, for run.sh\n"
+	       "  -h        this help\n\n"
+	       "Echoes every byte back. Prints \"listening on ADDR:PORT\" on stderr when\n"
+	       "ready; on SIGINT/SIGTERM one JSON line on stdout, then exits 0.\n"
+	       "Exit 1: cannot listen; exit 2: bad usage.\n",
+	       prog_name, arg_synopsis, C1M_ADDR, C1M_PORT);
+}
+
+static void parse(int argc, char **argv)
+{
+	static const struct limits lim = { .design = DESIGN, .fd_tables = "one",
+		.fd_reserve = FD_RESERVE, .max_loops = 1, .target = 1000000 };
+	int o;
+
+	arg_synopsis = "usage: server [-a ADDR] [-p PORT] [-i SEC] [-L] [-h]";
+	while ((o = getopt(argc, argv, ":a:p:i:Lh")) != -1) {
+		switch (o) {
+		case 'a': arg_ipv4(o, optarg); cfg.addr = optarg; break;
+		case 'p': cfg.port = (int)arg_long(o, optarg, 0, 65535); break;
+		case 'i': cfg.interval = arg_seconds(o, optarg, 1e6); break;
+		case 'L': limits_print(&lim);
+		case 'h': usage(); exit(0);
+		case ':': arg_usage_error("-%c needs a value", optopt);
+		default: arg_usage_error("unknown option -%c", optopt);
+		}
+	}
+	if (optind < argc)
+		arg_usage_error("unexpected argument '%s'", argv[optind]);
+	if (cfg.interval < 0.1)
+		arg_usage_error("-i: must be at least 0.1 s");
+}
+
 int main(int argc, char **argv)
 {
-	static const struct srv_design design = {
-		.name = "03_epoll_throughput",
-		.summary = "one thread: listener and connections in one epoll set, plus the meter",
-	};
+	struct loop *l = &loop;
+	struct epoll_event ev = { .events = EPOLLIN };
+	long fd_limit;
 
-	srv_parse(argc, argv, &design, &cfg);
-	srv_listen(&cfg, 1, &acc.lfd);
-	srv_one_table(&cfg, FD_RESERVE);	/* says how far one table goes */
+	prog_init(argv[0]);
+	parse(argc, argv);
+	l->lfd = net_listen(cfg.addr, cfg.port, 0, 4096);
+	if (l->lfd < 0)
+		die("listen %s:%d:", cfg.addr, cfg.port);
+	cfg.port = net_local_port(l->lfd);	/* resolves -p 0 */
+	fd_one_table(FD_RESERVE, &fd_limit);	/* says how far one table goes */
 	sig_setup();				/* SIGTERM waits for sig_wait() */
-	acc.st = stats_init(design.name, 1, cfg.interval);
-	acc.ep = epoll_create1(EPOLL_CLOEXEC);
-	conns = calloc((size_t)cfg.fd_limit, sizeof(*conns));
-	if (acc.ep < 0 || !conns)
+	l->st = stats_init(DESIGN, 1, cfg.interval);
+	l->ep = epoll_create1(EPOLL_CLOEXEC);
+	l->conns = calloc((size_t)fd_limit, sizeof(*l->conns));
+	if (l->ep < 0 || !l->conns)
 		die("setup:");
-	srv_accept_start(&acc);		/* the listener joins the set */
-	srv_listening(&cfg, "one thread: accept, echo, meter");
+	ev.data.fd = l->lfd;
+	if (epoll_ctl(l->ep, EPOLL_CTL_ADD, l->lfd, &ev) < 0)	/* the listener joins */
+		die("epoll_ctl:");
+	fprintf(stderr, "%s: listening on %s:%d, one thread: accept, echo, meter\n",
+		prog_name, cfg.addr, cfg.port);
 
-	run();				/* until SIGINT/SIGTERM */
-	srv_report(NULL);
+	loop_run(l);			/* until SIGINT/SIGTERM */
+	report();
 	return 0;
 }

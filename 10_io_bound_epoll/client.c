@@ -1,5 +1,7 @@
 /*
- * 10_io_bound_epoll client - the multiple-epoll client of 05 (common/client.c):
+ * This client is 05_multi_epoll_client/client.c with this design's defaults.
+ *
+ * 10_io_bound_epoll client - the multiple-epoll client of 05 (05_multi_epoll_client/client.c):
  * loops with their own epoll set and fd table, every connection
  * ping-ponging 8-byte timestamps, the next request only after the reply.
  * Few connections by default (100):
@@ -13,8 +15,8 @@
  *   ./10_io_bound_epoll/server &
  *   ./10_io_bound_epoll/client -n 100 -d 5
  */
-#include "c1m.h"
 
-CLIENT_MAIN(.name = "10_io_bound_epoll_client",
-	    .summary = "few connections ping-pong; each request waits on the server",
-	    .loops = 0, .conns = 100)
+#define CLIENT_DESIGN	"10_io_bound_epoll_client"
+#define CLIENT_SUMMARY	"few connections ping-pong; each request waits on the server"
+#define CLIENT_CONNS	100
+#include "../05_multi_epoll_client/client.c"

@@ -1,5 +1,7 @@
 /*
- * 12_cpu_bound_epoll client - the multiple-epoll client of 05 (common/client.c):
+ * This client is 05_multi_epoll_client/client.c with this design's defaults.
+ *
+ * 12_cpu_bound_epoll client - the multiple-epoll client of 05 (05_multi_epoll_client/client.c):
  * loops with their own epoll set and fd table, every connection
  * ping-ponging 8-byte timestamps, the next request only after the reply.
  * Few connections by default (100):
@@ -12,8 +14,8 @@
  *   ./12_cpu_bound_epoll/server &
  *   ./12_cpu_bound_epoll/client -n 100 -d 5
  */
-#include "c1m.h"
 
-CLIENT_MAIN(.name = "12_cpu_bound_epoll_client",
-	    .summary = "few connections ping-pong; each request proves work on the server",
-	    .loops = 0, .conns = 100)
+#define CLIENT_DESIGN	"12_cpu_bound_epoll_client"
+#define CLIENT_SUMMARY	"few connections ping-pong; each request proves work on the server"
+#define CLIENT_CONNS	100
+#include "../05_multi_epoll_client/client.c"

@@ -1,4 +1,6 @@
 /*
+ * This client is 05_multi_epoll_client/client.c with this design's defaults.
+ *
  * 14_io_uring client - the multiple-epoll client of 05, so that 14 and 06
  * are measured with the very same load: what differs is only the server.
  *
@@ -13,9 +15,11 @@
  *   ./14_io_uring/server &
  *   ./14_io_uring/client -n 1000 -d 5
  */
-#include "c1m.h"
+
 #include "uring.h"
 
-CLIENT_MAIN(.name = "14_io_uring_client",
-	    .summary = "the multiple-epoll client (05), for the io_uring server",
-	    .loops = 0, .conns = 1000, .check = uring_check)
+#define CLIENT_DESIGN	"14_io_uring_client"
+#define CLIENT_SUMMARY	"the multiple-epoll client (05), for the io_uring server"
+#define CLIENT_CONNS	1000
+#define CLIENT_CHECK	uring_check	/* exit 77 where io_uring is unavailable */
+#include "../05_multi_epoll_client/client.c"

@@ -4,6 +4,7 @@
  */
 #include <math.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "c1m.h"
@@ -142,4 +143,26 @@ void json_print(struct json *j, FILE *f)
 	else
 		fprintf(f, "%.*s\n", (int)j->len, j->buf);
 	fflush(f);
+}
+
+void limits_print(const struct limits *l)
+{
+	struct json j;
+	long limit = fd_raise_limit(1 << 20);
+
+	json_begin(&j);
+	json_str(&j, "design", l->design);
+	json_str(&j, "fd_tables", l->fd_tables);
+	json_i64(&j, "fd_limit", limit);
+	json_i64(&j, "table_cap", limit - l->fd_reserve);
+	json_i64(&j, "max_loops", l->max_loops);
+	json_i64(&j, "thread_per_conn", l->thread_per_conn);
+	json_i64(&j, "target", l->target);
+	if (l->per_src)
+		json_i64(&j, "per_src", l->per_src);
+	if (l->per_src)
+		json_num(&j, "rate", l->rate);
+	json_end(&j);
+	json_print(&j, stdout);
+	exit(0);
 }

@@ -303,3 +303,33 @@ int fd_loops_for(long conns, long limit, long reserve, int min_loops)
 		loops = min_loops;
 	return loops > 4096 ? 4096 : (int)loops;
 }
+
+long fd_size_loops(long conns, long reserve, int *loops)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	long limit = fd_raise_limit(conns ? conns + reserve : 1 << 20);
+	long per = limit - reserve;
+
+	if (!*loops)
+		*loops = fd_loops_for(conns, limit, reserve, ncpu > 0 ? (int)ncpu : 1);
+	if (conns > per * *loops)
+		arg_usage_error("-n %ld does not fit in %d fd tables of %ld "
+				"(RLIMIT_NOFILE %ld): raise -c", conns, *loops, per, limit);
+	return limit;
+}
+
+long fd_one_table(long reserve, long *fd_limit)
+{
+	struct rlimit rl;
+	long limit = fd_raise_limit(1 << 20);	/* fs.nr_open's default */
+
+	getrlimit(RLIMIT_NOFILE, &rl);
+	fprintf(stderr, "%s: one fd table holds every connection: about %ld "
+		"(RLIMIT_NOFILE %ld%s). Beyond that accept() pauses with a warning; "
+		"to go further raise the hard limit (root: ulimit -Hn N, up to "
+		"fs.nr_open) or give each loop its own table (06)\n", prog_name,
+		limit - reserve, limit, rl.rlim_cur == rl.rlim_max ? ", the hard limit" : "");
+	if (fd_limit)
+		*fd_limit = limit;
+	return limit - reserve;
+}
