@@ -1,51 +1,37 @@
 /*
  * 03_epoll_throughput - everything in one thread: the listener, every
- * connection, the throughput meter and the signal check share one epoll
- * loop. `ps -T` shows a single thread.
- *
- * The design, the way redis' ae loop works: the listening socket sits in
- * the same epoll set as the connections, so "a client is connecting" is
- * just another readable fd, handled between two echoes (on_accept). Every
- * 100 ms the loop also runs its housekeeping, as redis' serverCron does:
- * the meter (requests/s on stderr every -i seconds), resuming accept after
- * an EMFILE pause, and noticing SIGINT/SIGTERM. No locks, no queues, no
- * other thread to wake: the cheapest a server can be per request, which is
- * why this is the throughput reference for the suite.
+ * connection, the meter and the signal check share one epoll loop, the way
+ * redis' ae loop works. "A client is connecting" is just another readable
+ * fd, handled between two echoes; every 100 ms the loop does its
+ * housekeeping (the meter, resuming accept, noticing SIGTERM). No locks,
+ * no queues, no other thread to wake: the cheapest a server can be per
+ * request, and the throughput reference for the suite.
  *
  * What every epoll server here gets right, in the handlers below:
- *   - accept: every pending connection, until EAGAIN. On EMFILE the
- *     listener leaves the epoll set for PAUSE_MS and comes back (a
- *     level-triggered listener that stays readable would spin at 100%).
- *   - read: up to READ_BUDGET reads per event, then the next connection.
- *     Bytes are echoed as they come, never parsed: a frame split over two
- *     reads or several frames in one read go back in order.
- *   - a short write: the rest is parked in struct conn, the connection
- *     waits for EPOLLOUT only, and is not read again until it drains (a
- *     peer that does not read must not make us buffer without end).
- *   - EOF, half-close and reset: the connection is closed and counted
- *     (resets apart), and costs no other connection anything.
+ *   accept    every pending connection, until EAGAIN. On EMFILE the
+ *             listener leaves the set for PAUSE_MS (a level-triggered
+ *             listener that stays readable would spin at 100% CPU).
+ *   read      up to READ_BUDGET reads per event. Bytes are echoed as they
+ *             come, never parsed: split or coalesced frames go back in order.
+ *   short write  the rest is parked in struct conn; the connection waits
+ *             for EPOLLOUT only and is not read until it drains.
+ *   EOF, half-close, reset  close and count it (resets apart); it costs
+ *             no other connection anything.
  *
- * Why it stops scaling: one thread is one core; 06 runs this same loop
- * once per core, each with its own listener (SO_REUSEPORT) and fd table.
- * And every connection lives in this process's one fd table: RLIMIT_NOFILE
- * caps it (20,000 here, not raisable), which it says at start.
- *
- * Per connection: 16 bytes (struct conn) in a flat array indexed by fd.
+ * Why it stops scaling: one thread is one core (06 runs this loop once per
+ * core), and every connection lives in the process's one fd table, capped
+ * by RLIMIT_NOFILE (20,000 here), which it says at start. Per connection:
+ * 16 bytes (struct conn) in a flat array indexed by fd.
  *
  * usage: server [-a ADDR] [-p PORT] [-i SEC] [-L] [-h]
  * build: cc -std=gnu11 -O2 -pthread -Icommon -o 03_epoll_throughput/server 03_epoll_throughput/server.c common/[a-z]*.c -lm
- *
  * test with:
  *   ./03_epoll_throughput/server &
  *   ./03_epoll_throughput/client -n 1000 -d 10
+ * diff against: 02_epoll_server (an acceptor thread feeds the loop there)
  *
- * diff against: 02_epoll_server (an acceptor thread feeding the loop);
- * 06_multi_epoll_server is this loop once per core.
- *
- * sample output (stderr, a loaded 2-core box; then the JSON line on stdout
- * at SIGTERM):
- *   03_epoll_throughput/server: one fd table holds every connection:
- *     about 19968 (RLIMIT_NOFILE 20000, the hard limit). Beyond that ...
+ * sample output (stderr; then the JSON line on stdout at SIGTERM):
+ *   03_epoll_throughput/server: one fd table holds every connection: about 19968 ...
  *   03_epoll_throughput/server: listening on 127.0.0.1:8972, one thread: accept, echo, meter
  *   conns 1000  rps 28963  accepted 1000  resets 0  errors 0
  *   {"design":"03_epoll_throughput","conns_peak":1000,"requests":278137,...}

@@ -1,53 +1,47 @@
 /*
- * 04_epoll_client server - the single-loop echo server, edge-triggered.
+ * 04_epoll_client server - 03's single-loop echo server, edge-triggered.
  * This directory is about its client (one epoll loop driving every
  * connection); its server teaches the other epoll mode, EPOLLET.
  *
- * Level-triggered (every other epoll server here): epoll_wait reports a socket
- * for as long as it is readable. Read some, leave some, and it comes back
- * next round. Edge-triggered: epoll_wait reports a socket once per CHANGE,
- * when new bytes arrive (or room opens up to write). Whatever is left
- * unread after that is not reported again until the peer sends more.
+ * Level-triggered (every other epoll server here): epoll_wait reports a
+ * socket for as long as it is readable. Read some, leave some, and it
+ * comes back next round. Edge-triggered: epoll_wait reports a socket once
+ * per CHANGE, when new bytes arrive (or room opens up to write). Whatever
+ * is left unread is not reported again until the peer sends more.
  *
  * So with EPOLLET, reading until recv() says EAGAIN is mandatory: only
  * EAGAIN proves nothing is pending, so that the next change raises a new
  * edge. A missed EAGAIN costs a connection, silently:
  *  - stop with a request unread and it is never echoed; a ping-pong client
  *    waits for that reply forever and sends nothing that would raise an edge;
- *  - stop at a short read, the shortcut the level-triggered servers take
- *    (common/echo.c), and a FIN queued behind the data goes unseen: the
- *    short read returns the data, only the NEXT read returns EOF, and no
- *    edge comes for it. A peer that half-closes after its last request
- *    waits forever for our close, and our fd sits in CLOSE-WAIT for good
- *    (bulk-04 in tests/epoll-line.cases caught exactly this).
- * Nothing fails; a connection just stops. The extra recv() that returns
- * EAGAIN is what edge-triggering costs per event. (Registering EPOLLRDHUP
- * lets a server see a pending FIN in the event mask and skip that read;
- * reading on to EAGAIN is the rule that cannot be got wrong.)
+ *  - stop at a short read, the shortcut the level-triggered servers take,
+ *    and a FIN queued behind the data goes unseen: the short read returns
+ *    the data, only the NEXT read returns EOF, and no edge comes for it. A
+ *    peer that half-closes after its last request waits forever for our
+ *    close, and our fd sits in CLOSE-WAIT for good (bulk-04 in
+ *    tests/epoll-line.cases caught exactly this).
+ * The extra recv() that returns EAGAIN is what edge-triggering costs.
  *
  * The same rule makes fairness harder: one peer that keeps its socket full
- * would keep us reading forever. So on_edge() reads at most READ_BUDGET
- * times, and if bytes may be left it re-arms the fd with EPOLL_CTL_MOD,
- * which re-checks the socket and queues a fresh event when it is still
- * readable: the connection comes back after the others had their turn.
+ * would keep us reading forever. So on_readable() reads at most
+ * READ_BUDGET times, then re-arms the fd with EPOLL_CTL_MOD, which
+ * re-checks the socket and queues a fresh event if it is still readable.
  *
- * What edge-triggering buys: the interest is set once at accept (EPOLLIN |
- * EPOLLOUT | EPOLLET) and never changed, where the level-triggered servers
- * call epoll_ctl to swap EPOLLIN for EPOLLOUT around every short write,
- * and epoll_wait does not re-poll every reported socket on the next round.
- * The price: every path must run to EAGAIN, including the one where a
- * short write stops reading (the EPOLLOUT edge must flush AND read on).
+ * What it buys: the interest is set once at accept (ET_EVENTS), never
+ * swapped around a short write, and epoll_wait does not re-poll every
+ * reported socket. The price: every path runs to EAGAIN, including the
+ * one where a short write stopped reading (the EPOLLOUT edge must flush
+ * AND read on). Everything else is 03: one thread, the (level-triggered)
+ * listener in the set, EMFILE pauses accepting, one fd table.
  *
- * Everything else is 03's single-loop server: one epoll set with the
- * listener in it, one fd table (RLIMIT_NOFILE caps it, said at start;
- * EMFILE pauses accepting), 16 bytes per connection, and split or
- * coalesced frames, short writes, EOF and resets handled.
- *
- * usage: server [-a ADDR] [-p PORT] [-i SEC] [-h]
+ * usage: server [-a ADDR] [-p PORT] [-i SEC] [-L] [-h]
+ * build: cc -std=gnu11 -O2 -pthread -Icommon -o 04_epoll_client/server 04_epoll_client/server.c common/[a-z]*.c -lm
  *
  * test with:
  *   ./04_epoll_client/server &
  *   ./04_epoll_client/client -n 1000 -d 10
+ *
+ * diff against: 03_epoll_throughput (the same loop, level-triggered).
  *
  * sample output (stderr, a loaded 2-core box; then the JSON line on stdout
  * at SIGTERM):
@@ -59,118 +53,298 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "c1m.h"
 
+#define DESIGN		"04_epoll_client"
 #define FD_RESERVE	32	/* epoll fd, listener, stdio, slack */
 #define MAX_EVENTS	512
-#define BUF_SIZE	16384
-#define READ_BUDGET	16	/* reads per edge before others get a turn */
-#define ET_EVENTS	(EPOLLIN | EPOLLOUT | EPOLLET)	/* set once, never changed */
+#define BUF_SIZE	16384	/* per loop, not per connection */
+#define READ_BUDGET	16	/* reads per edge before the next connection */
+#define PAUSE_MS	100	/* accept pause after EMFILE */
+#define TICK_NS		100000000ull	/* housekeeping every 100 ms */
+#define ET_EVENTS	(EPOLLIN | EPOLLOUT | EPOLLET)	/* set once, never swapped */
 
-/* The per-connection state: 16 bytes, in a flat array indexed by fd. */
+static struct {
+	const char *addr;
+	int port;
+	double interval;
+} cfg = { C1M_ADDR, C1M_PORT, 5 };
+
+/* The per-connection state: the bytes read but not yet written back. */
 struct conn {
-	struct echo_conn echo;	/* bytes read but not yet written back */
+	char *pend;		/* malloc'd, NULL when drained */
+	uint32_t pend_len;	/* bytes in pend */
+	uint32_t pend_off;	/* bytes of pend already sent */
 };
 
-static struct srv_cfg cfg;
-static struct srv_acceptor acc;	/* the listener (level-triggered) and THE set */
-static struct conn *conns;	/* cfg.fd_limit entries: every fd fits */
-static char buf[BUF_SIZE];
+struct loop {
+	int ep, lfd;		/* the epoll set, and the listener in it */
+	struct conn *conns;	/* one per fd of the table */
+	struct stats_slot *st;
+	uint64_t paused_until;	/* accept paused after EMFILE; 0 = listening */
+	char buf[BUF_SIZE];
+};
 
-/* ---- one edge ---- */
+static struct loop loop;	/* the one loop */
 
-/*
- * Something changed on fd: it became readable, or writable again. Flush
- * what is parked first (until that is gone we read nothing: a slow reader
- * must not make us buffer without bound), then read and echo until EAGAIN.
- */
-static enum echo_result on_edge(int fd, struct echo_conn *c, uint64_t *bytes)
+/* ---- handlers ---- */
+
+static void watch(struct loop *l, int fd, uint32_t events)
 {
-	struct epoll_event ev = { .events = ET_EVENTS, .data.fd = fd };
-	enum echo_result r;
+	struct epoll_event ev = { .events = events, .data.fd = fd };
 
-	if (c->pend && (r = echo_on_writable(c, fd, bytes)) != ECHO_OPEN)
-		return r;	/* still full: the next EPOLLOUT edge brings us back */
+	epoll_ctl(l->ep, EPOLL_CTL_MOD, fd, &ev);
+}
+
+/* err: 0 for a clean EOF, else the errno that ended the connection. */
+static void conn_close(struct loop *l, int fd, int err)
+{
+	struct conn *c = &l->conns[fd];
+
+	free(c->pend);
+	memset(c, 0, sizeof(*c));
+	close(fd);		/* also leaves the epoll set */
+	stats_conn_closed(l->st, err);
+}
+
+static void on_accept(struct loop *l)
+{
+	for (;;) {
+		struct epoll_event ev = { .events = ET_EVENTS };
+		int fd = accept4(l->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				/* Out of fds: the backlog waits in the kernel
+				 * while the listener sits out PAUSE_MS. */
+				if (!l->paused_until)
+					warnx_("accept at %ld conns: paused:", stats_conns());
+				epoll_ctl(l->ep, EPOLL_CTL_DEL, l->lfd, NULL);
+				l->paused_until = clock_ns() + PAUSE_MS * 1000000ull;
+			}
+			return;		/* EAGAIN: nobody else is waiting */
+		}
+		ev.data.fd = fd;
+		if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			close(fd);
+			continue;
+		}
+		net_set_nodelay(fd);
+		atomic_fetch_add_explicit(&l->st->conns, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&l->st->accepted, 1, memory_order_relaxed);
+	}
+}
+
+/* After an EMFILE pause: put the listener back in the set. */
+static void accept_resume(struct loop *l)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = l->lfd };
+
+	if (!l->paused_until || clock_ns() < l->paused_until)
+		return;
+	l->paused_until = 0;
+	epoll_ctl(l->ep, EPOLL_CTL_ADD, l->lfd, &ev);
+}
+
+/* Send what the socket takes: bytes sent, or -1 on an error (errno). */
+static ssize_t send_some(int fd, const char *p, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = send(fd, p + done, len - done, MSG_NOSIGNAL);
+
+		if (n > 0)
+			done += (size_t)n;
+		else if (n < 0 && errno == EINTR)
+			continue;
+		else if (n < 0 && errno == EAGAIN)
+			break;
+		else
+			return -1;
+	}
+	return (ssize_t)done;
+}
+
+/* Read and echo until EAGAIN: only that proves the next byte raises an edge. */
+static void on_readable(struct loop *l, int fd)
+{
+	struct conn *c = &l->conns[fd];
+
 	for (int i = 0; i < READ_BUDGET; i++) {
-		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		ssize_t n = recv(fd, l->buf, sizeof(l->buf), 0), w;
 
 		if (n == 0) {
-			errno = 0;
-			return ECHO_CLOSE;	/* EOF, everything echoed */
+			conn_close(l, fd, 0);		/* EOF: all echoed */
+			return;
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)	/* EAGAIN: empty, the next byte is a new edge */
-			return errno == EAGAIN ? ECHO_OPEN : ECHO_CLOSE;
-		r = echo_write(c, fd, buf, (size_t)n, bytes);
-		if (r != ECHO_OPEN)
-			return r;	/* BLOCKED: wait for the EPOLLOUT edge */
+		if (n < 0) {
+			if (errno != EAGAIN)
+				conn_close(l, fd, errno);	/* reset, ... */
+			return;		/* EAGAIN: empty, the next byte is an edge */
+		}
+		w = send_some(fd, l->buf, (size_t)n);	/* the echo */
+		if (w < 0) {
+			conn_close(l, fd, errno);
+			return;
+		}
+		atomic_fetch_add_explicit(&l->st->bytes, (uint64_t)w, memory_order_relaxed);
+		if (w < n) {
+			/* A short write: park the rest, stop reading this one;
+			 * the EPOLLOUT edge brings it back (no watch() needed). */
+			c->pend = malloc((size_t)(n - w));
+			if (!c->pend) {
+				conn_close(l, fd, ENOMEM);
+				return;
+			}
+			memcpy(c->pend, l->buf + w, (size_t)(n - w));
+			c->pend_len = (uint32_t)(n - w);
+			c->pend_off = 0;
+			return;
+		}
 		/* A short read is NOT the end: a FIN may be queued behind it. */
 	}
-	/* Budget spent, bytes maybe left: no edge would come for them. */
-	epoll_ctl(acc.ep, EPOLL_CTL_MOD, fd, &ev);
-	return ECHO_OPEN;
+	/* Budget spent, bytes maybe left: no edge would come for them. The
+	 * re-arm queues a fresh event if the socket is still readable. */
+	watch(l, fd, ET_EVENTS);
 }
 
-/* ---- the loop ---- */
+static void on_writable(struct loop *l, int fd)
+{
+	struct conn *c = &l->conns[fd];
+	ssize_t w = send_some(fd, c->pend + c->pend_off, c->pend_len - c->pend_off);
 
-static void *loop_run(void *arg)
+	if (w < 0) {
+		conn_close(l, fd, errno);
+		return;
+	}
+	atomic_fetch_add_explicit(&l->st->bytes, (uint64_t)w, memory_order_relaxed);
+	c->pend_off += (uint32_t)w;
+	if (c->pend_off < c->pend_len)
+		return;		/* still short: wait for the next EPOLLOUT edge */
+	free(c->pend);
+	memset(c, 0, sizeof(*c));
+	on_readable(l, fd);	/* drained: read on, no edge came for what waited */
+}
+
+/* ---- the loop: the whole server ---- */
+
+static void loop_run(struct loop *l)
 {
 	struct epoll_event ev[MAX_EVENTS];
+	uint64_t next_tick = clock_ns() + TICK_NS;
 
-	(void)arg;
 	while (!atomic_load_explicit(&sig_stop, memory_order_relaxed)) {
-		int n = epoll_wait(acc.ep, ev, MAX_EVENTS, 100);
-		uint64_t bytes = 0;
+		int n = epoll_wait(l->ep, ev, MAX_EVENTS, TICK_NS / 1000000);
 
 		for (int i = 0; i < n; i++) {
 			int fd = ev[i].data.fd;
-			struct echo_conn *c = &conns[fd].echo;
 
-			if (fd == acc.lfd)
-				srv_accept_ready(&acc);	/* adds fds with ET_EVENTS */
-			else if (on_edge(fd, c, &bytes) == ECHO_CLOSE)
-				echo_close(fd, c, acc.st, errno != 0);
+			if (fd == l->lfd)	/* new connections: one more event */
+				on_accept(l);
+			else if (l->conns[fd].pend)	/* IN, OUT or both: flush first */
+				on_writable(l, fd);
+			else
+				on_readable(l, fd);
 		}
-		atomic_fetch_add_explicit(&acc.st->bytes, bytes, memory_order_relaxed);
-		srv_accept_resume(&acc);	/* after an EMFILE pause */
+		if (clock_ns() >= next_tick) {	/* housekeeping */
+			accept_resume(l);
+			stats_tick();		/* the meter */
+			sig_wait(0);		/* SIGINT/SIGTERM pending? */
+			next_tick = clock_ns() + TICK_NS;
+		}
 	}
-	return NULL;
 }
 
 /* ---- main ---- */
 
+/* The result: one JSON line on stdout. */
+static void report(void)
+{
+	struct json j;
+
+	json_begin(&j);
+	stats_json(&j);
+	json_end(&j);
+	json_print(&j, stdout);
+}
+
+static void usage(void)
+{
+	printf("%s: one edge-triggered (EPOLLET) epoll loop echoing every connection\n\n"
+	       "%s\n\n"
+	       "  -a ADDR   address to listen on (default %s; 0.0.0.0 is opt-in)\n"
+	       "  -p PORT   port (default %d; 0 picks a free one)\n"
+	       "  -i SEC    stats interval on stderr (default 5)\n"
+	       "  -L        print this design's limits as one JSON line, for run.sh\n"
+	       "  -h        this help\n\n"
+	       "Echoes every byte back. Prints \"listening on ADDR:PORT\" on stderr when\n"
+	       "ready; on SIGINT/SIGTERM one JSON line on stdout, then exits 0.\n"
+	       "Exit 1: cannot listen; exit 2: bad usage.\n",
+	       prog_name, arg_synopsis, C1M_ADDR, C1M_PORT);
+}
+
+static void parse(int argc, char **argv)
+{
+	static const struct limits lim = { .design = DESIGN, .fd_tables = "one",
+		.fd_reserve = FD_RESERVE, .max_loops = 1, .target = 1000000 };
+	int o;
+
+	arg_synopsis = "usage: server [-a ADDR] [-p PORT] [-i SEC] [-L] [-h]";
+	while ((o = getopt(argc, argv, ":a:p:i:Lh")) != -1) {
+		switch (o) {
+		case 'a': arg_ipv4(o, optarg); cfg.addr = optarg; break;
+		case 'p': cfg.port = (int)arg_long(o, optarg, 0, 65535); break;
+		case 'i': cfg.interval = arg_seconds(o, optarg, 1e6); break;
+		case 'L': limits_print(&lim);
+		case 'h': usage(); exit(0);
+		case ':': arg_usage_error("-%c needs a value", optopt);
+		default: arg_usage_error("unknown option -%c", optopt);
+		}
+	}
+	if (optind < argc)
+		arg_usage_error("unexpected argument '%s'", argv[optind]);
+	if (cfg.interval < 0.1)
+		arg_usage_error("-i: must be at least 0.1 s");
+}
+
 int main(int argc, char **argv)
 {
-	static const struct srv_design design = {
-		.name = "04_epoll_client",
-		.summary = "one edge-triggered (EPOLLET) epoll loop echoing every connection",
-	};
-	pthread_t loop;
+	struct loop *l = &loop;
+	struct epoll_event ev = { .events = EPOLLIN };
+	long fd_limit;
 
-	srv_parse(argc, argv, &design, &cfg);
-	srv_listen(&cfg, 1, &acc.lfd);
-	srv_one_table(&cfg, FD_RESERVE);	/* says how far one table goes */
-	sig_setup();
-	acc.st = stats_init(design.name, 1, cfg.interval);
-	acc.ep = epoll_create1(EPOLL_CLOEXEC);
-	acc.conn_events = EPOLLOUT | EPOLLET;	/* with EPOLLIN: ET_EVENTS */
-	conns = calloc((size_t)cfg.fd_limit, sizeof(*conns));
-	if (acc.ep < 0 || !conns)
+	prog_init(argv[0]);
+	parse(argc, argv);
+	l->lfd = net_listen(cfg.addr, cfg.port, 0, 4096);
+	if (l->lfd < 0)
+		die("listen %s:%d:", cfg.addr, cfg.port);
+	cfg.port = net_local_port(l->lfd);	/* resolves -p 0 */
+	fd_one_table(FD_RESERVE, &fd_limit);	/* says how far one table goes */
+	sig_setup();				/* SIGTERM waits for sig_wait() */
+	l->st = stats_init(DESIGN, 1, cfg.interval);
+	l->ep = epoll_create1(EPOLL_CLOEXEC);
+	l->conns = calloc((size_t)fd_limit, sizeof(*l->conns));
+	if (l->ep < 0 || !l->conns)
 		die("setup:");
-	srv_accept_start(&acc);
-	if ((errno = pthread_create(&loop, NULL, loop_run, NULL)))
-		die("pthread_create:");
-	srv_listening(&cfg, "1 edge-triggered epoll loop");
+	ev.data.fd = l->lfd;
+	if (epoll_ctl(l->ep, EPOLL_CTL_ADD, l->lfd, &ev) < 0)	/* the listener joins */
+		die("epoll_ctl:");
+	fprintf(stderr, "%s: listening on %s:%d, 1 edge-triggered epoll loop\n",
+		prog_name, cfg.addr, cfg.port);
 
-	stats_run(NULL);	/* until SIGINT/SIGTERM */
-	pthread_join(loop, NULL);
-	srv_report(NULL);
+	loop_run(l);			/* until SIGINT/SIGTERM */
+	report();
 	return 0;
 }
