@@ -31,21 +31,22 @@
  * What io_uring makes subtle, and where it is handled:
  *  - short sends: send the rest; at most one send per connection in
  *    flight, later data queued behind it, so replies stay in order
- *    (on_send);
+ *    (on_writable);
  *  - the buffer ring running dry: the receive fails with ENOBUFS and its
  *    multishot ends; the connection waits in a FIFO until buffers come
- *    back and is re-armed then (on_recv, rearm_starved); "enobufs";
+ *    back and is re-armed then (on_readable, rearm_starved); "enobufs";
  *  - multishot ending: a completion without IORING_CQE_F_MORE means no
  *    more will come (also when the completion queue overflowed); re-arm
- *    unless the connection is done (on_recv, on_accept); "rearms";
+ *    unless the connection is done (on_readable, on_accept); "rearms";
  *  - close: a request in flight still names the fd, so the loop cancels
  *    them (IORING_OP_ASYNC_CANCEL) and closes only once none is left: the
- *    fd number cannot come back while a completion for it still can;
+ *    fd number cannot come back while a completion for it still can
+ *    (conn_close, conn_finish);
  *  - a peer that does not read: with MAX_HELD buffers queued for it the
  *    loop cancels its receive (as 06 stops reading it) and re-arms once
- *    its replies have drained; "paused";
+ *    its replies have drained (echo_buf, recv_resume); "paused";
  *  - EMFILE: a failed multishot accept ends; it is re-armed only after
- *    SRV_PAUSE_MS, as 06 pauses its listener.
+ *    PAUSE_MS (accept_resume), as 06 pauses its listener.
  *
  * Memory per connection: 6 bytes of struct conn in a per-loop array
  * indexed by fd, plus, in the kernel, the socket (~4 KB) and the armed
@@ -54,12 +55,20 @@
  * (0.5 MB). `-n 1000000` makes 51 loops here: 43 MB of RSS at the start,
  * ~75 MB once every buffer has been used, so ~75 bytes a connection.
  *
+ * The ring itself (setup, mmap, the queues, io_uring_enter, the buffer
+ * ring) is plumbing, in uring.c; every request the design makes is
+ * prepared here.
+ *
  * usage: server [-a ADDR] [-p PORT] [-c N] [-n CONNS] [-B BUFS] [-m USEC]
- *               [-i SEC] [-h]
+ *               [-i SEC] [-L] [-h]
+ * build: cc -std=gnu11 -O2 -pthread -Icommon -o 14_io_uring/server 14_io_uring/server.c 14_io_uring/uring.c common/[a-z]*.c -lm
  *
  * test with:
  *   ./14_io_uring/server &
  *   ./14_io_uring/client -n 1000 -d 5
+ *
+ * diff against: 06_multi_epoll_server (the same loops, listeners and fd
+ * tables; its readiness handlers become completion handlers here).
  *
  * sample output (stderr; then the JSON line on stdout at SIGTERM):
  *   14_io_uring/server: listening on 127.0.0.1:8972, 2 rings x 19968 fds, 1024 x 512-byte buffers each
@@ -73,17 +82,33 @@
 #include <semaphore.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "c1m.h"
 #include "uring.h"
 
+#define DESIGN		"14_io_uring"
 #define FD_RESERVE	32	/* per table: the ring, stdio, slack */
+#define BUF_SIZE	512	/* one provided buffer: an 8-byte frame needs little */
+#define PAUSE_MS	100	/* accept pause after EMFILE */
+#define TICK_NS		100000000ull	/* longest wait: SIGTERM, the pause end */
 #define SQ_ENTRIES	2048	/* submissions queued before a forced submit */
 #define CQ_ENTRIES	32768	/* completions the kernel can post between waits */
-#define BUF_SIZE	512	/* one provided buffer: an 8-byte frame needs little */
 #define MAX_HELD	4	/* buffers queued for one conn before it stops reading */
 #define WAIT_BATCH	32	/* completions worth waiting -m USEC for */
 #define NO_BUF		0xffff
+
+static struct {
+	const char *addr;
+	int port;
+	double interval;
+	int loops;		/* -c; 0 = size from -n and the CPU count */
+	long conns;		/* -n: connections to make room for */
+	long bufs;		/* -B: provided buffers per loop */
+	long min_wait;		/* -m: microseconds */
+} cfg = { C1M_ADDR, C1M_PORT, 5, 0, 0, 1024, 50 };
+
+static long fd_limit;		/* RLIMIT_NOFILE: the fds of each loop's table */
 
 /* What a completion is for: user_data = fd << 8 | op. */
 enum { OP_ACCEPT = 1, OP_RECV, OP_SEND, OP_CANCEL, OP_CLOSE };
@@ -99,10 +124,6 @@ enum {
 	C_STARVED = 64,	/* in the starved list: re-arm when buffers return */
 };
 
-static struct srv_cfg cfg;
-static long opt_bufs = 1024;
-static long opt_min_wait = 50;
-
 /* Per connection: the buffers waiting to be echoed, oldest first. 6 bytes. */
 struct conn {
 	uint16_t head, tail;	/* buffer ids, NO_BUF when none */
@@ -117,27 +138,27 @@ struct buf {
 };
 
 struct loop {
-	int id, lfd;
 	pthread_t thread;
+	int id;				/* loops[id] */
+	int lfd;			/* the listener, accepted on by the ring */
 	struct uring ring;
-	struct uring_bufs bufs;
-	struct buf *meta;		/* opt_bufs entries */
-	struct conn *conns;		/* cfg.fd_limit entries, indexed by fd */
+	struct uring_bufs bufs;		/* the provided receive buffers */
+	struct buf *meta;		/* cfg.bufs entries, indexed by buffer id */
+	struct conn *conns;		/* fd_limit entries, indexed by fd */
 	int *starved;			/* FIFO of conns waiting for buffers */
 	long starved_head, nstarved;
-	uint64_t accept_at;		/* 0 = accepting; else paused (EMFILE) */
-	int full;			/* warned for this EMFILE episode */
 	struct stats_slot *st;
+	uint64_t paused_until;		/* accept paused after EMFILE; 0 = accepting */
+	int full;			/* warned for this EMFILE episode */
 	uint64_t enobufs, short_sends, paused, rearms;
 };
 
-static struct loop *loops;
-static int *lfds;
+static struct loop *loops;	/* cfg.loops of them, a thread each */
 
-/* ---- submitting ---- */
+/* ---- requests: every io_uring prep the design makes ---- */
 
 /* A submission entry for opcode `op` on fd; its completion is `tag`'s. */
-static struct io_uring_sqe *sqe(struct loop *l, uint8_t op, int fd, int tag)
+static struct io_uring_sqe *prep(struct loop *l, uint8_t op, int fd, int tag)
 {
 	struct io_uring_sqe *s = uring_sqe(&l->ring, op, fd, (uint64_t)fd << 8 | tag);
 
@@ -148,15 +169,16 @@ static struct io_uring_sqe *sqe(struct loop *l, uint8_t op, int fd, int tag)
 
 static void arm_accept(struct loop *l)
 {
-	struct io_uring_sqe *s = sqe(l, IORING_OP_ACCEPT, l->lfd, OP_ACCEPT);
+	struct io_uring_sqe *s = prep(l, IORING_OP_ACCEPT, l->lfd, OP_ACCEPT);
 
 	s->ioprio = IORING_ACCEPT_MULTISHOT;
 	s->accept_flags = SOCK_CLOEXEC;
 }
 
+/* Receive into whichever provided buffer is free when data comes. */
 static void arm_recv(struct loop *l, int fd)
 {
-	struct io_uring_sqe *s = sqe(l, IORING_OP_RECV, fd, OP_RECV);
+	struct io_uring_sqe *s = prep(l, IORING_OP_RECV, fd, OP_RECV);
 
 	s->ioprio = IORING_RECV_MULTISHOT;
 	s->flags = IOSQE_BUFFER_SELECT;
@@ -169,7 +191,7 @@ static void send_head(struct loop *l, int fd)
 {
 	struct conn *c = &l->conns[fd];
 	struct buf *b = &l->meta[c->head];
-	struct io_uring_sqe *s = sqe(l, IORING_OP_SEND, fd, OP_SEND);
+	struct io_uring_sqe *s = prep(l, IORING_OP_SEND, fd, OP_SEND);
 
 	s->addr = (uint64_t)(uintptr_t)(uring_buf(&l->bufs, c->head) + b->off);
 	s->len = b->len - b->off;
@@ -180,7 +202,7 @@ static void send_head(struct loop *l, int fd)
 /* Cancel the request whose user_data is `what`; 0: every request on fd. */
 static void cancel(struct loop *l, int fd, uint64_t what)
 {
-	struct io_uring_sqe *s = sqe(l, IORING_OP_ASYNC_CANCEL, fd, OP_CANCEL);
+	struct io_uring_sqe *s = prep(l, IORING_OP_ASYNC_CANCEL, fd, OP_CANCEL);
 
 	s->addr = what;
 	s->cancel_flags = what ? 0 : IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL;
@@ -202,7 +224,7 @@ static void pop(struct loop *l, struct conn *c)
 }
 
 /* Close once nothing in flight refers to fd any more. */
-static void finish(struct loop *l, int fd)
+static void conn_finish(struct loop *l, int fd)
 {
 	struct conn *c = &l->conns[fd];
 
@@ -210,12 +232,12 @@ static void finish(struct loop *l, int fd)
 		return;
 	while (c->head != NO_BUF)
 		pop(l, c);
-	sqe(l, IORING_OP_CLOSE, fd, OP_CLOSE)->flags = IOSQE_CQE_SKIP_SUCCESS;
+	prep(l, IORING_OP_CLOSE, fd, OP_CLOSE)->flags = IOSQE_CQE_SKIP_SUCCESS;
 	c->state &= C_STARVED;	/* the starved list may still name it */
 }
 
-/* The connection is over (err: 0 for a clean EOF, else an errno). */
-static void close_conn(struct loop *l, int fd, int err)
+/* err: 0 for a clean EOF, else the errno that ended the connection. */
+static void conn_close(struct loop *l, int fd, int err)
 {
 	struct conn *c = &l->conns[fd];
 
@@ -225,11 +247,11 @@ static void close_conn(struct loop *l, int fd, int err)
 	stats_conn_closed(l->st, err);
 	if (c->state & (C_RECV | C_SEND))
 		cancel(l, fd, 0);
-	finish(l, fd);
+	conn_finish(l, fd);
 }
 
 /* A slow reader's replies have drained: read from it again. */
-static void resume(struct loop *l, int fd)
+static void recv_resume(struct loop *l, int fd)
 {
 	struct conn *c = &l->conns[fd];
 
@@ -254,15 +276,15 @@ static void on_accept(struct loop *l, struct io_uring_cqe *cqe)
 				warnx_("loop %d: accept at %ld conns: paused:", l->id,
 				       (long)atomic_load(&l->st->conns));
 			l->full = 1;
-			l->accept_at = clock_ns() + SRV_PAUSE_MS * 1000000ull;
+			l->paused_until = clock_ns() + PAUSE_MS * 1000000ull;
 		} else {
 			arm_accept(l);	/* multishot ended: arm it again */
 		}
 	}
 	if (fd < 0)
 		return;
-	if (fd >= cfg.fd_limit) {	/* cannot happen under RLIMIT_NOFILE */
-		sqe(l, IORING_OP_CLOSE, fd, OP_CLOSE)->flags = IOSQE_CQE_SKIP_SUCCESS;
+	if (fd >= fd_limit) {	/* cannot happen under RLIMIT_NOFILE */
+		prep(l, IORING_OP_CLOSE, fd, OP_CLOSE)->flags = IOSQE_CQE_SKIP_SUCCESS;
 		return;
 	}
 	net_set_nodelay(fd);
@@ -273,8 +295,17 @@ static void on_accept(struct loop *l, struct io_uring_cqe *cqe)
 	atomic_fetch_add_explicit(&l->st->accepted, 1, memory_order_relaxed);
 }
 
-/* Data arrived in a buffer that is now ours: queue it behind any sends. */
-static void on_data(struct loop *l, int fd, unsigned id, int len)
+/* After an EMFILE pause: arm the accept again. */
+static void accept_resume(struct loop *l)
+{
+	if (!l->paused_until || clock_ns() < l->paused_until)
+		return;
+	l->paused_until = 0;
+	arm_accept(l);
+}
+
+/* Data arrived in buffer `id`, now ours: echo it, behind any queued sends. */
+static void echo_buf(struct loop *l, int fd, unsigned id, int len)
 {
 	struct conn *c = &l->conns[fd];
 
@@ -295,7 +326,8 @@ static void on_data(struct loop *l, int fd, unsigned id, int len)
 	}
 }
 
-static void on_recv(struct loop *l, int fd, struct io_uring_cqe *cqe)
+/* A receive completed: data, EOF, an empty buffer ring, or an error. */
+static void on_readable(struct loop *l, int fd, struct io_uring_cqe *cqe)
 {
 	struct conn *c = &l->conns[fd];
 
@@ -306,42 +338,47 @@ static void on_recv(struct loop *l, int fd, struct io_uring_cqe *cqe)
 	if (cqe->res > 0 && (c->state & C_CLOSE))
 		uring_buf_give(&l->bufs, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
 	else if (cqe->res > 0)
-		on_data(l, fd, cqe->flags >> IORING_CQE_BUFFER_SHIFT, cqe->res);
+		echo_buf(l, fd, cqe->flags >> IORING_CQE_BUFFER_SHIFT, cqe->res);
 
 	if (c->state & (C_RECV | C_CLOSE)) {
-		finish(l, fd);
+		conn_finish(l, fd);
 	} else if (cqe->res == 0) {
 		c->state |= C_EOF;	/* flush what is queued, then close */
 		if (!(c->state & C_SEND))
-			close_conn(l, fd, 0);
+			conn_close(l, fd, 0);
 	} else if (cqe->res == -ENOBUFS && !(c->state & C_PAUSED)) {
 		l->enobufs++;		/* re-armed when buffers come back */
 		if (!(c->state & C_STARVED)) {
 			c->state |= C_STARVED;
-			l->starved[(l->starved_head + l->nstarved++) % cfg.fd_limit] = fd;
+			l->starved[(l->starved_head + l->nstarved++) % fd_limit] = fd;
 		}
 	} else if (cqe->res > 0 || cqe->res == -ECANCELED || cqe->res == -ENOBUFS) {
 		if (c->state & C_PAUSED) {
-			resume(l, fd);
+			recv_resume(l, fd);
 		} else {
 			l->rearms++;	/* multishot ended (CQ overflow, ...) */
 			arm_recv(l, fd);
 		}
 	} else {
-		close_conn(l, fd, -cqe->res);	/* reset, ... */
+		conn_close(l, fd, -cqe->res);	/* reset, ... */
 	}
 }
 
-static void on_send(struct loop *l, int fd, struct io_uring_cqe *cqe)
+/* A send completed: all of the buffer, part of it, or an error. */
+static void on_writable(struct loop *l, int fd, struct io_uring_cqe *cqe)
 {
 	struct conn *c = &l->conns[fd];
 	struct buf *b;
 
 	c->state &= ~C_SEND;
-	if (c->state & C_CLOSE)
-		return finish(l, fd);
-	if (cqe->res <= 0)
-		return close_conn(l, fd, cqe->res ? -cqe->res : EIO);	/* reset, ... */
+	if (c->state & C_CLOSE) {
+		conn_finish(l, fd);
+		return;
+	}
+	if (cqe->res <= 0) {
+		conn_close(l, fd, cqe->res ? -cqe->res : EIO);	/* reset, ... */
+		return;
+	}
 	b = &l->meta[c->head];
 	atomic_fetch_add_explicit(&l->st->bytes, (unsigned)cqe->res, memory_order_relaxed);
 	b->off += (uint16_t)cqe->res;
@@ -352,9 +389,9 @@ static void on_send(struct loop *l, int fd, struct io_uring_cqe *cqe)
 	if (c->head != NO_BUF)
 		send_head(l, fd);
 	else if (c->state & C_EOF)
-		close_conn(l, fd, 0);
+		conn_close(l, fd, 0);
 	else
-		resume(l, fd);
+		recv_resume(l, fd);
 }
 
 /*
@@ -367,7 +404,7 @@ static void rearm_starved(struct loop *l)
 		int fd = l->starved[l->starved_head];
 		struct conn *c = &l->conns[fd];
 
-		l->starved_head = (l->starved_head + 1) % cfg.fd_limit;
+		l->starved_head = (l->starved_head + 1) % fd_limit;
 		l->nstarved--;
 		c->state &= ~C_STARVED;
 		if ((c->state & (C_OPEN | C_RECV | C_CLOSE | C_PAUSED | C_EOF)) == C_OPEN)
@@ -375,26 +412,7 @@ static void rearm_starved(struct loop *l)
 	}
 }
 
-/* ---- the loop ---- */
-
-/*
- * Our own fd table, as in 06, then the ring (its fd goes in that table)
- * and its buffers. Loops set up one at a time: ThreadSanitizer tracks fd
- * numbers process-wide and would take two private tables' fd 5 for one.
- */
-static sem_t setup_done;
-
-static void loop_setup(struct loop *l)
-{
-	if (cfg.loops > 1)
-		srv_private_table(l->id, lfds, cfg.loops);
-	if (uring_init(&l->ring, SQ_ENTRIES, CQ_ENTRIES) < 0)
-		die("loop %d: io_uring_setup:", l->id);
-	if (uring_bufs_init(&l->ring, &l->bufs, 0, (unsigned)opt_bufs, BUF_SIZE) < 0)
-		die("loop %d: register %ld buffers:", l->id, opt_bufs);
-	arm_accept(l);
-	sem_post(&setup_done);
-}
+/* ---- the loop: one per thread ---- */
 
 /* Every completion ready, oldest first. */
 static void reap(struct loop *l)
@@ -410,22 +428,19 @@ static void reap(struct loop *l)
 		uring_cq_advance(&l->ring, 1);
 		switch (cqe.user_data & 0xff) {
 		case OP_ACCEPT: on_accept(l, &cqe); break;
-		case OP_RECV: on_recv(l, fd, &cqe); break;
-		case OP_SEND: on_send(l, fd, &cqe); break;
+		case OP_RECV: on_readable(l, fd, &cqe); break;
+		case OP_SEND: on_writable(l, fd, &cqe); break;
 		default: break;	/* a cancel or close that failed: nothing to do */
 		}
 	}
 }
 
-static void *loop_run(void *arg)
+static void loop_run(struct loop *l)
 {
-	struct loop *l = arg;
-
-	loop_setup(l);
 	while (!atomic_load_explicit(&sig_stop, memory_order_relaxed)) {
 		/* Wait for a batch (or just one completion with -m 0), but
 		 * not while starved conns can be re-armed. */
-		unsigned wait = opt_min_wait ? WAIT_BATCH : 1;
+		unsigned wait = cfg.min_wait ? WAIT_BATCH : 1;
 
 		if (l->nstarved && l->bufs.avail)
 			wait = 0;
@@ -433,25 +448,51 @@ static void *loop_run(void *arg)
 		uring_bufs_publish(&l->bufs);
 		/* One system call: submit everything queued, and wait for
 		 * WAIT_BATCH completions, or -m USEC once there is one. */
-		if (uring_enter(&l->ring, wait, (unsigned)opt_min_wait, 100) < 0)
+		if (uring_enter(&l->ring, wait, (unsigned)cfg.min_wait,
+				TICK_NS / 1000000) < 0)
 			die("loop %d: io_uring_enter:", l->id);
 		reap(l);
 		rearm_starved(l);
-		if (l->accept_at && clock_ns() >= l->accept_at) {
-			l->accept_at = 0;
-			arm_accept(l);
-		}
+		accept_resume(l);	/* after an EMFILE pause */
 	}
 	/* The ring stays: exiting the process tears it down and cancels
 	 * whatever is in flight. */
+}
+
+static sem_t setup_done;	/* a loop thread has its ring */
+
+/* A loop thread: its own fd table (a copy of main's, less the other loops'
+ * listeners; a TSan build shares one: r == 1), then its ring (whose fd goes
+ * in that table) and buffers, and the accept. Main starts the loops one at
+ * a time: ThreadSanitizer tracks fd numbers process-wide and would take two
+ * private tables' fd 5 for one. */
+static void *loop_thread(void *arg)
+{
+	struct loop *l = arg;
+	int r = fd_private_table();
+
+	if (r < 0)
+		die("loop %d: unshare(CLONE_FILES):", l->id);
+	for (int i = 0; r == 0 && i < cfg.loops; i++)
+		if (i != l->id)
+			close(loops[i].lfd);
+	if (uring_init(&l->ring, SQ_ENTRIES, CQ_ENTRIES) < 0)
+		die("loop %d: io_uring_setup:", l->id);
+	if (uring_bufs_init(&l->ring, &l->bufs, 0, (unsigned)cfg.bufs, BUF_SIZE) < 0)
+		die("loop %d: register %ld buffers:", l->id, cfg.bufs);
+	arm_accept(l);
+	sem_post(&setup_done);
+	loop_run(l);			/* until main sets sig_stop */
 	return NULL;
 }
 
 /* ---- main ---- */
 
-static void report(struct json *j)
+/* The result: one JSON line on stdout, with what the rings counted. */
+static void report(void)
 {
 	uint64_t e = 0, s = 0, p = 0, r = 0, n = 0;
+	struct json j;
 
 	for (int i = 0; i < cfg.loops; i++) {
 		e += loops[i].enobufs;
@@ -460,66 +501,115 @@ static void report(struct json *j)
 		r += loops[i].rearms;
 		n += loops[i].ring.enters;
 	}
-	json_i64(j, "loops", cfg.loops);
-	json_i64(j, "bufs_per_loop", opt_bufs);
-	json_i64(j, "min_wait_us", opt_min_wait);
-	json_u64(j, "enobufs", e);
-	json_u64(j, "short_sends", s);
-	json_u64(j, "paused", p);
-	json_u64(j, "rearms", r);
-	json_u64(j, "enters", n);
-	json_num(j, "enters_per_req", stats_requests() ? (double)n / stats_requests() : 0);
+	json_begin(&j);
+	stats_json(&j);
+	json_i64(&j, "loops", cfg.loops);
+	json_i64(&j, "bufs_per_loop", cfg.bufs);
+	json_i64(&j, "min_wait_us", cfg.min_wait);
+	json_u64(&j, "enobufs", e);
+	json_u64(&j, "short_sends", s);
+	json_u64(&j, "paused", p);
+	json_u64(&j, "rearms", r);
+	json_u64(&j, "enters", n);
+	json_num(&j, "enters_per_req", stats_requests() ? (double)n / stats_requests() : 0);
+	json_end(&j);
+	json_print(&j, stdout);
 }
 
-/* One thread per loop, each set up before the next starts. */
-static void start_loops(struct stats_slot *slots)
+static void usage(void)
 {
-	loops = calloc((size_t)cfg.loops, sizeof(*loops));
-	if (!loops)
-		die("calloc:");
-	sem_init(&setup_done, 0, 0);
-	for (int i = 0; i < cfg.loops; i++) {
-		struct loop *l = &loops[i];
+	printf("%s: io_uring loops: multishot accept and receive, provided buffers\n\n"
+	       "%s\n\n"
+	       "  -a ADDR   address to listen on (default %s; 0.0.0.0 is opt-in)\n"
+	       "  -p PORT   port (default %d; 0 picks a free one)\n"
+	       "  -c N      io_uring loops (default: the CPU count, more if -n needs them)\n"
+	       "  -n CONNS  connections to make room for; sizes the default -c\n"
+	       "  -B BUFS   provided receive buffers per loop, a power of two (default 1024)\n"
+	       "  -m USEC   with a completion ready, wait this long for more before\n"
+	       "            handling them (default 50; 0: at once)\n"
+	       "  -i SEC    stats interval on stderr (default 5)\n"
+	       "  -L        print this design's limits as one JSON line, for run.sh\n"
+	       "  -h        this help\n\n"
+	       "Echoes every byte back. Prints \"listening on ADDR:PORT\" on stderr when\n"
+	       "ready; on SIGINT/SIGTERM one JSON line on stdout, then exits 0.\n"
+	       "Exit 1: cannot listen; exit 2: bad usage; exit 77: no io_uring here.\n",
+	       prog_name, arg_synopsis, C1M_ADDR, C1M_PORT);
+}
 
-		*l = (struct loop){ .id = i, .lfd = lfds[i], .st = &slots[i] };
-		l->conns = calloc((size_t)cfg.fd_limit, sizeof(struct conn));
-		l->starved = calloc((size_t)cfg.fd_limit, sizeof(int));
-		l->meta = calloc((size_t)opt_bufs, sizeof(struct buf));
-		if (!l->conns || !l->starved || !l->meta)
-			die("calloc:");
-		if ((errno = pthread_create(&l->thread, NULL, loop_run, l)))
-			die("pthread_create:");
-		sem_wait(&setup_done);
+static void parse(int argc, char **argv)
+{
+	static const struct limits lim = { .design = DESIGN, .fd_tables = "many",
+		.fd_reserve = FD_RESERVE, .max_loops = 4096, .target = 1000000 };
+	int o;
+
+	arg_synopsis = "usage: server [-a ADDR] [-p PORT] [-c N] [-n CONNS] [-B BUFS] "
+		       "[-m USEC] [-i SEC] [-L] [-h]";
+	while ((o = getopt(argc, argv, ":a:p:c:n:B:m:i:Lh")) != -1) {
+		switch (o) {
+		case 'a': arg_ipv4(o, optarg); cfg.addr = optarg; break;
+		case 'p': cfg.port = (int)arg_long(o, optarg, 0, 65535); break;
+		case 'c': cfg.loops = (int)arg_long(o, optarg, 1, 4096); break;
+		case 'n': cfg.conns = arg_long(o, optarg, 1, 100000000); break;
+		case 'B': cfg.bufs = arg_long(o, optarg, 1, 32768); break;
+		case 'm': cfg.min_wait = arg_long(o, optarg, 0, 1000000); break;
+		case 'i': cfg.interval = arg_seconds(o, optarg, 1e6); break;
+		case 'L': limits_print(&lim);
+		case 'h': usage(); exit(0);
+		case ':': arg_usage_error("-%c needs a value", optopt);
+		default: arg_usage_error("unknown option -%c", optopt);
+		}
 	}
+	if (optind < argc)
+		arg_usage_error("unexpected argument '%s'", argv[optind]);
+	if (cfg.interval < 0.1)
+		arg_usage_error("-i: must be at least 0.1 s");
+	if (cfg.bufs & (cfg.bufs - 1))	/* the buffer ring's size */
+		arg_usage_error("-B %ld: not a power of two", cfg.bufs);
 }
 
 int main(int argc, char **argv)
 {
-	static const struct srv_flag flags[] = {
-		{ 'B', "BUFS", "provided receive buffers per loop, a power of two "
-		  "(default 1024)", 1, 32768, &opt_bufs, NULL, NULL },
-		{ 'm', "USEC", "with a completion ready, wait this long for more before "
-		  "handling them (default 50; 0: at once)", 0, 1000000, &opt_min_wait, NULL, NULL },
-		{ 0 },
-	};
-	static const struct srv_design design = {
-		.name = "14_io_uring",
-		.summary = "io_uring loops: multishot accept and receive, provided buffers",
-		.loops_help = "io_uring loops (default: the CPU count, more if -n needs them)",
-		.conns_help = "connections to make room for; sizes the default -c",
-		.flags = flags,
-	};
-	srv_parse(argc, argv, &design, &cfg);
-	if (opt_bufs & (opt_bufs - 1))
-		arg_usage_error("-B %ld: not a power of two", opt_bufs);
-	uring_check();
-	start_loops(srv_start_loops(&cfg, design.name, FD_RESERVE, &lfds));
-	srv_listening(&cfg, "%d rings x %ld fds, %ld x %d-byte buffers each", cfg.loops,
-		      cfg.fd_limit - FD_RESERVE, opt_bufs, BUF_SIZE);
+	struct stats_slot *slots;
 
-	stats_run(NULL);	/* until SIGINT/SIGTERM */
+	prog_init(argv[0]);
+	parse(argc, argv);
+	uring_check();		/* exit 77 where io_uring is unavailable */
+	fd_limit = fd_size_loops(cfg.conns, FD_RESERVE, &cfg.loops);	/* and -c */
+	loops = calloc((size_t)cfg.loops, sizeof(*loops));
+	if (!loops)
+		die("setup:");
+	/* Every listener up front: a busy port fails here, before any thread.
+	 * SO_REUSEPORT only to share the port among our own loops: one loop
+	 * must not silently share it with another server. */
+	for (int i = 0; i < cfg.loops; i++) {
+		loops[i].lfd = net_listen(cfg.addr, cfg.port, cfg.loops > 1, 4096);
+		if (loops[i].lfd < 0)
+			die("listen %s:%d:", cfg.addr, cfg.port);
+		cfg.port = net_local_port(loops[i].lfd);	/* resolves -p 0 */
+	}
+	sig_setup();		/* before the threads: they inherit the mask */
+	slots = stats_init(DESIGN, cfg.loops, cfg.interval);	/* a slot each */
+	sem_init(&setup_done, 0, 0);
+	for (int i = 0; i < cfg.loops; i++) {
+		struct loop *l = &loops[i];
+
+		l->id = i;
+		l->st = &slots[i];
+		l->conns = calloc((size_t)fd_limit, sizeof(*l->conns));
+		l->starved = calloc((size_t)fd_limit, sizeof(*l->starved));
+		l->meta = calloc((size_t)cfg.bufs, sizeof(*l->meta));
+		if (!l->conns || !l->starved || !l->meta)
+			die("setup:");
+		if ((errno = pthread_create(&l->thread, NULL, loop_thread, l)))
+			die("pthread_create:");
+		sem_wait(&setup_done);	/* one loop set up at a time */
+	}
+	fprintf(stderr, "%s: listening on %s:%d, %d rings x %ld fds, %ld x %d-byte buffers each\n",
+		prog_name, cfg.addr, cfg.port, cfg.loops, fd_limit - FD_RESERVE, cfg.bufs, BUF_SIZE);
+
+	stats_run(NULL);	/* the meter, until SIGINT/SIGTERM */
 	for (int i = 0; i < cfg.loops; i++)
 		pthread_join(loops[i].thread, NULL);
-	srv_report(report);
+	report();
 	return 0;
 }

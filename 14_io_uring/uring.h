@@ -2,11 +2,11 @@
  * uring.h - the few lines of io_uring plumbing a program needs without
  * liburing: set up a ring with the raw system calls, hand out submission
  * entries, submit and wait in one call, walk the completions, and keep a
- * ring of provided buffers. The design (what to submit, what a completion
- * means) stays in the program; see 14_io_uring/server.c.
+ * ring of provided buffers. No step of the design is here: what to
+ * submit, and what a completion means, is all in server.c.
  *
- * Like the rest of common/, nothing here exits except uring_check(); the
- * others return -1 with errno set.
+ * As in common/, nothing here exits except uring_check(); the others
+ * return -1 with errno set.
  */
 #ifndef C1M_URING_H
 #define C1M_URING_H
@@ -111,7 +111,7 @@ static inline char *uring_buf(const struct uring_bufs *b, unsigned id)
 	return b->mem + (size_t)id * b->size;
 }
 
-/* The kernel took buffer `id` (a completion said so). */
+/* The kernel took a buffer (a completion said so). */
 static inline void uring_buf_taken(struct uring_bufs *b)
 {
 	b->avail--;
