@@ -30,14 +30,20 @@
 # client, stops the server with SIGTERM and collects both JSON lines plus the
 # kernel memory (/proc/meminfo Slab) and TCP memory (/proc/net/sockstat).
 #
-# Which programs: NN's own server and client. A directory without a client
-# uses 05_multi_epoll_client (it drives 06-14); one without a server uses the
-# nearest lower-numbered server.
+# Which programs: NN's own server; for 01-05 NN's own client, for 06 and up
+# 05_multi_epoll_client (it drives 06-14). A directory without a server uses
+# the nearest lower-numbered server.
 #
-# Defaults by design: 09-13 run 1,000 connections (the middle of the blog's
-# 5000..100 sweep); the others aim at 1,000,000 and take what the machine
-# allows. The clients' own defaults set the load (01 and 02: a low
-# round-robin rate; the rest: closed-loop ping-pong).
+# Sizing reads what each program prints with -L (one JSON line: its fd
+# tables, the fds it keeps spare per table, its most loops, thread per
+# connection or not, its target; a client's connections per source address
+# and default rate), never its -h text. A program without -L is an error.
+#
+# Defaults by design (the target and rate their -L print): 09-13 run 1,000
+# connections (the middle of the blog's 5000..100 sweep); the others aim at
+# 1,000,000 and take what the machine allows. The clients' own defaults set
+# the load (01 and 02: a low round-robin rate; the rest: closed-loop
+# ping-pong).
 #
 # Results: $RESULTS_DIR (default results/) gets NN-<timestamp>.json (both
 # programs' JSON lines, the machine, the kernel settings, the memory deltas),
@@ -59,8 +65,6 @@ KERNEL_PER_CONN=8300	# bytes of kernel memory per connection, both ends (SPEC: 8
 USER_PER_CONN=200	# bytes of user memory per connection, both ends (epoll designs)
 THREAD_PER_CONN=31744	# a 16 KiB-stack thread with its kernel stack (SPEC: ~31 KB)
 MEM_SHARE=60		# per cent of MemAvailable a run may take
-FD_SPARE=64		# fds per table kept for listeners, epoll, stdio
-PER_SRC=2000		# client connections per source address, unless its -h says
 
 usage() { sed -n '2,/^set -u/p' "$0" | sed -e '/^set -u/d' -e 's/^# \{0,1\}//'; }
 bad() {
@@ -81,7 +85,8 @@ dir_of() {
 	done
 }
 
-# The directory whose server (or client) design NN runs.
+# The directory whose server design NN runs: its own, or the nearest
+# lower-numbered one.
 server_dir() {
 	local n=$((10#$1)) d
 	for ((; n >= 1; n--)); do
@@ -89,21 +94,16 @@ server_dir() {
 		[[ -n "$d" && -f "$d/server.c" ]] && { echo "$d"; return; }
 	done
 }
+# The directory whose client drives design NN: its own for 01-05, and
+# 05_multi_epoll_client for 06 and up (their client.c files only set 05's
+# defaults); without one, the nearest lower-numbered client.
 client_dir() {
-	local d
-	d=$(dir_of "$1")
-	if [[ -n "$d" && -f "$d/client.c" ]]; then
-		echo "$d"
-	elif ((10#$1 > 5)); then
-		d=$(dir_of 05)
-		[[ -n "$d" && -f "$d/client.c" ]] && echo "$d"
-	else
-		local n
-		for ((n = 10#$1 - 1; n >= 1; n--)); do
-			d=$(dir_of "$(printf %02d "$n")")
-			[[ -n "$d" && -f "$d/client.c" ]] && { echo "$d"; return; }
-		done
-	fi
+	local n d
+	((10#$1 > 5)) && set -- 05
+	for ((n = 10#$1; n >= 1; n--)); do
+		d=$(dir_of "$(printf %02d "$n")")
+		[[ -n "$d" && -f "$d/client.c" ]] && { echo "$d"; return; }
+	done
 }
 
 # Every number with a directory, a server and a client to run.
@@ -117,22 +117,66 @@ valid_designs() {
 	echo "${out[*]}"
 }
 
-# What sizing needs to know of a design, beyond its -h texts:
-#   KIND     threads (one thread per connection: ~31 KB each) or events
-#   TABLES   many (the server spreads its fds over private tables or child
-#            processes, so RLIMIT_NOFILE caps a table, not the run) or one
-#   TARGET   the connections it aims at
-design_traits() {
-	KIND=events TABLES=one TARGET=1000000
-	case $1 in
-	01) KIND=threads ;;
-	02 | 03 | 04 | 05 | 08) ;;
-	06 | 07 | 14) TABLES=many ;;
-	09 | 11 | 13) KIND=threads TARGET=1000 ;;
-	10 | 12) TABLES=many TARGET=1000 ;;
-	*)	# A new design: a server that takes -n sizes its own tables.
-		grep -q -- '\[-n CONNS\]' <<<"$SERVER_HELP" && TABLES=many ;;
-	esac
+# What sizing needs to know of a program, it prints with -L: one JSON line
+# (common/c1m.h, struct limits), whatever its -h text says. Prints the
+# line, or one line on stderr and returns 1 when the program cannot say.
+limits_of() { # PROGRAM
+	local out rc first
+	out=$(timeout 5 "./$1" -L 2>/dev/null </dev/null)
+	rc=$?
+	if ((rc == 0)) && [[ "$out" == \{*\} && "$out" != *$'\n'* ]]; then
+		echo "$out"
+		return 0
+	fi
+	first=${out%%$'\n'*}
+	echo "$PROG: ./$1 -L failed (exit $rc${first:+, printed \"$first\"}): it must print its limits as one JSON line; rebuild it (make $1)" >&2
+	return 1
+}
+
+# Set each VAR to KEY's value in PROGRAM's -L line JSON, checked against
+# the extended regex WANT; a missing or odd value is a one-line error.
+limit() { # PROGRAM JSON [VAR KEY WANT]...
+	local prog=$1 json=$2 v
+	shift 2
+	while (($# >= 3)); do
+		v=$(awk "$AWK_LIB"' BEGIN { print jget(ARGV[1], ARGV[2]); exit }' "$json" "$2")
+		if ! [[ "$v" =~ ^($3)$ ]]; then
+			echo "$PROG: ./$prog -L: \"$2\" is '$v', want $3, in: $json" >&2
+			return 1
+		fi
+		printf -v "$1" '%s' "$v"
+		shift 3
+	done
+}
+
+# Read both programs' limits (nothing here depends on a -h text):
+#   KIND      threads (the server runs a thread per connection: ~31 KB
+#             each) or events
+#   TABLES    many (the server spreads its fds over private tables or child
+#             processes, so RLIMIT_NOFILE caps a table, not the run) or one
+#   TARGET    the connections the server aims at
+#   SRV_RESERVE, SRV_LOOPS  fds the server keeps spare per table; most -c
+#   CLI_TABLES, CLI_RESERVE, CLI_LOOPS  the same of the client ("one": all
+#             its connections share one table)
+#   PER_SRC   client connections per source address (127.0.0.1, .2, ...)
+#   RATE_DEFAULT  the client's default -r (0 = closed-loop ping-pong)
+#   SERVER_N  1 if the server takes -n CONNS (it accepts "-n 1 -L")
+KIND='' TABLES='' TARGET=0 SRV_RESERVE=0 SRV_LOOPS=1 CLI_TABLES='' CLI_RESERVE=0 CLI_LOOPS=1
+PER_SRC=0 RATE_DEFAULT=0 SERVER_N=0
+read_limits() {
+	local s c kind sfd scap cfd ccap int='[1-9][0-9]*'
+	s=$(limits_of "$SDIR/server") && c=$(limits_of "$CDIR/client") || return 1
+	limit "$SDIR/server" "$s" kind thread_per_conn '0|1' TABLES fd_tables 'one|many' \
+		TARGET target "$int" sfd fd_limit "$int" scap table_cap "$int" \
+		SRV_LOOPS max_loops "$int" || return 1
+	limit "$CDIR/client" "$c" CLI_TABLES fd_tables 'one|many' cfd fd_limit "$int" \
+		ccap table_cap "$int" CLI_LOOPS max_loops "$int" PER_SRC per_src "$int" \
+		RATE_DEFAULT rate '[0-9]+(\.[0-9]+)?(e[-+][0-9]+)?' || return 1
+	((kind)) && KIND=threads || KIND=events
+	SRV_RESERVE=$((sfd - scap)) CLI_RESERVE=$((cfd - ccap))
+	SERVER_N=0
+	"./$SDIR/server" -n 1 -L >/dev/null 2>&1 </dev/null && SERVER_N=1
+	return 0
 }
 
 # ---- sizing ----
@@ -140,7 +184,7 @@ design_traits() {
 # Sets CONNS (or refuses) and prints why. $1 = the -n asked for, or "".
 size_run() {
 	local asked=$1 mem_kb per budget mem_cap cap why
-	local hard table srv_cap=0 cli_cap=0 files_cap thr_cap=0 used
+	local hard table srv_cap=0 cli_cap=0 files_cap thr_cap=0 used loops
 
 	mem_kb=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
 	per=$((KERNEL_PER_CONN + USER_PER_CONN))
@@ -164,18 +208,27 @@ size_run() {
 		RAISE_NOFILE=$table
 	fi
 	if [[ $TABLES == one ]]; then
-		srv_cap=$((table - FD_SPARE))
-		printf '  %-8s server: one fd table of %s (RLIMIT_NOFILE) -> %s\n' fds "$(num "$table")" "$(num $srv_cap)"
+		srv_cap=$((table - SRV_RESERVE))
+		printf '  %-8s server: one fd table of %s (RLIMIT_NOFILE), %s kept spare -> %s\n' fds \
+			"$(num "$table")" "$SRV_RESERVE" "$(num $srv_cap)"
 		((srv_cap < cap)) && cap=$srv_cap why="the server's one fd table"
 	else
-		printf '  %-8s server: private fd tables of %s each, as many as it needs\n' fds "$(num "$table")"
+		loops=${LOOPS:-$SRV_LOOPS}
+		srv_cap=$(((table - SRV_RESERVE) * loops))
+		printf '  %-8s server: a private fd table of %s connections per loop, up to %s loops (%s) -> %s\n' \
+			fds "$(num $((table - SRV_RESERVE)))" "$(num "$loops")" \
+			"$([[ -n $LOOPS ]] && echo "-c" || echo "its most")" "$(num $srv_cap)"
+		((srv_cap < cap)) && cap=$srv_cap why="the server's $(num "$loops") fd tables"
 	fi
-	if grep -q 'this design has one' <<<"$CLIENT_HELP"; then
-		cli_cap=$((table - FD_SPARE))
+	if [[ $CLI_TABLES == one ]]; then
+		cli_cap=$((table - CLI_RESERVE))
 		printf '  %-8s client: one loop, one fd table -> %s\n' "" "$(num $cli_cap)"
 		((cli_cap < cap)) && cap=$cli_cap why="the client's one fd table"
 	else
-		printf '  %-8s client: one loop and private fd table per %s\n' "" "$(num "$table")"
+		cli_cap=$(((table - CLI_RESERVE) * CLI_LOOPS))
+		printf '  %-8s client: a private fd table of %s connections per loop, up to %s loops -> %s\n' "" \
+			"$(num $((table - CLI_RESERVE)))" "$(num "$CLI_LOOPS")" "$(num $cli_cap)"
+		((cli_cap < cap)) && cap=$cli_cap why="the client's $(num "$CLI_LOOPS") fd tables"
 	fi
 	if ((!CAN_TUNE)); then
 		used=$(awk '{ print $1 }' /proc/sys/fs/file-nr)
@@ -193,10 +246,8 @@ size_run() {
 			((thr_cap < cap)) && cap=$thr_cap why="kernel.pid_max/threads-max"
 		fi
 	fi
-	local per_src
-	per_src=$(sed -n 's/.*127\.0\.0\.x per \([0-9]*\) connections.*/\1/p' <<<"$CLIENT_HELP")
 	printf '  %-8s the client binds 127.0.0.1, .2, ...: %s connections per source address\n' \
-		ports "$(num "${per_src:-$PER_SRC}")"
+		ports "$(num "$PER_SRC")"
 	((cap < 1)) && cap=1
 
 	if [[ -n "$asked" ]]; then
@@ -331,7 +382,7 @@ start_server() {
 	local i
 	# shellcheck disable=SC2206
 	SERVER_CMD=("./$SDIR/server" -p "$PORT" -i "$INTERVAL" $EXTRA_S)
-	grep -q -- '\[-n CONNS\]' <<<"$SERVER_HELP" && SERVER_CMD+=(-n "$CONNS")
+	((SERVER_N)) && SERVER_CMD+=(-n "$CONNS")
 	[[ -n "$LOOPS" ]] && SERVER_CMD+=(-c "$LOOPS")
 	SERVER_LINE="$(ns_prefix)${SERVER_CMD[*]}"
 	echo "server: $SERVER_LINE"
@@ -417,7 +468,6 @@ sysctl_json() { # KEY... -> "key": "value", ...
 
 # TIME_WAIT sockets in the run's namespace.
 time_wait() {
-	# shellcheck disable=SC2016
 	in_ns awk '/^TCP:/ { for (i = 2; i < NF; i += 2) if ($i == "tw") print $(i + 1) + 0 }' \
 		/proc/net/sockstat 2>/dev/null || echo 0
 }
@@ -426,7 +476,6 @@ time_wait() {
 # accept queues overflowing, SYN cookies, memory pressure.
 TCP_EXT="ListenOverflows ListenDrops SyncookiesSent TCPMemoryPressures TCPAbortOnMemory TCPTimeouts"
 tcp_ext() {
-	# shellcheck disable=SC2016
 	in_ns awk -v want="$TCP_EXT" '
 		/^TcpExt:/ && !h { for (i = 2; i <= NF; i++) name[i] = $i; h = 1; next }
 		/^TcpExt:/ { for (i = 2; i <= NF; i++) v[name[i]] = $i }
@@ -582,13 +631,14 @@ run_one() {
 	for b in "$SDIR/server" "$CDIR/client"; do
 		[[ -x "$b" ]] || { echo "$PROG: $b is not built (run make)" >&2; return 1; }
 	done
-	SERVER_HELP=$("./$SDIR/server" -h 2>&1)
-	CLIENT_HELP=$("./$CDIR/client" -h 2>&1)
+	read_limits || return 1
+	if [[ -n "$LOOPS" ]] && ((LOOPS > SRV_LOOPS)); then
+		echo "$PROG: -c $LOOPS: $SDIR/server runs at most $SRV_LOOPS (its -L max_loops)" >&2
+		return 2
+	fi
 	# The client's request rate: -r in -C, else its default (0 = ping-pong).
 	RATE=$(sed -n 's/.*-r[ ]*\([0-9.][0-9.]*\).*/\1/p' <<<"$EXTRA_C")
-	[[ -n "$RATE" ]] || RATE=$(awk '/^ *-r RATE/ { f = 1 } f && /\(default/ {
-		sub(/.*\(default /, ""); sub(/\).*/, ""); print; exit }' <<<"$CLIENT_HELP")
-	design_traits "$NN"
+	[[ -n "$RATE" ]] || RATE=$RATE_DEFAULT
 	RAISE_NOFILE=0 NS_NAME=''
 	echo
 	size_run "$ASKED" || return 2
@@ -738,7 +788,7 @@ if ((${#SUMMARIES[@]} > 1)); then
 	print_table "${SUMMARIES[@]}"
 fi
 ((refused)) && exit 2
-((DRY_RUN)) && exit 0
+((DRY_RUN)) && { ((failed)) && exit 1; exit 0; }
 ((${#SUMMARIES[@]})) && echo "scripts/report regenerates the README table and $RESULTS_DIR/summary.svg"
 ((failed)) && exit 1
 exit 0

@@ -5,6 +5,8 @@
 #
 # usage: scripts/bench-side.sh [-n CONNS] [-r ROUNDS] [-d SEC] [-C 'CLIENT ARGS'] DESIGN...
 #   DESIGN   NN (that directory's server), NN:'server args' (e.g. 10:'-m timer'),
+#            NN@TREE (the server built in another checkout, e.g. a worktree of
+#            the previous commit: before and after in one interleaved run),
 #            or baseline (scripts/baseline_pair.c: a bare epoll echo pair)
 #   -n       connections (default 1000)
 #   -r       rounds (default 3); every design runs once per round
@@ -35,9 +37,14 @@ done
 [[ ${#designs[@]} -gt 0 ]] || die2 "name at least one design"
 client=$(ls -d ${cdir}_*/client 2>/dev/null | head -n 1)
 [[ -n "$client" ]] || die2 "no client in ${cdir}_*"
+# NN[@TREE][:ARGS] -> the server binary
+server_of() {
+	local nn=${1%%:*} tree=.
+	[[ $nn == *@* ]] && tree=${nn#*@} nn=${nn%%@*}
+	ls -d "$tree/${nn}"_*/server 2>/dev/null | head -n 1
+}
 for d in "${designs[@]}"; do
-	nn=${d%%:*}
-	[[ $nn == baseline ]] || ls -d ${nn}_*/server >/dev/null 2>&1 || die2 "unknown design '$nn'"
+	[[ ${d%%:*} == baseline || -n "$(server_of "$d")" ]] || die2 "unknown design '${d%%:*}' (no server built)"
 done
 
 make -s
@@ -51,7 +58,7 @@ trap 'exit 130' INT TERM
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 run_one() { # design -> "rps p99_ms server_cpu_us_per_req"
-	local d=$1 nn=${1%%:*} sargs="" port out
+	local d=$1 nn=${1%%:*} sargs="" port out srv
 	[[ $d == *:* ]] && sargs=${d#*:}
 	if [[ $nn == baseline ]]; then
 		port=$(free_port)
@@ -64,7 +71,8 @@ run_one() { # design -> "rps p99_ms server_cpu_us_per_req"
 	fi
 	: >"$tmp/s.err"
 	# shellcheck disable=SC2086
-	"$(ls -d ${nn}_*/server)" -p 0 -i 1000 $sargs >"$tmp/s.json" 2>"$tmp/s.err" & spid=$!
+	srv=$(server_of "$d")
+	"$srv" -p 0 -i 1000 $sargs >"$tmp/s.json" 2>"$tmp/s.err" & spid=$!
 	for _ in $(seq 100); do grep -q 'listening on' "$tmp/s.err" && break; sleep 0.05; done
 	port=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$tmp/s.err" | head -n 1)
 	[[ -n "$port" ]] || { cat "$tmp/s.err" >&2; echo "bench-side.sh: $d did not start" >&2; exit 1; }

@@ -18,6 +18,9 @@
 #   report       scripts/report regenerates the table and the chart from
 #                tests/fixtures/results, touching nothing outside the markers
 #   report-errors  missing markers, missing results, no results, bad flags
+#   limits       run.sh sizes from the programs' -L line, not their -h text
+#                (fake programs whose -h says otherwise); a program whose -L
+#                fails or lacks a key is a one-line error, exit 1
 #
 # Results go to a temporary RESULTS_DIR and the tuning state to a temporary
 # C1M_TUNE_STATE, so a test leaves results/ and /var/tmp alone.
@@ -367,8 +370,83 @@ case_interrupt() {
 	echo pass
 }
 
+# A tree of run.sh and scripts/ with fake programs in 03_fake/: their -h
+# says one thing, their -L another; only -L may count.
+fake_programs() { # DIR SERVER_LIMITS CLIENT_LIMITS SERVER_TAKES_N
+	local t=$1
+	mkdir -p "$t/03_fake"
+	cp run.sh "$t/"
+	cp -r scripts "$t/"
+	touch "$t/03_fake/server.c" "$t/03_fake/client.c"
+	cat >"$t/03_fake/server" <<-EOF
+	#!/bin/sh
+	# -h: every phrase the old run.sh scraped, none of it true.
+	case "\$*" in
+	-h) echo "usage: server [-n CONNS] this design has one"; exit 0 ;;
+	"-n 1 -L") [ "$4" = 1 ] && { echo '$2'; exit 0; }; echo "unknown option -n" >&2; exit 2 ;;
+	-L) echo '$2'; exit 0 ;;
+	esac
+	exit 2
+	EOF
+	cat >"$t/03_fake/client" <<-EOF
+	#!/bin/sh
+	case "\$*" in
+	-h) printf '%s\n' "usage: client [-r RATE] this design has one" \
+		"  -r RATE   requests/s (default 777)" "one 127.0.0.x per 7 connections"; exit 0 ;;
+	-L) echo '$3'; exit 0 ;;
+	esac
+	exit 2
+	EOF
+	chmod +x "$t/03_fake/server" "$t/03_fake/client"
+}
+
+case_limits() {
+	local t=$TMP/tree out rc
+	local srv='{"design":"03_fake","fd_tables":"many","fd_limit":1000,"table_cap":900,"max_loops":3,"thread_per_conn":1,"target":5000}'
+	local cli='{"design":"03_fake","fd_tables":"one","fd_limit":1000,"table_cap":990,"max_loops":1,"thread_per_conn":0,"target":100,"per_src":123,"rate":0}'
+	fake_programs "$t" "$srv" "$cli" 1
+	# --no-tune: a table is the hard RLIMIT_NOFILE as it is.
+	out=$("$t/run.sh" 03 --dry-run --no-build --no-tune 2>&1)
+	rc=$?
+	[[ $rc -eq 0 ]] || { echo "$out"; fail "dry run over fake programs exited $rc"; }
+	echo "$out"
+	local table
+	table=$(ulimit -Hn)
+	[[ $table == unlimited ]] && table=1048576
+	commas() { sed ':a;s/\B[0-9]\{3\}\>/,&/;ta' <<<"$1"; }
+	for want in 'design +5,000 connections' '\+ a thread' \
+		"server: a private fd table of $(commas $((table - 100))) connections per loop, up to 3 loops" \
+		"client: one loop, one fd table -> $(commas $((table - 10)))" \
+		'123 connections per source address' 'server: ./03_fake/server -p 8972 -i 5 -n [0-9]+$' \
+		'client: ./03_fake/client -p 8972 -n [0-9]+ -d 10 -i 5$'; do
+		grep -Eq -- "$want" <<<"$out" || fail "the plan does not say: $want"
+	done
+	! grep -q '777\| 7 connections' <<<"$out" || fail "the plan used the -h text"
+	# A server that does not take -n gets none.
+	fake_programs "$t" "$srv" "$cli" 0
+	"$t/run.sh" 03 --dry-run --no-build 2>&1 | grep -Eq 'server: ./03_fake/server -p 8972 -i 5$' ||
+		fail "-n passed to a server that refuses '-n 1 -L'"
+	# -c beyond max_loops is refused.
+	"$t/run.sh" 03 -c 4 --dry-run --no-build >/dev/null 2>"$TMP/e"
+	[[ $? -eq 2 ]] && grep -q -- '-c 4: 03_fake/server runs at most 3' "$TMP/e" || fail "-c 4: $(cat "$TMP/e")"
+	# No -L (an old binary): one line, exit 1.
+	printf '#!/bin/sh\necho "usage: server [-h]" >&2\nexit 2\n' >"$t/03_fake/server"
+	"$t/run.sh" 03 --dry-run --no-build >/dev/null 2>"$TMP/e"
+	[[ $? -eq 1 ]] || fail "a server without -L: want exit 1"
+	cat "$TMP/e"
+	[[ $(wc -l <"$TMP/e") -eq 1 ]] && grep -q '^run.sh: ./03_fake/server -L failed (exit 2): .*rebuild it' "$TMP/e" ||
+		fail "a server without -L: want one clear line, have: $(cat "$TMP/e")"
+	# A -L line without a key the sizing needs: one line naming it.
+	fake_programs "$t" "${srv/\"target\":5000/}" "$cli" 1
+	"$t/run.sh" 03 --dry-run --no-build >/dev/null 2>"$TMP/e"
+	[[ $? -eq 1 ]] && [[ $(wc -l <"$TMP/e") -eq 1 ]] && grep -q '"target" is' "$TMP/e" ||
+		fail "-L without target: $(cat "$TMP/e")"
+	echo pass
+}
+
 case ${1:-} in
 interrupt) case_interrupt ;;
+limits) case_limits ;;
 quick) case_quick ;;
 netns) case_netns ;;
 badargs) case_badargs ;;
@@ -377,5 +455,5 @@ tune-fake) case_tune_fake ;;
 tune-ns) case_tune_ns ;;
 report) case_report ;;
 report-errors) case_report_errors ;;
-*) echo "usage: tests/runsh.sh quick|netns|badargs|plan|interrupt|tune-fake|tune-ns|report|report-errors"; exit 2 ;;
+*) echo "usage: tests/runsh.sh quick|netns|badargs|plan|interrupt|limits|tune-fake|tune-ns|report|report-errors"; exit 2 ;;
 esac
