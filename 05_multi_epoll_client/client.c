@@ -1,32 +1,61 @@
 /*
- * client.c - the one load generator of the suite. Every numbered client.c
- * is a main() that calls client_main() with its design's defaults.
+ * 05_multi_epoll_client - the multiple-epoll client, and the instrument
+ * that drives 06-14: -c loop threads, each with its own epoll set, its
+ * own fd table (unshare(CLONE_FILES), so each may hold RLIMIT_NOFILE
+ * sockets) and an equal share of -n connections. Every connection
+ * ping-pongs 8 bytes: it writes a big-endian timestamp, waits for exactly
+ * those 8 bytes back, checks them byte for byte, records now - timestamp
+ * and writes the next (closed loop, no pipelining). With -r RATE the loops
+ * instead send RATE requests a second in all, round-robin over idle
+ * connections, as the original's first client did (200/s).
  *
- * What it does, in the order a run goes:
+ * A run, the main thread keeping the schedule (04 keeps it in its loop):
+ *   1. ramp: each loop keeps at most RAMP_INFLIGHT non-blocking connects in
+ *      flight, bound in turn to the -s source addresses (one address has
+ *      one ephemeral port range); connects left unanswered for STALL_S
+ *      are given up.
+ *   2. start line: once every loop has its connections up (or given up),
+ *      main starts the clock and all loops begin at once, putting the
+ *      first request on their connections START_BATCH at a time.
+ *   3. warm-up (-W, not counted), then the measuring window (-d) with a
+ *      progress line every -i seconds.
+ *   4. stop (-d over, SIGINT/SIGTERM, or every connection gone): no new
+ *      requests; each loop drains its replies in flight (giving up after
+ *      DRAIN_S of silence); connections close only once every loop has
+ *      drained. One JSON line; exit 0 only if every connection came up
+ *      and every request got its own 8 bytes back.
  *
- *  1. Ramp. -c loop threads each own an epoll set, a private fd table
- *     (so each may hold RLIMIT_NOFILE sockets) and an equal share of -n
- *     connections. A loop keeps at most RAMP_INFLIGHT non-blocking
- *     connects in flight, bound round-robin to the -s source addresses
- *     (one source address gives at most the ephemeral port range).
- *  2. Start line. When every loop has its connections up (or given up on
- *     them), the main thread starts the clock and all loops begin at once.
- *  3. Load. With -r 0 (the default) every connection ping-pongs: it sends
- *     an 8-byte big-endian timestamp, waits for exactly those 8 bytes back,
- *     records now - timestamp, and sends the next (closed loop, no
- *     pipelining). With -r RATE the loops instead send RATE requests per
- *     second in all, round-robin over idle connections, as the original's
- *     first client did (one connection every 5 ms = 200/s).
- *  4. Stop after -d seconds, SIGINT/SIGTERM, or when every connection is
- *     gone. Each loop drains the replies in flight; the connections close
- *     only once every loop has drained. Print one JSON line on stdout.
- *     Exit 0 only if nothing failed: no connect errors, no lost
- *     connections, no unanswered request, no mismatched reply.
+ * Why it scales: a loop per core, and a table per loop, so neither a core
+ * nor RLIMIT_NOFILE caps -n; 1M connections need 51 loops of 19,968 here.
+ * Each loop counts into its own struct meter (common/meter.c: relaxed
+ * atomics, its own histogram), which main sums and merges, so the hot path
+ * takes no lock.
  *
- * Every reply is checked byte for byte against the frame sent. Each loop
- * keeps its own histogram and counters; the main thread reads counters
- * with relaxed atomics and merges histograms once a tick under a per-loop
- * mutex, so the hot path takes no lock.
+ * Other designs' client.c #define CLIENT_DESIGN, CLIENT_SUMMARY and their
+ * defaults (CLIENT_LOOPS, CLIENT_MAX_LOOPS, CLIENT_CONNS, CLIENT_RATE,
+ * CLIENT_CHECK) and #include this file.
+ *
+ * Per connection: 24 bytes (struct conn) in a flat array indexed by fd.
+ *
+ * usage: client [-a ADDR] [-p PORT] [-n CONNS] [-c LOOPS] [-d SEC] [-W SEC]
+ *               [-r RATE] [-s FIRST[-LAST]] [-i SEC] [-L] [-h]
+ * build: cc -std=gnu11 -O2 -pthread -Icommon -o 05_multi_epoll_client/client 05_multi_epoll_client/client.c common/[a-z]*.c -lm
+ *
+ * test with:
+ *   ./06_multi_epoll_server/server &
+ *   ./05_multi_epoll_client/client -n 1000 -d 5
+ *
+ * diff against: 04_epoll_client (one loop that also keeps the schedule).
+ *
+ * sample output (stderr, a loaded 2-core box, -n 1000 -c 2 -d 5 -i 2;
+ * then the JSON line on stdout):
+ *   05_multi_epoll_client/client: 1000 connections to 127.0.0.1:8972 over 2 loop(s),
+ *     20000 fds per loop (private fd tables), sources 127.0.0.1
+ *   05_multi_epoll_client/client: 1000/1000 connected in 0.05 s (19846 conn/s), 0 failed
+ *   conns 1000  rps 72774  p99 27263 us
+ *   conns 1000  rps 49421  p99 90178 us
+ *   05_multi_epoll_client/client: 1000/1000 conns, 54869 rps, p99 63963 us, 0 errors, 0 mismatches
+ *   {"design":"05_multi_epoll_client","conns_target":1000,"conns":1000,"loops":2,...}
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -79,10 +108,23 @@
  */
 #define LINGER0_FROM	10000
 
+static struct {
+	struct sockaddr_in dst;
+	const char *addr;
+	int port;
+	long conns;
+	int loops;
+	double duration, warmup, interval, rate;
+	uint32_t src_first, src_last;
+	long fd_limit;
+	int private_tables;
+} cfg = { .addr = C1M_ADDR, .port = C1M_PORT, .conns = CLIENT_CONNS, .loops = CLIENT_LOOPS,
+	  .duration = 10, .interval = 5, .rate = CLIENT_RATE };
+
 enum { C_FREE, C_CONNECTING, C_IDLE, C_BUSY };
 
 /* One connection; the loop's array is indexed by fd. 24 bytes. */
-struct cconn {
+struct conn {
 	uint64_t sent;		/* the frame in flight (host order) */
 	uint8_t state;
 	uint8_t wrote;		/* bytes of the frame written so far */
@@ -96,56 +138,37 @@ struct loop {
 	long first, count;	/* global connection numbers it owns */
 	int ep;
 	long cap;		/* size of conns[]: this table's fd limit */
-	struct cconn *conns;
+	struct conn *conns;
+	struct meter *m;	/* what it counts and measures */
 	long opened, inflight;
 	long rr;		/* rate mode: next fd to consider */
 	long busy;		/* requests in flight */
 	long start_fd;		/* closed loop: next fd to put a first request on */
 	double rate;		/* rate mode: this loop's requests/s */
 	uint64_t rate_sent;
-	struct hist total;	/* whole run, read after join */
-	struct hist local;	/* since the last publish */
-	uint64_t last_publish;
 	uint64_t last_reply;
-	/* Read by the main thread while the loop runs. */
-	atomic_long connected, failed, live, lost;
-	atomic_ulong requests, round_trips, mismatches;
-	atomic_int ready;
-	pthread_mutex_t mu;
-	struct hist interval;	/* published by the loop, taken by main */
+	atomic_int ready;	/* every connect done or given up: main reads it */
 };
 
-static struct {
-	struct sockaddr_in dst;
-	const char *addr;
-	int port;
-	long conns;
-	int loops;
-	double duration, warmup, interval, rate;
-	uint32_t src_first, src_last;
-	long fd_limit;
-	int private_tables;
-} cfg;
-
 static struct loop *loops;
+static struct meter *meters;	/* one per loop: loops[i].m == &meters[i] */
 static atomic_int go;		/* 1 once the load phase starts */
 static atomic_int stopping;	/* send no more; drain what is in flight */
 static pthread_barrier_t drained;	/* every loop done draining: now close */
-static atomic_int window_open;	/* the measuring window (after -W) has begun */
 static uint64_t go_ns;
 
 /* ---- one connection ---- */
 
 static void conn_close(struct loop *l, int fd, int lost)
 {
-	struct cconn *c = &l->conns[fd];
+	struct conn *c = &l->conns[fd];
 
 	if (c->state == C_BUSY)
 		l->busy--;
 	if (c->state != C_CONNECTING)
-		atomic_fetch_sub_explicit(&l->live, 1, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&l->m->live, 1, memory_order_relaxed);
 	if (lost)
-		atomic_fetch_add_explicit(&l->lost, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&l->m->lost, 1, memory_order_relaxed);
 	c->state = C_FREE;
 	close(fd);
 }
@@ -161,7 +184,7 @@ static int conn_open(struct loop *l)
 	if (fd < 0 || fd >= l->cap) {
 		if (fd >= 0)
 			close(fd);
-		if (atomic_fetch_add(&l->failed, 1) == 0)
+		if (atomic_fetch_add(&l->m->failed, 1) == 0)
 			warnx_("loop %d: connect from %s:", l->id,
 			       inet_ntoa((struct in_addr){ htonl(src) }));
 		return -1;
@@ -183,7 +206,7 @@ static void on_connected(struct loop *l, int fd)
 
 	l->inflight--;
 	if (net_connect_result(fd) < 0) {
-		if (atomic_fetch_add(&l->failed, 1) == 0)
+		if (atomic_fetch_add(&l->m->failed, 1) == 0)
 			warnx_("loop %d: connect:", l->id);
 		l->conns[fd].state = C_FREE;
 		close(fd);
@@ -191,14 +214,14 @@ static void on_connected(struct loop *l, int fd)
 	}
 	epoll_ctl(l->ep, EPOLL_CTL_MOD, fd, &ev);
 	l->conns[fd].state = C_IDLE;
-	atomic_fetch_add_explicit(&l->connected, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&l->live, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&l->m->connected, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&l->m->live, 1, memory_order_relaxed);
 }
 
 /* Write (the rest of) the frame in flight; wait for EPOLLOUT if short. */
 static void conn_flush(struct loop *l, int fd)
 {
-	struct cconn *c = &l->conns[fd];
+	struct conn *c = &l->conns[fd];
 	uint64_t be = htobe64(c->sent);
 	struct epoll_event ev = { .data.fd = fd };
 
@@ -221,29 +244,31 @@ static void conn_flush(struct loop *l, int fd)
 	}
 }
 
+/* A request: the time now, as 8 big-endian bytes. */
 static void conn_send(struct loop *l, int fd)
 {
-	struct cconn *c = &l->conns[fd];
+	struct conn *c = &l->conns[fd];
 
 	c->sent = clock_ns();
 	c->wrote = 0;
 	c->got = 0;
 	c->state = C_BUSY;
 	l->busy++;
-	atomic_fetch_add_explicit(&l->requests, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&l->m->requests, 1, memory_order_relaxed);
 	conn_flush(l, fd);
 }
 
+/* All 8 bytes back: check them, record the latency, send the next. */
 static void on_reply(struct loop *l, int fd, uint64_t now)
 {
-	struct cconn *c = &l->conns[fd];
+	struct conn *c = &l->conns[fd];
 	uint64_t be = htobe64(c->sent);
 
 	if (memcmp(c->reply, &be, FRAME_SIZE) != 0)
-		atomic_fetch_add_explicit(&l->mismatches, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&l->m->mismatches, 1, memory_order_relaxed);
 	else
-		hist_record(&l->local, now - c->sent);
-	atomic_fetch_add_explicit(&l->round_trips, 1, memory_order_relaxed);
+		hist_record(&l->m->local, now - c->sent);
+	atomic_fetch_add_explicit(&l->m->round_trips, 1, memory_order_relaxed);
 	c->state = C_IDLE;
 	l->busy--;
 	l->last_reply = now;
@@ -253,7 +278,7 @@ static void on_reply(struct loop *l, int fd, uint64_t now)
 
 static void on_readable(struct loop *l, int fd)
 {
-	struct cconn *c = &l->conns[fd];
+	struct conn *c = &l->conns[fd];
 	char junk[256];
 	ssize_t n;
 
@@ -261,7 +286,7 @@ static void on_readable(struct loop *l, int fd)
 		/* Bytes nobody asked for: a broken server. Count, drain. */
 		n = recv(fd, junk, sizeof(junk), 0);
 		if (n > 0)
-			atomic_fetch_add_explicit(&l->mismatches, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&l->m->mismatches, 1, memory_order_relaxed);
 		else if (n == 0 || (errno != EAGAIN && errno != EINTR))
 			conn_close(l, fd, 1);
 		return;
@@ -278,7 +303,7 @@ static void on_readable(struct loop *l, int fd)
 
 static void on_event(struct loop *l, int fd, uint32_t events)
 {
-	struct cconn *c = &l->conns[fd];
+	struct conn *c = &l->conns[fd];
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
 
 	if (c->state == C_CONNECTING) {
@@ -316,19 +341,6 @@ static void send_due(struct loop *l, uint64_t now)
 		l->rate_sent = due;	/* every connection busy: skip, don't burst */
 }
 
-static void publish(struct loop *l, uint64_t now)
-{
-	if (now - l->last_publish < 100000000ull)
-		return;
-	l->last_publish = now;
-	pthread_mutex_lock(&l->mu);
-	hist_merge(&l->interval, &l->local);
-	pthread_mutex_unlock(&l->mu);
-	if (atomic_load_explicit(&window_open, memory_order_relaxed))
-		hist_merge(&l->total, &l->local);	/* warm-up latencies left out */
-	hist_init(&l->local);
-}
-
 static void ramp_step(struct loop *l, uint64_t *last_progress)
 {
 	long before = l->opened;
@@ -342,7 +354,7 @@ static void ramp_step(struct loop *l, uint64_t *last_progress)
 		/* The server stopped answering SYNs: give these up. */
 		for (int fd = 0; fd < l->cap; fd++)
 			if (l->conns[fd].state == C_CONNECTING) {
-				atomic_fetch_add(&l->failed, 1);
+				atomic_fetch_add(&l->m->failed, 1);
 				l->conns[fd].state = C_FREE;
 				close(fd);
 			}
@@ -414,13 +426,12 @@ static void *loop_run(void *arg)
 		} else if (started && cfg.rate > 0) {
 			send_due(l, now);
 		}
-		publish(l, now);
+		meter_publish(l->m, now);
 	}
-	publish(l, clock_ns() + 1000000000ull);
-	/* Hold every connection until all loops have drained: a loop that
-	 * closed its own early would free fds on a full server, which would
-	 * then accept and answer another loop's waiting connections and hide
-	 * that it could not hold them all. */
+	meter_publish(l->m, UINT64_MAX);	/* the last latencies */
+	/* Hold every connection until all loops have drained: closing early
+	 * would free fds on a full server, which could then take another
+	 * loop's waiting connections and hide that it cannot hold them all. */
 	pthread_barrier_wait(&drained);
 	for (int fd = 0; fd < l->cap; fd++)
 		if (l->conns[fd].state != C_FREE)
@@ -429,7 +440,7 @@ static void *loop_run(void *arg)
 	return NULL;
 }
 
-/* ---- the main thread: options, ramp progress, stats, result ---- */
+/* ---- the main thread: options, sizing, the schedule, the result ---- */
 
 static void usage(FILE *f)
 {
@@ -467,13 +478,6 @@ static void parse(int argc, char **argv)
 		.target = CLIENT_CONNS, .per_src = PER_SRC_ADDR, .rate = CLIENT_RATE };
 	int o, src_given = 0;
 
-	cfg.addr = C1M_ADDR;
-	cfg.port = C1M_PORT;
-	cfg.conns = (long)CLIENT_CONNS;
-	cfg.loops = CLIENT_LOOPS;
-	cfg.duration = 10;
-	cfg.interval = 5;
-	cfg.rate = (double)CLIENT_RATE;
 	arg_synopsis = "usage: client [-a ADDR] [-p PORT] [-n CONNS] [-c LOOPS] "
 		       "[-d SEC] [-W SEC] [-r RATE] [-s FIRST[-LAST]] [-i SEC] [-L] [-h]";
 	while ((o = getopt(argc, argv, ":a:p:n:c:d:W:r:s:i:Lh")) != -1) {
@@ -538,28 +542,6 @@ static void size_loops(void)
 	fputc('\n', stderr);
 }
 
-static long sum_long(atomic_long *(*field)(struct loop *))
-{
-	long s = 0;
-
-	for (int i = 0; i < cfg.loops; i++)
-		s += atomic_load_explicit(field(&loops[i]), memory_order_relaxed);
-	return s;
-}
-
-static atomic_long *f_connected(struct loop *l) { return &l->connected; }
-static atomic_long *f_failed(struct loop *l) { return &l->failed; }
-static atomic_long *f_live(struct loop *l) { return &l->live; }
-
-static uint64_t sum_round_trips(void)
-{
-	uint64_t s = 0;
-
-	for (int i = 0; i < cfg.loops; i++)
-		s += atomic_load_explicit(&loops[i].round_trips, memory_order_relaxed);
-	return s;
-}
-
 static int all_ready(void)
 {
 	for (int i = 0; i < cfg.loops; i++)
@@ -578,11 +560,11 @@ static double ramp(uint64_t t0)
 		if (sig_wait(0.05))
 			return (clock_ns() - t0) / 1e9;
 		if ((clock_ns() - last) / 1e9 >= cfg.interval) {
-			long n = sum_long(f_connected);
+			long n = meter_sum(meters, cfg.loops, connected);
 			uint64_t now = clock_ns();
 
 			fprintf(stderr, "ramp: %ld/%ld connected, %ld failed, %.0f conn/s\n",
-				n, cfg.conns, sum_long(f_failed),
+				n, cfg.conns, meter_sum(meters, cfg.loops, failed),
 				(n - last_n) / ((now - last) / 1e9));
 			last = now;
 			last_n = n;
@@ -603,114 +585,34 @@ static void warm_up(void)
 		atomic_store(&stopping, 1);
 }
 
-/* Run for the duration from `start`, printing rps and p99 per interval. */
-static void measure(uint64_t start)
+/* The measuring window: -d seconds, a progress line every -i. */
+static void measure(void)
 {
-	uint64_t last = start, last_rt = sum_round_trips();
-	struct hist iv;
+	uint64_t start = clock_ns();
 
-	hist_init(&iv);
 	while (!atomic_load(&sig_stop)) {
 		uint64_t now = clock_ns();
 
 		if ((now - start) / 1e9 >= cfg.duration)
 			break;
-		if (sum_long(f_live) == 0) {
+		if (meter_sum(meters, cfg.loops, live) == 0) {
 			warnx_("every connection is gone; stopping");
 			break;
 		}
-		if ((now - last) / 1e9 >= cfg.interval) {
-			uint64_t rt = sum_round_trips();
-
-			for (int i = 0; i < cfg.loops; i++) {
-				pthread_mutex_lock(&loops[i].mu);
-				hist_merge(&iv, &loops[i].interval);
-				hist_init(&loops[i].interval);
-				pthread_mutex_unlock(&loops[i].mu);
-			}
-			fprintf(stderr, "conns %ld  rps %.0f  p99 %.0f us\n",
-				sum_long(f_live), (rt - last_rt) / ((now - last) / 1e9),
-				hist_quantile(&iv, 0.99) / 1e3);
-			hist_init(&iv);
-			last = now;
-			last_rt = rt;
-		}
+		meter_tick(meters, cfg.loops, now);
 		sig_wait(0.05);
 	}
 }
 
-static void report(double connect_s, double duration_s, uint64_t rt)
+/* Each loop: its share of -n, its table's size, its meter; then go. */
+static void start_loops(void)
 {
-	struct hist all;
-	struct json j;
-	uint64_t sent = 0, replies = 0, mism = 0;
-	long conns = 0, failed = 0, lost = 0, errors;
-
-	hist_init(&all);
-	for (int i = 0; i < cfg.loops; i++) {
-		hist_merge(&all, &loops[i].total);
-		sent += loops[i].requests;
-		replies += loops[i].round_trips;
-		mism += loops[i].mismatches;
-		conns += loops[i].connected;
-		failed += loops[i].failed;
-		lost += loops[i].lost;
-	}
-	errors = failed + lost + (long)(sent - replies);
-	json_begin(&j);
-	json_str(&j, "design", CLIENT_DESIGN);
-	json_i64(&j, "conns_target", cfg.conns);
-	json_i64(&j, "conns", conns);
-	json_i64(&j, "loops", cfg.loops);
-	json_num(&j, "connect_s", connect_s);
-	json_num(&j, "duration_s", duration_s);
-	json_u64(&j, "round_trips", rt);
-	json_u64(&j, "requests_sent", sent);
-	json_u64(&j, "replies", replies);
-	json_u64(&j, "unanswered", sent - replies);
-	json_num(&j, "rps", duration_s > 0 ? rt / duration_s : 0);
-	json_obj(&j, "lat_us");
-	json_num(&j, "p50", hist_quantile(&all, 0.50) / 1e3);
-	json_num(&j, "p90", hist_quantile(&all, 0.90) / 1e3);
-	json_num(&j, "p99", hist_quantile(&all, 0.99) / 1e3);
-	json_num(&j, "p999", hist_quantile(&all, 0.999) / 1e3);
-	json_num(&j, "max", all.max / 1e3);
-	json_num(&j, "mean", hist_mean(&all) / 1e3);
-	json_end(&j);
-	json_i64(&j, "errors", errors);
-	json_i64(&j, "connect_errors", failed);
-	json_i64(&j, "lost", lost);
-	json_u64(&j, "mismatches", mism);
-	json_cpu(&j);
-	json_i64(&j, "rss_kb", proc_rss_peak_kb());
-	json_end(&j);
-	json_print(&j, stdout);
-	fprintf(stderr, "%s: %ld/%ld conns, %.0f rps, p99 %.0f us, %ld errors, "
-		"%llu mismatches\n", prog_name, conns, cfg.conns,
-		duration_s > 0 ? rt / duration_s : 0, hist_quantile(&all, 0.99) / 1e3,
-		errors, (unsigned long long)mism);
-	exit(errors || mism || conns < cfg.conns ? 1 : 0);
-}
-
-int main(int argc, char **argv)
-{
-	uint64_t t0;
-	double connect_s, duration_s;
-	uint64_t window_rt, win_ns, rt0;
-
-	prog_init(argv[0]);
-	parse(argc, argv);
-#ifdef CLIENT_CHECK
-	CLIENT_CHECK();	/* may exit 77: the design cannot run here */
-#endif
-	size_loops();
-	sig_setup();
 	loops = calloc((size_t)cfg.loops, sizeof(*loops));
-	if ((errno = pthread_barrier_init(&drained, NULL, (unsigned)cfg.loops)))
-		die("pthread_barrier_init:");
+	meters = meter_new(cfg.loops);
 	if (!loops)
 		die("calloc:");
-	t0 = clock_ns();
+	if ((errno = pthread_barrier_init(&drained, NULL, (unsigned)cfg.loops)))
+		die("pthread_barrier_init:");
 	for (int i = 0; i < cfg.loops; i++) {
 		struct loop *l = &loops[i];
 
@@ -719,39 +621,46 @@ int main(int argc, char **argv)
 		l->count = cfg.conns * (i + 1) / cfg.loops - l->first;
 		l->cap = cfg.fd_limit;
 		l->rate = cfg.rate / cfg.loops;
+		l->m = &meters[i];
 		l->conns = calloc((size_t)l->cap, sizeof(*l->conns));
 		if (!l->conns)
 			die("calloc %ld connections:", l->cap);
-		hist_init(&l->total);
-		hist_init(&l->local);
-		hist_init(&l->interval);
-		pthread_mutex_init(&l->mu, NULL);
 		if ((errno = pthread_create(&l->thread, NULL, loop_run, l)))
 			die("pthread_create:");
 	}
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t t0;
+	double connect_s;
+
+	prog_init(argv[0]);
+	parse(argc, argv);
+#ifdef CLIENT_CHECK
+	CLIENT_CHECK();	/* may exit 77: the design cannot run here */
+#endif
+	size_loops();
+	sig_setup();
+	t0 = clock_ns();
+	start_loops();
 	connect_s = ramp(t0);
 	fprintf(stderr, "%s: %ld/%ld connected in %.2f s (%.0f conn/s), %ld failed\n",
-		prog_name, sum_long(f_connected), cfg.conns, connect_s,
-		sum_long(f_connected) / (connect_s > 0 ? connect_s : 1),
-		sum_long(f_failed));
+		prog_name, meter_sum(meters, cfg.loops, connected), cfg.conns, connect_s,
+		meter_sum(meters, cfg.loops, connected) / (connect_s > 0 ? connect_s : 1),
+		meter_sum(meters, cfg.loops, failed));
 	if (atomic_load(&sig_stop))
 		atomic_store(&stopping, 1);	/* interrupted during the ramp */
 	go_ns = clock_ns();
 	atomic_store(&go, 1);
 	if (!atomic_load(&stopping))
 		warm_up();
-	win_ns = clock_ns();
-	rt0 = sum_round_trips();
-	atomic_store(&window_open, 1);
+	meter_open(meters, cfg.loops, cfg.interval);	/* latencies count from now */
 	if (!atomic_load(&stopping))
-		measure(win_ns);
-	/* The window closes now; replies still in flight are drained and
-	 * checked, but only round trips inside the window make the rps. */
-	duration_s = (clock_ns() - win_ns) / 1e9;
-	window_rt = sum_round_trips() - rt0;
+		measure();
+	meter_close(meters, cfg.loops);	/* replies drained after it still count */
 	atomic_store(&stopping, 1);
 	for (int i = 0; i < cfg.loops; i++)
 		pthread_join(loops[i].thread, NULL);
-	report(connect_s, duration_s, window_rt);
-	return 0;
+	meter_report(meters, cfg.loops, CLIENT_DESIGN, cfg.conns, connect_s);
 }

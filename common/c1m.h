@@ -13,6 +13,7 @@
 #define C1M_H
 
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -176,5 +177,24 @@ uint64_t stats_requests(void);
 /* design, conns_peak, requests, rps (busy window), accepted, errors,
  * resets, work, rss_kb_peak, cpu_user_s, cpu_sys_s. */
 void stats_json(struct json *j);
+
+/* ---- client meter: a load generator's counters and latencies, one per loop ---- */
+struct meter {		/* the loop counts with relaxed atomics; main sums */
+	atomic_long connected, failed, live, lost, requests, round_trips, mismatches;
+	uint64_t last_publish;
+	pthread_mutex_t mu;			/* guards interval */
+	struct hist local, interval, total;	/* since publish, line; window */
+};
+struct meter *meter_new(int n);		/* n of them, zeroed; dies without memory */
+/* Loop, each turn: every 100 ms local -> interval (+ total in the window). */
+void meter_publish(struct meter *m, uint64_t now);	/* now UINT64_MAX: at once */
+long meter_sum_at(const struct meter *m, int n, size_t off);
+#define meter_sum(m, n, field) meter_sum_at(m, n, offsetof(struct meter, field))
+/* Main: open, tick (a line per interval_s), close the window; report, exit 0|1. */
+void meter_open(struct meter *m, int n, double interval_s);
+void meter_tick(struct meter *m, int n, uint64_t now);
+void meter_close(struct meter *m, int n);
+void meter_report(struct meter *m, int n, const char *design, long target,
+		  double connect_s) __attribute__((noreturn));
 
 #endif
