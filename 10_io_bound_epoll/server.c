@@ -1,54 +1,24 @@
 /*
- * 10_io_bound_epoll - the multiple-epoll server of 06, but every request
- * waits: before its echo, each 8-byte request waits -w USEC (default
- * 10000 = 10 ms), standing in for a disk read or a call to another
- * service. Two ways to wait, chosen by -m:
+ * 10_io_bound_epoll - 06's loops, but every request waits -w USEC (default
+ * 10 ms) before its echo, as for a disk read or a call to another service.
+ * A request counts only whole: the loop assembles its 8 bytes in struct
+ * conn and reads no further until it is answered. -m says how it waits:
+ *   block  (default) usleep() in the loop. A sleeping loop serves nobody:
+ *          2 loops at 10 ms do 196 rps with 100 or 1000 connections, and
+ *          latency grows with them (p99 0.96 s, 5.2 s), the cores idle.
+ *   timer  how an event loop waits: the fd leaves the epoll set and joins
+ *          a FIFO (every wait is as long, so they end in the order they
+ *          began); one timerfd, armed for the oldest, brings it back. The
+ *          waits overlap: 9,400 rps (p99 12 ms) and 53,000 (p99 33 ms).
  *
- * -m block (default, as the original): usleep() in the event loop. While
- * a loop sleeps it serves nobody, so a loop does at most 1 s / 10 ms =
- * 100 requests a second, however many connections it holds, and each
- * request queues behind every other request of its loop:
- *	rps     = loops x 1e6 / USEC           (2 loops: 200 rps)
- *	latency = conns per loop x USEC        (100 conns: 50 x 10 ms = 0.5 s)
- * Measured (2 loops, -w 10000, 2-core box, preliminary): 100, 1000 and
- * 5000 connections all give 195 rps; median latency 0.50 s, 5.2 s and
- * 25.8 s. Over a 10 s run at 100 connections the server used 0.2 s of
- * CPU: the loops sit in nanosleep 98% of the time while the cores idle.
- * The stall is not a lack of CPU, it is the loop's one thread being
- * asleep; more loops (-c) only multiply the 100. (The p99, 0.99 s at 100
- * connections, is above the formula: SO_REUSEPORT hashes connections to
- * loops, not evenly, and at the start every request arrives at once.)
- *
- * -m timer: how an event loop waits. The request is parked: the loop
- * notes when its wait ends and goes on serving other connections; a
- * timerfd in the same epoll set wakes the loop when the oldest wait is
- * due, and the request is echoed then. Every wait here has the same
- * length, so waits end in the order they began and the timer list is a
- * FIFO (a ring of fd_limit entries; a connection parks one request at a
- * time). A parked connection leaves the epoll set until its reply, so
- * nothing of it is read meanwhile. Waits overlap, as with a thread per
- * connection (11), without the threads: conns / USEC requests a second
- * until the CPU is busy. Measured: 100 connections 9,400 rps, p99 12 ms;
- * 1000 connections 52,000 rps, p99 33 ms; 5000 connections 48,000 rps,
- * p99 0.19 s, in 2.5 MB (the cores are the limit now).
- *
- * Frames: a request counts only whole, so per connection the loop keeps
- * the frame being assembled and how much of the reply is out (10 bytes,
- * common/frame.c; shared with 12_cpu_bound_epoll).
- *
- * usage: server [-a ADDR] [-p PORT] [-c N] [-n CONNS] [-w USEC] [-m MODE] [-i SEC] [-h]
- *
- * test with:
- *   ./10_io_bound_epoll/server -m timer &
- *   ./10_io_bound_epoll/client -n 100 -d 5
- *
+ * usage: server [-a ADDR] [-p PORT] [-c N] [-n CONNS] [-w USEC] [-m MODE] [-i SEC] [-L] [-h]
+ * build: cc -std=gnu11 -O2 -pthread -Icommon -o 10_io_bound_epoll/server 10_io_bound_epoll/server.c common/[a-z]*.c -lm
+ * test with: ./10_io_bound_epoll/server -m timer & ./10_io_bound_epoll/client -n 100 -d 5
+ * diff against: 06_multi_epoll_server (the same loops: this adds whole requests and the wait)
  * sample output, -m block (stderr; then the JSON line on stdout at SIGTERM):
- *   10_io_bound_epoll/server: listening on 127.0.0.1:8972, 2 loops x 19968 fds,
- *     block mode, 10000 us wait per request
+ *   10_io_bound_epoll/server: listening on 127.0.0.1:8972, 2 loops x 19968 fds, block mode, 10000 us wait per request
  *   conns 100  rps 195  accepted 100  resets 0  errors 0
- *   {"design":"10_io_bound_epoll","conns_peak":100,"requests":2052,"rps":192.7,...,
- *    "work":2052,...,"cpu_user_s":0.02,"cpu_sys_s":0.16,"loops":2,"mode":"block",
- *    "wait_us":10000,"cap_rps":200}
+ *   {"design":"10_io_bound_epoll",...,"loops":2,"mode":"block","wait_us":10000,"cap_rps":200}
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -56,187 +26,381 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "c1m.h"
-#include "frame.h"
 
-#define FD_RESERVE	32	/* per table: epoll fd, timerfd, stdio, slack */
+#define DESIGN		"10_io_bound_epoll"
+#define FD_RESERVE	32	/* per table: epoll fd, listener, timerfd, stdio, slack */
 #define MAX_EVENTS	512
+#define PAUSE_MS	100	/* accept pause after EMFILE */
+#define TICK_NS		100000000ull	/* housekeeping every 100 ms */
 
-static struct srv_cfg cfg;
-static long wait_us = 10000;
-static const char *mode = "block";
+static struct {
+	const char *addr;
+	int port;
+	double interval;
+	int loops;		/* -c; 0 = size from -n and the CPU count */
+	long conns;		/* -n: connections to make room for */
+	long wait_us;		/* -w: the wait per request */
+	const char *mode;	/* -m: "block" or "timer" */
+	int timer;		/* -m timer */
+} cfg = { C1M_ADDR, C1M_PORT, 5, 0, 0, 10000, "block", 0 };
 
-/* The per-connection state: 10 bytes, in a per-loop array indexed by fd. */
+/* The per-connection state: the request being assembled, then its echo. */
 struct conn {
-	struct frame_conn frame;	/* the request being read, then echoed */
-};
-
-/* A parked request: its connection, and when its wait is over. */
-struct parked {
-	uint64_t due;		/* clock_ns() */
-	int fd;
+	char pend[FRAME_SIZE];	/* the request, then the reply */
+	uint8_t pend_len;	/* bytes of it read */
+	uint8_t pend_off;	/* bytes of it sent */
+	uint64_t due;		/* -m timer: clock_ns() when its wait is over */
 };
 
 struct loop {
 	pthread_t thread;
-	struct srv_acceptor acc;	/* this loop's listener and epoll set */
-	struct conn *conns;		/* cfg.fd_limit entries */
-	struct frame_work work;		/* frame_sleep (block) or park (timer) */
-	int tfd;			/* timer: fires when the oldest wait is due */
-	struct parked *q;		/* timer: a FIFO ring of cfg.fd_limit */
-	long head, len;
+	int ep, lfd;		/* the epoll set, and the listener in it */
+	struct conn *conns;	/* one per fd of the table */
+	struct stats_slot *st;
+	uint64_t paused_until;	/* accept paused after EMFILE; 0 = listening */
+	int tfd;		/* -m timer: fires when the oldest wait is due */
+	int *q;			/* -m timer: the waiting fds, a FIFO ring of fd_limit */
+	long q_head, q_len;
 };
 
-static struct loop *loops;
-static int *lfds;
+static struct loop *loops;	/* cfg.loops of them, a thread each */
+static long fd_limit;		/* the size of each loop's fd table */
 
-/* ---- timer mode: waiting without blocking ---- */
+/* ---- handlers ---- */
 
-/* Set the timerfd to go off at `due` (absolute clock_ns), or disarm (0). */
+static void watch(struct loop *l, int fd, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.fd = fd };
+
+	epoll_ctl(l->ep, EPOLL_CTL_MOD, fd, &ev);
+}
+
+/* err: 0 for a clean EOF, else the errno that ended the connection. */
+static void conn_close(struct loop *l, int fd, int err)
+{
+	struct conn *c = &l->conns[fd];
+
+	memset(c, 0, sizeof(*c));
+	close(fd);		/* also leaves the epoll set */
+	stats_conn_closed(l->st, err);
+}
+
+static void on_accept(struct loop *l)
+{
+	for (;;) {
+		struct epoll_event ev = { .events = EPOLLIN };
+		int fd = accept4(l->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				/* Out of fds: the backlog waits in the kernel
+				 * while the listener sits out PAUSE_MS. */
+				if (!l->paused_until)
+					warnx_("accept at %ld conns: paused:", stats_conns());
+				epoll_ctl(l->ep, EPOLL_CTL_DEL, l->lfd, NULL);
+				l->paused_until = clock_ns() + PAUSE_MS * 1000000ull;
+			}
+			return;		/* EAGAIN: nobody else is waiting */
+		}
+		ev.data.fd = fd;
+		if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			close(fd);
+			continue;
+		}
+		net_set_nodelay(fd);
+		atomic_fetch_add_explicit(&l->st->conns, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&l->st->accepted, 1, memory_order_relaxed);
+	}
+}
+
+/* After an EMFILE pause: put the listener back in the set. */
+static void accept_resume(struct loop *l)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = l->lfd };
+
+	if (!l->paused_until || clock_ns() < l->paused_until)
+		return;
+	l->paused_until = 0;
+	epoll_ctl(l->ep, EPOLL_CTL_ADD, l->lfd, &ev);
+}
+
+/* Send what the socket takes: bytes sent, or -1 on an error (errno). */
+static ssize_t send_some(int fd, const char *p, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = send(fd, p + done, len - done, MSG_NOSIGNAL);
+
+		if (n > 0)
+			done += (size_t)n;
+		else if (n < 0 && errno == EINTR)
+			continue;
+		else if (n < 0 && errno == EAGAIN)
+			break;
+		else
+			return -1;
+	}
+	return (ssize_t)done;
+}
+
+static void on_writable(struct loop *l, int fd)
+{
+	struct conn *c = &l->conns[fd];
+	ssize_t w = send_some(fd, c->pend + c->pend_off, c->pend_len - c->pend_off);
+
+	if (w < 0) {
+		conn_close(l, fd, errno);
+		return;
+	}
+	atomic_fetch_add_explicit(&l->st->bytes, (uint64_t)w, memory_order_relaxed);
+	c->pend_off += (uint8_t)w;
+	if (c->pend_off < c->pend_len)
+		return;		/* still short: wait for the next EPOLLOUT */
+	memset(c, 0, sizeof(*c));
+	watch(l, fd, EPOLLIN);	/* drained: read it again */
+}
+
+/* ---- the wait: -m block sleeps, -m timer parks ---- */
+
+/* Arm the one-shot timerfd for `due` (clock_ns, absolute), or disarm it (0).
+ * Either way its pending expiry is cleared: nobody needs to read() it. */
 static void arm(struct loop *l, uint64_t due)
 {
 	struct itimerspec t = { .it_value = { (time_t)(due / 1000000000),
 					      (long)(due % 1000000000) } };
 
 	if (timerfd_settime(l->tfd, TFD_TIMER_ABSTIME, &t, NULL) < 0)
-		die("loop %d: timerfd_settime:", l->acc.id);
+		die("timerfd_settime:");
 }
 
-/* The work in timer mode: note when the wait ends, serve others meanwhile. */
-static int park(const struct frame_work *w, int fd, struct frame_conn *c,
-		struct stats_slot *st)
-{
-	struct loop *l = w->arg;
-	struct parked *p = &l->q[(l->head + l->len++) % cfg.fd_limit];
-
-	(void)c;
-	p->due = clock_ns() + (uint64_t)w->usec * 1000;
-	p->fd = fd;
-	if (l->len == 1)
-		arm(l, p->due);	/* else an earlier wait is armed already */
-	atomic_fetch_add_explicit(&st->work, 1, memory_order_relaxed);
-	return FRAME_PARKED;	/* frame_event takes fd out of the epoll set */
-}
-
-/* The timerfd fired: echo every request whose wait is over, re-arm. */
+/* The timerfd fired: echo every request whose wait is over (its fd back in
+ * the set), then arm the timer for the oldest wait left. */
 static void on_timer(struct loop *l)
 {
-	uint64_t expirations, now = clock_ns();
+	uint64_t now = clock_ns();
 
-	if (read(l->tfd, &expirations, sizeof(expirations)) < 0)
-		return;		/* EAGAIN: nothing due after all */
-	while (l->len && l->q[l->head].due <= now) {
-		int fd = l->q[l->head].fd;
+	while (l->q_len && l->conns[l->q[l->q_head]].due <= now) {
+		struct epoll_event ev = { .events = EPOLLOUT, .data.fd = l->q[l->q_head] };
 
-		l->head = (l->head + 1) % cfg.fd_limit;
-		l->len--;
-		frame_resume(l->acc.ep, fd, &l->conns[fd].frame, l->acc.st);
+		l->q_head = (l->q_head + 1) % fd_limit;
+		l->q_len--;
+		atomic_fetch_add_explicit(&l->st->work, 1, memory_order_relaxed);
+		if (epoll_ctl(l->ep, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0)
+			conn_close(l, ev.data.fd, errno);
+		else
+			on_writable(l, ev.data.fd);	/* the echo, as above */
 	}
-	arm(l, l->len ? l->q[l->head].due : 0);
+	arm(l, l->q_len ? l->conns[l->q[l->q_head]].due : 0);
 }
 
-static void timer_init(struct loop *l)
+/* A whole request: wait, then echo it. */
+static void on_request(struct loop *l, int fd)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
-
-	l->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	l->q = calloc((size_t)cfg.fd_limit, sizeof(*l->q));
-	if (l->tfd < 0 || !l->q)
-		die("loop %d: timerfd:", l->acc.id);
-	ev.data.fd = l->tfd;
-	if (epoll_ctl(l->acc.ep, EPOLL_CTL_ADD, l->tfd, &ev) < 0)
-		die("loop %d: epoll_ctl timerfd:", l->acc.id);
-	l->work.fn = park;
-	l->work.arg = l;
+	if (!cfg.timer) {
+		usleep((useconds_t)cfg.wait_us);	/* the whole loop waits */
+		atomic_fetch_add_explicit(&l->st->work, 1, memory_order_relaxed);
+		watch(l, fd, EPOLLOUT);	/* the echo is a parked write (all of pend): */
+		on_writable(l, fd);	/* try it now; EPOLLOUT finishes it if short */
+		return;
+	}
+	/* -m timer: out of the epoll set (so nothing of it, not even a hangup,
+	 * is reported while it waits) and onto the FIFO; on_timer ends it. */
+	epoll_ctl(l->ep, EPOLL_CTL_DEL, fd, NULL);
+	l->conns[fd].due = clock_ns() + (uint64_t)cfg.wait_us * 1000;
+	l->q[(l->q_head + l->q_len++) % fd_limit] = fd;
+	if (l->q_len == 1)
+		arm(l, l->conns[fd].due);	/* else an older wait is armed already */
 }
 
-/* ---- the loop ---- */
-
-static void *loop_run(void *arg)
+/* Read towards one whole request, one recv per event, and no further: what
+ * follows waits in the kernel's socket buffer, and epoll reports it again. */
+static void on_readable(struct loop *l, int fd)
 {
-	struct loop *l = arg;
+	struct conn *c = &l->conns[fd];
+	ssize_t n = recv(fd, c->pend + c->pend_len, FRAME_SIZE - c->pend_len, 0);
+
+	if (n == 0) {
+		/* EOF: what came of a request goes back as it is. */
+		if (c->pend_len)
+			send(fd, c->pend, c->pend_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		conn_close(l, fd, 0);
+		return;
+	}
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			conn_close(l, fd, errno);	/* reset, ... */
+		return;
+	}
+	c->pend_len += (uint8_t)n;
+	if (c->pend_len == FRAME_SIZE)
+		on_request(l, fd);
+}
+
+/* ---- the loop: one per thread ---- */
+
+static void loop_run(struct loop *l)
+{
 	struct epoll_event ev[MAX_EVENTS];
-
-	/* As 06: our own fd table, epoll set and listener; and the timerfd. */
-	srv_loop_begin(&l->acc, lfds, cfg.loops);
-	l->tfd = -1;
-	if (strcmp(mode, "timer") == 0)
-		timer_init(l);
+	uint64_t next_tick = clock_ns() + TICK_NS;
 
 	while (!atomic_load_explicit(&sig_stop, memory_order_relaxed)) {
-		int n = epoll_wait(l->acc.ep, ev, MAX_EVENTS, 100);
+		int n = epoll_wait(l->ep, ev, MAX_EVENTS, TICK_NS / 1000000);
 
 		/* In block mode each event may sleep: look at sig_stop between. */
 		for (int i = 0; i < n && !atomic_load(&sig_stop); i++) {
 			int fd = ev[i].data.fd;
 
-			if (fd == l->acc.lfd)
-				srv_accept_ready(&l->acc);
-			else if (fd == l->tfd)
+			if (fd == l->lfd)	/* new connections: one more event */
+				on_accept(l);
+			else if (fd == l->tfd)	/* waits are over */
 				on_timer(l);
+			else if (ev[i].events & EPOLLOUT)
+				on_writable(l, fd);
 			else
-				frame_event(l->acc.ep, fd, ev[i].events, &l->conns[fd].frame,
-					    &l->work, l->acc.st);
+				on_readable(l, fd);
 		}
-		srv_accept_resume(&l->acc);	/* after an EMFILE pause */
+		if (clock_ns() >= next_tick) {	/* housekeeping; the meter and */
+			accept_resume(l);	/* the signals are main's */
+			next_tick = clock_ns() + TICK_NS;
+		}
 	}
+}
+
+/* A loop thread: its own fd table (a copy of main's, less the other loops'
+ * listeners; a TSan build shares one: r == 1), epoll set, listener and
+ * timerfd. */
+static void *loop_thread(void *arg)
+{
+	struct loop *l = arg;
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = l->lfd };
+	int r = fd_private_table();
+
+	if (r < 0)
+		die("unshare(CLONE_FILES):");
+	for (int i = 0; r == 0 && i < cfg.loops; i++)
+		if (&loops[i] != l)
+			close(loops[i].lfd);
+	l->conns = calloc((size_t)fd_limit, sizeof(*l->conns));
+	l->ep = epoll_create1(EPOLL_CLOEXEC);	/* and the listener joins it */
+	if (!l->conns || l->ep < 0 || epoll_ctl(l->ep, EPOLL_CTL_ADD, l->lfd, &ev) < 0)
+		die("loop setup:");
+	l->q = calloc((size_t)fd_limit, sizeof(*l->q));
+	l->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	ev.data.fd = l->tfd;	/* joins too; it stays idle in block mode */
+	if (!l->q || l->tfd < 0 || epoll_ctl(l->ep, EPOLL_CTL_ADD, l->tfd, &ev) < 0)
+		die("timerfd:");
+	loop_run(l);			/* until main sets sig_stop */
 	return NULL;
 }
 
 /* ---- main ---- */
 
-static void report(struct json *j)
+/* The result: one JSON line on stdout. */
+static void report(void)
 {
-	json_i64(j, "loops", cfg.loops);
-	json_str(j, "mode", mode);
-	json_i64(j, "wait_us", wait_us);
-	if (strcmp(mode, "block") == 0 && wait_us > 0)
-		json_num(j, "cap_rps", cfg.loops * 1e6 / (double)wait_us);
+	struct json j;
+
+	json_begin(&j);
+	stats_json(&j);
+	json_i64(&j, "loops", cfg.loops);
+	json_str(&j, "mode", cfg.mode);
+	json_i64(&j, "wait_us", cfg.wait_us);
+	if (!cfg.timer && cfg.wait_us > 0)	/* what a sleeping loop can do */
+		json_num(&j, "cap_rps", cfg.loops * 1e6 / (double)cfg.wait_us);
+	json_end(&j);
+	json_print(&j, stdout);
+}
+
+static void usage(void)
+{
+	printf("%s: SO_REUSEPORT epoll loops; each request waits -w USEC (block or timer)\n\n"
+	       "%s\n\n"
+	       "  -a ADDR   address to listen on (default %s; 0.0.0.0 is opt-in)\n"
+	       "  -p PORT   port (default %d; 0 picks a free one)\n"
+	       "  -c N      epoll loops (default: the CPU count, more if -n needs them)\n"
+	       "  -n CONNS  connections to make room for; sizes the default -c\n"
+	       "  -w USEC   wait per request (default 10000)\n"
+	       "  -m MODE   block: usleep in the loop (default), or timer: park on a timerfd\n"
+	       "  -i SEC    stats interval on stderr (default 5)\n"
+	       "  -L        print this design's limits as one JSON line, for run.sh\n"
+	       "  -h        this help\n\n"
+	       "Echoes each 8-byte request after its wait. Prints \"listening on ADDR:PORT\"\n"
+	       "on stderr when ready; on SIGINT/SIGTERM one JSON line on stdout, then exits 0.\n"
+	       "Exit 1: cannot listen; exit 2: bad usage.\n",
+	       prog_name, arg_synopsis, C1M_ADDR, C1M_PORT);
+}
+
+static void parse(int argc, char **argv)
+{
+	static const struct limits lim = { .design = DESIGN, .fd_tables = "many",
+		.fd_reserve = FD_RESERVE, .max_loops = 4096, .target = 1000 };
+	int o;
+
+	arg_synopsis = "usage: server [-a ADDR] [-p PORT] [-c N] [-n CONNS] [-w USEC] [-m MODE] [-i SEC] [-L] [-h]";
+	while ((o = getopt(argc, argv, ":a:p:c:n:w:m:i:Lh")) != -1) {
+		switch (o) {
+		case 'a': arg_ipv4(o, optarg); cfg.addr = optarg; break;
+		case 'p': cfg.port = (int)arg_long(o, optarg, 0, 65535); break;
+		case 'c': cfg.loops = (int)arg_long(o, optarg, 1, 4096); break;
+		case 'n': cfg.conns = arg_long(o, optarg, 1, 100000000); break;
+		case 'w': cfg.wait_us = arg_long(o, optarg, 0, 1000000); break;
+		case 'm': cfg.mode = optarg; break;
+		case 'i': cfg.interval = arg_seconds(o, optarg, 1e6); break;
+		case 'L': limits_print(&lim);
+		case 'h': usage(); exit(0);
+		case ':': arg_usage_error("-%c needs a value", optopt);
+		default: arg_usage_error("unknown option -%c", optopt);
+		}
+	}
+	if (optind < argc)
+		arg_usage_error("unexpected argument '%s'", argv[optind]);
+	if (cfg.interval < 0.1)
+		arg_usage_error("-i: must be at least 0.1 s");
+	cfg.timer = strcmp(cfg.mode, "timer") == 0;
+	if (!cfg.timer && strcmp(cfg.mode, "block") != 0)
+		arg_usage_error("-m: '%s' is not one of block|timer", cfg.mode);
 }
 
 int main(int argc, char **argv)
 {
-	static const struct srv_flag flags[] = {
-		FRAME_FLAG_WAIT(&wait_us, ""),
-		{ .opt = 'm', .arg = "MODE",
-		  .help = "block: usleep in the loop (default), or timer: park on a timerfd",
-		  .choices = "block|timer", .str = &mode },
-		{ 0 },
-	};
-	static const struct srv_design design = {
-		.name = "10_io_bound_epoll",
-		.summary = "SO_REUSEPORT epoll loops; each request waits -w USEC (block or timer)",
-		.loops_help = "epoll loops (default: the CPU count, more if -n needs them)",
-		.conns_help = "connections to make room for; sizes the default -c",
-		.flags = flags,
-	};
 	struct stats_slot *slots;
 
-	srv_parse(argc, argv, &design, &cfg);
-	slots = srv_start_loops(&cfg, design.name, FD_RESERVE, &lfds);
+	prog_init(argv[0]);
+	parse(argc, argv);
+	fd_limit = fd_size_loops(cfg.conns, FD_RESERVE, &cfg.loops);	/* and -c */
 	loops = calloc((size_t)cfg.loops, sizeof(*loops));
 	if (!loops)
-		die("calloc:");
+		die("setup:");
+	slots = stats_init(DESIGN, cfg.loops, cfg.interval);	/* a slot each */
+	/* Every listener up front: a busy port fails here, before any thread.
+	 * SO_REUSEPORT shares the port among our loops only (not with -c 1). */
 	for (int i = 0; i < cfg.loops; i++) {
-		struct loop *l = &loops[i];
-
-		l->acc = (struct srv_acceptor){ .id = i, .lfd = lfds[i], .st = &slots[i] };
-		l->work = (struct frame_work){ .fn = frame_sleep, .usec = wait_us };
-		l->conns = calloc((size_t)cfg.fd_limit, sizeof(struct conn));
-		if (!l->conns)
-			die("calloc:");
-		if ((errno = pthread_create(&l->thread, NULL, loop_run, l)))
-			die("pthread_create:");
+		loops[i].st = &slots[i];
+		loops[i].lfd = net_listen(cfg.addr, cfg.port, cfg.loops > 1, 4096);
+		if (loops[i].lfd < 0)
+			die("listen %s:%d:", cfg.addr, cfg.port);
+		cfg.port = net_local_port(loops[i].lfd);	/* resolves -p 0 */
 	}
-	srv_listening(&cfg, "%d loops x %ld fds, %s mode, %ld us wait per request",
-		      cfg.loops, cfg.fd_limit - FD_RESERVE, mode, wait_us);
+	sig_setup();		/* before the threads: they inherit the mask */
+	for (int i = 0; i < cfg.loops; i++)
+		if ((errno = pthread_create(&loops[i].thread, NULL, loop_thread, &loops[i])))
+			die("pthread_create:");
+	fprintf(stderr, "%s: listening on %s:%d, %d loops x %ld fds, %s mode, %ld us wait per request\n",
+		prog_name, cfg.addr, cfg.port, cfg.loops, fd_limit - FD_RESERVE,
+		cfg.mode, cfg.wait_us);
 
-	stats_run(NULL);	/* until SIGINT/SIGTERM */
+	stats_run(NULL);	/* the meter, until SIGINT/SIGTERM */
 	for (int i = 0; i < cfg.loops; i++)
 		pthread_join(loops[i].thread, NULL);
-	srv_report(report);
+	report();
 	return 0;
 }
