@@ -5,7 +5,10 @@
  * waits for exactly those 8 bytes back, checks them byte for byte, records
  * now - timestamp as the latency, and writes the next one (closed loop, no
  * pipelining). With -r RATE the loop instead puts RATE requests a second
- * on idle connections, round-robin. The original averaged sampled means;
+ * on idle connections in turn (open loop), each timed from when the
+ * schedule said to send it, so that a stalled server shows as latency
+ * rather than as fewer requests (coordinated omission; see 05's head
+ * comment). The original averaged sampled means;
  * this one keeps a log-linear histogram (common/meter.c) and reports
  * p50/p90/p99/p99.9/max.
  *
@@ -15,8 +18,10 @@
  *      range); connects left unanswered for STALL_S are given up.
  *   2. start: the first request on every connection, START_BATCH at a
  *      time, so the first replies are read while the rest go out.
- *   3. warm-up (-W, not counted), then the measuring window (-d), with a
- *      progress line every -i seconds.
+ *   3. first round (closed loop): wait until every connection has had a
+ *      reply; then warm-up (-W, not counted), then the measuring window
+ *      (-d), a progress line every -i seconds. -P PID: the server marks
+ *      the window's edges too.
  *   4. stop (-d over, SIGINT/SIGTERM, or every connection gone): no new
  *      requests; drain the replies in flight (giving up after DRAIN_S of
  *      silence), close, print one JSON line. Exit 0 only if every
@@ -29,7 +34,7 @@
  * Per connection: 24 bytes (struct conn) in a flat array indexed by fd.
  *
  * usage: client [-a ADDR] [-p PORT] [-n CONNS] [-c LOOPS] [-d SEC] [-W SEC]
- *               [-r RATE] [-s FIRST[-LAST]] [-i SEC] [-L] [-h]   (-c: only 1)
+ *               [-r RATE] [-s FIRST[-LAST]] [-i SEC] [-P PID] [-L] [-h]   (-c: only 1)
  * build: cc -std=gnu11 -O2 -pthread -Icommon -o 04_epoll_client/client 04_epoll_client/client.c common/[a-z]*.c -lm
  *
  * test with:
@@ -53,6 +58,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -83,6 +89,10 @@
  */
 #define LINGER0_FROM	10000
 #define TICK_NS		50000000ull	/* the schedule, and the signal check */
+#define IDLE_WAIT_NS	20000000	/* epoll_pwait2 at most this long: 20 ms */
+#define FIRST_STALL_S	3.0	/* first round: open anyway after this long with no new reply */
+#define LATE_NS		1000000ull	/* rate mode: a send this late counts as late */
+#define QUEUE_S		10	/* rate mode: a due request waits this long at most */
 
 static struct {
 	struct sockaddr_in dst;
@@ -92,14 +102,16 @@ static struct {
 	double duration, warmup, interval, rate;
 	uint32_t src_first, src_last;
 	long fd_limit;
+	pid_t server_pid;	/* -P: mark its window too */
 } cfg = { .addr = C1M_ADDR, .port = C1M_PORT, .conns = CONNS, .duration = 10, .interval = 5 };
 
 enum { C_FREE, C_CONNECTING, C_IDLE, C_BUSY };
 
 /* One connection; the loop's array is indexed by fd. 24 bytes. */
 struct conn {
-	uint64_t sent;		/* the frame in flight (host order) */
+	uint64_t sent;		/* the frame in flight: its time (host order) */
 	uint8_t state;
+	uint8_t answered;	/* it has had a reply: the first round is over */
 	uint8_t wrote;		/* bytes of the frame written so far */
 	uint8_t got;		/* bytes of the reply read so far */
 	uint8_t reply[FRAME_SIZE];
@@ -113,25 +125,28 @@ struct loop {
 	struct conn *conns;
 	struct meter *m;	/* what it counts and measures */
 	long opened, inflight;
-	long rr;		/* rate mode: next fd to consider */
 	long busy;		/* requests in flight */
 	long start_fd;		/* closed loop: next fd to put a first request on */
-	double rate;		/* rate mode: requests/s */
-	uint64_t rate_sent;
+	int *idle;		/* rate mode: a FIFO of idle connections */
+	long idle_head, idle_len;
+	uint64_t rate_sent;	/* rate mode: requests of the schedule sent */
 	uint64_t last_reply;
 	int ready;		/* every connect done or given up */
 };
 
 /* The run's schedule (05 keeps it in its main thread). */
-enum { RAMP, WARM_UP, MEASURE, DRAIN };
+enum { RAMP, FIRST_ROUND, WARM_UP, MEASURE, DRAIN };
 static struct {
 	int phase;
 	uint64_t t0, go_ns;	/* ramp start; load start */
+	uint64_t warm_ns;	/* the warm-up began */
+	uint64_t moved_ns;	/* first round: the last new first reply */
+	long left;		/* first round: connections with none yet */
 	uint64_t win_ns;	/* the measuring window opened */
 	uint64_t line_ns;	/* the last ramp progress line */
 	long line_n;
-	double connect_s;
-} run;
+	struct meter_run res;	/* what the report needs from the run */
+} run = { .res = { .design = DESIGN, .first_round_s = -1 } };
 static int stopping;		/* send no more; drain what is in flight */
 static struct loop loop;	/* the one loop */
 
@@ -145,6 +160,8 @@ static void conn_close(struct loop *l, int fd, int lost)
 		l->busy--;
 	if (c->state != C_CONNECTING)
 		atomic_fetch_sub_explicit(&l->m->live, 1, memory_order_relaxed);
+	if (c->state != C_CONNECTING && !c->answered)
+		atomic_fetch_sub_explicit(&l->m->awaiting_first, 1, memory_order_relaxed);
 	if (lost)
 		atomic_fetch_add_explicit(&l->m->lost, 1, memory_order_relaxed);
 	c->state = C_FREE;
@@ -178,6 +195,25 @@ static int conn_open(struct loop *l)
 	return 0;
 }
 
+/* Rate mode: idle connections wait their turn, oldest first. */
+static void idle_push(struct loop *l, int fd)
+{
+	l->idle[(l->idle_head + l->idle_len++) % l->count] = fd;
+}
+
+static int idle_pop(struct loop *l)
+{
+	while (l->idle_len) {
+		int fd = l->idle[l->idle_head];
+
+		l->idle_head = (l->idle_head + 1) % l->count;
+		l->idle_len--;
+		if (l->conns[fd].state == C_IDLE)
+			return fd;	/* else it closed while it waited */
+	}
+	return -1;
+}
+
 static void on_connected(struct loop *l, int fd)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
@@ -194,6 +230,9 @@ static void on_connected(struct loop *l, int fd)
 	l->conns[fd].state = C_IDLE;
 	atomic_fetch_add_explicit(&l->m->connected, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&l->m->live, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&l->m->awaiting_first, 1, memory_order_relaxed);
+	if (cfg.rate > 0)
+		idle_push(l, fd);
 }
 
 /* Write (the rest of) the frame in flight; wait for EPOLLOUT if short. */
@@ -222,12 +261,13 @@ static void conn_flush(struct loop *l, int fd)
 	}
 }
 
-/* A request: the time now, as 8 big-endian bytes. */
-static void conn_send(struct loop *l, int fd)
+/* A request: its time (now, or when the schedule said), as 8 big-endian
+ * bytes. The latency counts from that time. */
+static void conn_send(struct loop *l, int fd, uint64_t at)
 {
 	struct conn *c = &l->conns[fd];
 
-	c->sent = clock_ns();
+	c->sent = at;
 	c->wrote = 0;
 	c->got = 0;
 	c->state = C_BUSY;
@@ -247,11 +287,17 @@ static void on_reply(struct loop *l, int fd, uint64_t now)
 	else
 		hist_record(&l->m->local, now - c->sent);
 	atomic_fetch_add_explicit(&l->m->round_trips, 1, memory_order_relaxed);
+	if (!c->answered) {
+		c->answered = 1;
+		atomic_fetch_sub_explicit(&l->m->awaiting_first, 1, memory_order_relaxed);
+	}
 	c->state = C_IDLE;
 	l->busy--;
 	l->last_reply = now;
-	if (cfg.rate == 0 && !stopping)
-		conn_send(l, fd);
+	if (cfg.rate > 0)
+		idle_push(l, fd);
+	else if (!stopping)
+		conn_send(l, fd, clock_ns());
 }
 
 static void on_readable(struct loop *l, int fd)
@@ -299,24 +345,44 @@ static void on_event(struct loop *l, int fd, uint32_t events)
 
 /* ---- the loop ---- */
 
-/* Rate mode: send what is due by now, round-robin over idle connections. */
-static void send_due(struct loop *l, uint64_t now)
+/* Rate mode: request k of the schedule falls due at go + k / RATE. */
+static uint64_t due_at(struct loop *l, uint64_t k)
 {
-	uint64_t due = (uint64_t)((double)(now - run.go_ns) / 1e9 * l->rate);
-	long scanned = 0;
+	return run.go_ns + (uint64_t)(((double)k + l->id) * 1e9 / cfg.rate);
+}
 
-	while (l->rate_sent < due && scanned < l->cap) {
-		int fd = (int)(l->rr++ % l->cap);
+/*
+ * Send every request due by now, stamped with its due time. One that has
+ * waited QUEUE_S for a free connection is dropped, and counted: catching
+ * up on an older backlog would measure the burst, not the server. Returns
+ * the ns until the next is due, or -1 when none is free (a reply wakes us).
+ */
+static int64_t send_due(struct loop *l, uint64_t now)
+{
+	for (;;) {
+		uint64_t due = due_at(l, l->rate_sent);
+		int fd;
 
-		scanned++;
-		if (l->conns[fd].state == C_IDLE) {
-			conn_send(l, fd);
-			l->rate_sent++;
-			scanned = 0;
+		if (due > now)
+			return (int64_t)(due - now);
+		if (now - due > QUEUE_S * 1000000000ull) {
+			double t = (double)(now - run.go_ns) / 1e9 - QUEUE_S;
+			double k = t * cfg.rate - l->id + 1;	/* the first one kept */
+			uint64_t keep = k > (double)l->rate_sent + 1 ? (uint64_t)k : l->rate_sent + 1;
+
+			atomic_fetch_add_explicit(&l->m->dropped, (long)(keep - l->rate_sent),
+						  memory_order_relaxed);
+			l->rate_sent = keep;
+			continue;
 		}
+		fd = idle_pop(l);
+		if (fd < 0)
+			return -1;
+		if (now - due > LATE_NS)
+			atomic_fetch_add_explicit(&l->m->late, 1, memory_order_relaxed);
+		conn_send(l, fd, due);
+		l->rate_sent++;
 	}
-	if (l->rate_sent < due)
-		l->rate_sent = due;	/* every connection busy: skip, don't burst */
 }
 
 static void ramp_step(struct loop *l, uint64_t *last_progress)
@@ -357,7 +423,7 @@ static int start_step(struct loop *l)
 		return 1;
 	for (; l->start_fd < l->cap && sent < START_BATCH; l->start_fd++)
 		if (l->conns[l->start_fd].state == C_IDLE) {
-			conn_send(l, (int)l->start_fd);
+			conn_send(l, (int)l->start_fd, clock_ns());
 			sent++;
 		}
 	return l->start_fd == l->cap;
@@ -368,17 +434,50 @@ static void ramp_done(struct loop *l, uint64_t now)
 {
 	long n = atomic_load(&l->m->connected);
 
-	run.connect_s = (now - run.t0) / 1e9;
+	run.res.connect_s = (now - run.t0) / 1e9;
 	fprintf(stderr, "%s: %ld/%ld connected in %.2f s (%.0f conn/s), %ld failed\n",
-		prog_name, n, cfg.conns, run.connect_s,
-		n / (run.connect_s > 0 ? run.connect_s : 1), atomic_load(&l->m->failed));
+		prog_name, n, cfg.conns, run.res.connect_s,
+		n / (run.res.connect_s > 0 ? run.res.connect_s : 1), atomic_load(&l->m->failed));
 	if (atomic_load(&sig_stop))
 		stopping = 1;
-	run.go_ns = now;
-	run.phase = WARM_UP;
-	if (!stopping && cfg.warmup > 0)
-		fprintf(stderr, "%s: warming up for %.0f s (not counted)\n",
-			prog_name, cfg.warmup);
+	run.go_ns = run.line_ns = run.moved_ns = now;
+	run.left = -1;
+	run.phase = FIRST_ROUND;
+}
+
+/*
+ * Closed loop: is every connection answered once? At 1M the first round is
+ * a burst that takes seconds to clear, and a window opened inside it
+ * measures neither the burst nor the steady rate. Rate mode does not wait:
+ * the schedule, not the connections, sets its load. Given up after
+ * FIRST_STALL_S without a new first reply (e.g. a server at its cap).
+ */
+static int first_round_done(struct loop *l, uint64_t now)
+{
+	long left = atomic_load(&l->m->awaiting_first), live = atomic_load(&l->m->live);
+
+	if (cfg.rate > 0 || stopping)
+		return 1;
+	if (left == 0 && live > 0) {
+		run.res.first_round_s = (now - run.go_ns) / 1e9;
+		fprintf(stderr, "%s: every connection answered once in %.2f s\n",
+			prog_name, run.res.first_round_s);
+		return 1;
+	}
+	if (left != run.left) {
+		run.left = left;
+		run.moved_ns = now;
+	}
+	if (live == 0 || (now - run.moved_ns) / 1e9 > FIRST_STALL_S) {
+		warnx_("%ld of %ld connections had no reply in %.1f s, none for the last %.0f s; "
+		       "measuring anyway", left, live, (now - run.go_ns) / 1e9, FIRST_STALL_S);
+		return 1;
+	}
+	if ((now - run.line_ns) / 1e9 >= cfg.interval) {
+		fprintf(stderr, "first round: %ld of %ld connections answered\n", live - left, live);
+		run.line_ns = now;
+	}
+	return 0;
 }
 
 /* Every -i seconds while the ramp lasts: how far it got, in conn/s. */
@@ -414,12 +513,21 @@ static void schedule(struct loop *l, uint64_t now)
 		}
 		ramp_done(l, now);
 		/* fall through */
+	case FIRST_ROUND:
+		if (!sig && !first_round_done(l, now))
+			return;
+		run.warm_ns = now;
+		run.phase = WARM_UP;
+		if (!stopping && !sig && cfg.warmup > 0)
+			fprintf(stderr, "%s: warming up for %.0f s (not counted)\n",
+				prog_name, cfg.warmup);
+		/* fall through */
 	case WARM_UP:
-		if (!stopping && !sig && (now - run.go_ns) / 1e9 < cfg.warmup)
+		if (!stopping && !sig && (now - run.warm_ns) / 1e9 < cfg.warmup)
 			return;
 		if (sig)
 			stopping = 1;
-		meter_open(l->m, 1, cfg.interval);	/* latencies count from now */
+		meter_open(l->m, 1, cfg.interval, cfg.server_pid);	/* counts from now */
 		now = run.win_ns = clock_ns();
 		run.phase = MEASURE;
 		/* fall through */
@@ -431,7 +539,7 @@ static void schedule(struct loop *l, uint64_t now)
 			}
 			warnx_("every connection is gone; stopping");
 		}
-		meter_close(l->m, 1);	/* replies drained after it still count */
+		meter_close(l->m, 1, cfg.server_pid);	/* replies drained after still count */
 		stopping = 1;
 		run.phase = DRAIN;
 	}
@@ -441,15 +549,16 @@ static void loop_run(struct loop *l)
 {
 	struct epoll_event ev[MAX_EVENTS];
 	uint64_t last_progress = clock_ns(), next_tick = 0;
+	int64_t wait_ns = IDLE_WAIT_NS;	/* rate mode: until the next send is due */
 	int started = 0, starting = 0, draining = 0;
 
 	for (;;) {
-		int timeout = starting ? 0 : cfg.rate > 0 && started ? 1 : 20;
-		int n = epoll_wait(l->ep, ev, MAX_EVENTS, timeout);
+		struct timespec ts = { 0, starting ? 0 : wait_ns };
+		int n = epoll_pwait2(l->ep, ev, MAX_EVENTS, &ts, NULL);	/* ns timeout */
 		uint64_t now;
 
 		if (n < 0 && errno != EINTR)
-			die("epoll_wait:");
+			die("epoll_pwait2:");
 		for (int i = 0; i < n; i++)
 			on_event(l, ev[i].data.fd, ev[i].events);
 		now = clock_ns();
@@ -473,7 +582,9 @@ static void loop_run(struct loop *l)
 			if (l->busy == 0 || (now - l->last_reply) / 1e9 > DRAIN_S)
 				break;
 		} else if (started && cfg.rate > 0) {
-			send_due(l, now);
+			int64_t next = send_due(l, now);
+
+			wait_ns = next >= 0 && next < IDLE_WAIT_NS ? next : IDLE_WAIT_NS;
 		}
 		meter_publish(l->m, now);
 	}
@@ -491,23 +602,28 @@ static void usage(FILE *f)
 	fprintf(f,
 		"%s: single epoll loop, closed-loop ping-pong on every connection\n\n"
 		"usage: %s [-a ADDR] [-p PORT] [-n CONNS] [-c LOOPS] [-d SEC]\n"
-		"          [-W SEC] [-r RATE] [-s FIRST[-LAST]] [-i SEC] [-L] [-h]\n\n"
+		"          [-W SEC] [-r RATE] [-s FIRST[-LAST]] [-i SEC] [-P PID] [-L] [-h]\n\n"
 		"  -a ADDR   server address (default %s)\n"
 		"  -p PORT   server port (default %d)\n"
 		"  -n CONNS  connections to hold (default %d)\n"
 		"  -c LOOPS  epoll loops: this design has one (05 takes more)\n"
-		"  -d SEC    measuring time once all connections are up (default 10)\n"
+		"  -d SEC    measuring time (default 10); it opens once every connection\n"
+		"            has had a reply (closed loop), then -W\n"
 		"  -W SEC    warm-up before it: load runs, nothing is counted (default 0)\n"
-		"  -r RATE   requests/s over all connections, round-robin; 0 = every\n"
-		"            connection ping-pongs as fast as it can (default 0)\n"
+		"  -r RATE   requests/s over all connections, to idle ones in turn, each\n"
+		"            timed from when the schedule said to send it (a request waits\n"
+		"            up to %d s for a free connection, then is dropped and counted);\n"
+		"            0 = every connection ping-pongs as fast as it can (default 0)\n"
 		"  -s FIRST[-LAST]  source addresses to bind, round-robin (default:\n"
 		"            one 127.0.0.x per %d connections when ADDR is loopback)\n"
 		"  -i SEC    progress and stats interval on stderr (default 5)\n"
+		"  -P PID    the server's process: send it SIGUSR1 as the window opens and\n"
+		"            closes, so it counts its CPU and requests over the same window\n"
 		"  -L        print this client's limits as one JSON line, for run.sh\n"
 		"  -h        this help\n\n"
 		"Prints one JSON line on stdout; exits 0 only with no errors and no\n"
 		"mismatched replies, 1 otherwise, 2 on bad usage.\n",
-		prog_name, prog_name, C1M_ADDR, C1M_PORT, CONNS, PER_SRC_ADDR);
+		prog_name, prog_name, C1M_ADDR, C1M_PORT, CONNS, QUEUE_S, PER_SRC_ADDR);
 }
 
 static void parse(int argc, char **argv)
@@ -518,8 +634,8 @@ static void parse(int argc, char **argv)
 	int o, src_given = 0;
 
 	arg_synopsis = "usage: client [-a ADDR] [-p PORT] [-n CONNS] [-c LOOPS] "
-		       "[-d SEC] [-W SEC] [-r RATE] [-s FIRST[-LAST]] [-i SEC] [-L] [-h]";
-	while ((o = getopt(argc, argv, ":a:p:n:c:d:W:r:s:i:Lh")) != -1) {
+		       "[-d SEC] [-W SEC] [-r RATE] [-s FIRST[-LAST]] [-i SEC] [-P PID] [-L] [-h]";
+	while ((o = getopt(argc, argv, ":a:p:n:c:d:W:r:s:i:P:Lh")) != -1) {
 		switch (o) {
 		case 'a': arg_ipv4(o, optarg); cfg.addr = optarg; break;
 		case 'p': cfg.port = (int)arg_long(o, optarg, 1, 65535); break;
@@ -536,6 +652,7 @@ static void parse(int argc, char **argv)
 			src_given = 1;
 			break;
 		case 'i': cfg.interval = arg_seconds(o, optarg, 1e6); break;
+		case 'P': cfg.server_pid = (pid_t)arg_long(o, optarg, 1, 1 << 22); break;
 		case 'L': limits_print(&lim);
 		case 'h': usage(stdout); exit(0);
 		case ':': arg_usage_error("-%c needs a value", optopt);
@@ -544,6 +661,8 @@ static void parse(int argc, char **argv)
 	}
 	if (optind < argc)
 		arg_usage_error("unexpected argument '%s'", argv[optind]);
+	if (cfg.server_pid && kill(cfg.server_pid, 0) < 0)
+		arg_usage_error("-P %d: no such process to mark", (int)cfg.server_pid);
 	if (cfg.interval < 0.1)
 		arg_usage_error("-i: must be at least 0.1 s");
 	net_sockaddr(&cfg.dst, cfg.addr, cfg.port);
@@ -581,15 +700,17 @@ int main(int argc, char **argv)
 	sig_setup();
 	l->count = cfg.conns;
 	l->cap = cfg.fd_limit;
-	l->rate = cfg.rate;
 	l->m = meter_new(1);
 	l->conns = calloc((size_t)l->cap, sizeof(*l->conns));
-	if (!l->conns)
+	l->idle = cfg.rate > 0 ? calloc((size_t)l->count + 1, sizeof(*l->idle)) : NULL;
+	if (!l->conns || (cfg.rate > 0 && !l->idle))
 		die("calloc %ld connections:", l->cap);
 	l->ep = epoll_create1(EPOLL_CLOEXEC);
 	if (l->ep < 0)
 		die("epoll_create1:");
 	run.t0 = run.line_ns = clock_ns();
 	loop_run(l);		/* the whole run */
-	meter_report(l->m, 1, DESIGN, cfg.conns, run.connect_s);
+	run.res.target = cfg.conns;
+	run.res.rate = cfg.rate;
+	meter_report(l->m, 1, &run.res);
 }

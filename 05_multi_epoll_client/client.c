@@ -6,8 +6,8 @@
  * ping-pongs 8 bytes: it writes a big-endian timestamp, waits for exactly
  * those 8 bytes back, checks them byte for byte, records now - timestamp
  * and writes the next (closed loop, no pipelining). With -r RATE the loops
- * instead send RATE requests a second in all, round-robin over idle
- * connections, as the original's first client did (200/s).
+ * instead send RATE requests a second in all, to idle connections in turn,
+ * as the original's first client did (200/s): open loop.
  *
  * A run, the main thread keeping the schedule (04 keeps it in its loop):
  *   1. ramp: each loop keeps at most RAMP_INFLIGHT non-blocking connects in
@@ -17,13 +17,22 @@
  *   2. start line: once every loop has its connections up (or given up),
  *      main starts the clock and all loops begin at once, putting the
  *      first request on their connections START_BATCH at a time.
- *   3. warm-up (-W, not counted), then the measuring window (-d) with a
- *      progress line every -i seconds.
+ *   3. first round (closed loop): wait until every connection has had a
+ *      reply, so the window never sees the first burst; then warm-up (-W,
+ *      not counted), then the measuring window (-d), a progress line every
+ *      -i seconds. -P PID: the server marks the window's edges too.
  *   4. stop (-d over, SIGINT/SIGTERM, or every connection gone): no new
  *      requests; each loop drains its replies in flight (giving up after
  *      DRAIN_S of silence); connections close only once every loop has
  *      drained. One JSON line; exit 0 only if every connection came up
  *      and every request got its own 8 bytes back.
+ *
+ * Open loop done right: request k of the schedule is due at a fixed time,
+ * and its latency counts from then, not from when it went out: a server
+ * that stalls shows as latency, not as fewer requests sent (coordinated
+ * omission; wrk2's point). A due request waits for a free connection up to
+ * QUEUE_S; older ones are dropped and counted. No table scan: idle
+ * connections wait in a FIFO, and the loop sleeps until the next due time.
  *
  * Why it scales: a loop per core, and a table per loop, so neither a core
  * nor RLIMIT_NOFILE caps -n; 1M connections need 51 loops of 19,968 here.
@@ -38,7 +47,7 @@
  * Per connection: 24 bytes (struct conn) in a flat array indexed by fd.
  *
  * usage: client [-a ADDR] [-p PORT] [-n CONNS] [-c LOOPS] [-d SEC] [-W SEC]
- *               [-r RATE] [-s FIRST[-LAST]] [-i SEC] [-L] [-h]
+ *               [-r RATE] [-s FIRST[-LAST]] [-i SEC] [-P PID] [-L] [-h]
  * build: cc -std=gnu11 -O2 -pthread -Icommon -o 05_multi_epoll_client/client 05_multi_epoll_client/client.c common/[a-z]*.c -lm
  *
  * test with:
@@ -62,6 +71,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -99,8 +109,12 @@
 #define PER_SRC_ADDR	2000
 #define STALL_S		15.0	/* ramp gives up after this long with no progress */
 #define MAX_EVENTS	512
+#define IDLE_WAIT_NS	20000000	/* epoll_pwait2 at most this long: 20 ms */
 #define DRAIN_S		2.0	/* at stop, wait this long past the last reply */
 #define START_BATCH	256	/* first requests put out per loop iteration */
+#define FIRST_STALL_S	3.0	/* first round: open anyway after this long with no new reply */
+#define LATE_NS		1000000ull	/* rate mode: a send this late counts as late */
+#define QUEUE_S		10	/* rate mode: a due request waits this long at most */
 /*
  * From this many connections on, close with SO_LINGER 0 (an RST): 1M
  * normal closes would leave 1M TIME_WAIT sockets for 60 s. Below it, close
@@ -118,6 +132,7 @@ static struct {
 	uint32_t src_first, src_last;
 	long fd_limit;
 	int private_tables;
+	pid_t server_pid;	/* -P: mark its window too */
 } cfg = { .addr = C1M_ADDR, .port = C1M_PORT, .conns = CLIENT_CONNS, .loops = CLIENT_LOOPS,
 	  .duration = 10, .interval = 5, .rate = CLIENT_RATE };
 
@@ -125,8 +140,9 @@ enum { C_FREE, C_CONNECTING, C_IDLE, C_BUSY };
 
 /* One connection; the loop's array is indexed by fd. 24 bytes. */
 struct conn {
-	uint64_t sent;		/* the frame in flight (host order) */
+	uint64_t sent;		/* the frame in flight: its time (host order) */
 	uint8_t state;
+	uint8_t answered;	/* it has had a reply: the first round is over */
 	uint8_t wrote;		/* bytes of the frame written so far */
 	uint8_t got;		/* bytes of the reply read so far */
 	uint8_t reply[FRAME_SIZE];
@@ -141,11 +157,11 @@ struct loop {
 	struct conn *conns;
 	struct meter *m;	/* what it counts and measures */
 	long opened, inflight;
-	long rr;		/* rate mode: next fd to consider */
 	long busy;		/* requests in flight */
 	long start_fd;		/* closed loop: next fd to put a first request on */
-	double rate;		/* rate mode: this loop's requests/s */
-	uint64_t rate_sent;
+	int *idle;		/* rate mode: a FIFO of idle connections */
+	long idle_head, idle_len;
+	uint64_t rate_sent;	/* rate mode: requests of the schedule sent */
 	uint64_t last_reply;
 	atomic_int ready;	/* every connect done or given up: main reads it */
 };
@@ -167,6 +183,8 @@ static void conn_close(struct loop *l, int fd, int lost)
 		l->busy--;
 	if (c->state != C_CONNECTING)
 		atomic_fetch_sub_explicit(&l->m->live, 1, memory_order_relaxed);
+	if (c->state != C_CONNECTING && !c->answered)
+		atomic_fetch_sub_explicit(&l->m->awaiting_first, 1, memory_order_relaxed);
 	if (lost)
 		atomic_fetch_add_explicit(&l->m->lost, 1, memory_order_relaxed);
 	c->state = C_FREE;
@@ -200,6 +218,25 @@ static int conn_open(struct loop *l)
 	return 0;
 }
 
+/* Rate mode: idle connections wait their turn, oldest first. */
+static void idle_push(struct loop *l, int fd)
+{
+	l->idle[(l->idle_head + l->idle_len++) % l->count] = fd;
+}
+
+static int idle_pop(struct loop *l)
+{
+	while (l->idle_len) {
+		int fd = l->idle[l->idle_head];
+
+		l->idle_head = (l->idle_head + 1) % l->count;
+		l->idle_len--;
+		if (l->conns[fd].state == C_IDLE)
+			return fd;	/* else it closed while it waited */
+	}
+	return -1;
+}
+
 static void on_connected(struct loop *l, int fd)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
@@ -216,6 +253,9 @@ static void on_connected(struct loop *l, int fd)
 	l->conns[fd].state = C_IDLE;
 	atomic_fetch_add_explicit(&l->m->connected, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&l->m->live, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&l->m->awaiting_first, 1, memory_order_relaxed);
+	if (cfg.rate > 0)
+		idle_push(l, fd);
 }
 
 /* Write (the rest of) the frame in flight; wait for EPOLLOUT if short. */
@@ -244,12 +284,13 @@ static void conn_flush(struct loop *l, int fd)
 	}
 }
 
-/* A request: the time now, as 8 big-endian bytes. */
-static void conn_send(struct loop *l, int fd)
+/* A request: its time (now, or when the schedule said), as 8 big-endian
+ * bytes. The latency counts from that time. */
+static void conn_send(struct loop *l, int fd, uint64_t at)
 {
 	struct conn *c = &l->conns[fd];
 
-	c->sent = clock_ns();
+	c->sent = at;
 	c->wrote = 0;
 	c->got = 0;
 	c->state = C_BUSY;
@@ -269,11 +310,17 @@ static void on_reply(struct loop *l, int fd, uint64_t now)
 	else
 		hist_record(&l->m->local, now - c->sent);
 	atomic_fetch_add_explicit(&l->m->round_trips, 1, memory_order_relaxed);
+	if (!c->answered) {
+		c->answered = 1;
+		atomic_fetch_sub_explicit(&l->m->awaiting_first, 1, memory_order_relaxed);
+	}
 	c->state = C_IDLE;
 	l->busy--;
 	l->last_reply = now;
-	if (cfg.rate == 0 && !atomic_load_explicit(&stopping, memory_order_relaxed))
-		conn_send(l, fd);
+	if (cfg.rate > 0)
+		idle_push(l, fd);
+	else if (!atomic_load_explicit(&stopping, memory_order_relaxed))
+		conn_send(l, fd, clock_ns());
 }
 
 static void on_readable(struct loop *l, int fd)
@@ -321,24 +368,47 @@ static void on_event(struct loop *l, int fd, uint32_t events)
 
 /* ---- the loop ---- */
 
-/* Rate mode: send what is due by now, round-robin over idle connections. */
-static void send_due(struct loop *l, uint64_t now)
+/*
+ * Rate mode: the schedule spreads -r over the loops, request k of loop i
+ * of L falling due at go + (k * L + i) / RATE.
+ */
+static uint64_t due_at(struct loop *l, uint64_t k)
 {
-	uint64_t due = (uint64_t)((double)(now - go_ns) / 1e9 * l->rate);
-	long scanned = 0;
+	return go_ns + (uint64_t)(((double)k * cfg.loops + l->id) * 1e9 / cfg.rate);
+}
 
-	while (l->rate_sent < due && scanned < l->cap) {
-		int fd = (int)(l->rr++ % l->cap);
+/*
+ * Send every request due by now, stamped with its due time. One that has
+ * waited QUEUE_S for a free connection is dropped, and counted: catching
+ * up on an older backlog would measure the burst, not the server. Returns
+ * the ns until the next is due, or -1 when none is free (a reply wakes us).
+ */
+static int64_t send_due(struct loop *l, uint64_t now)
+{
+	for (;;) {
+		uint64_t due = due_at(l, l->rate_sent);
+		int fd;
 
-		scanned++;
-		if (l->conns[fd].state == C_IDLE) {
-			conn_send(l, fd);
-			l->rate_sent++;
-			scanned = 0;
+		if (due > now)
+			return (int64_t)(due - now);
+		if (now - due > QUEUE_S * 1000000000ull) {
+			double t = (double)(now - go_ns) / 1e9 - QUEUE_S;
+			double k = (t * cfg.rate - l->id) / cfg.loops + 1;	/* first kept */
+			uint64_t keep = k > (double)l->rate_sent + 1 ? (uint64_t)k : l->rate_sent + 1;
+
+			atomic_fetch_add_explicit(&l->m->dropped, (long)(keep - l->rate_sent),
+						  memory_order_relaxed);
+			l->rate_sent = keep;
+			continue;
 		}
+		fd = idle_pop(l);
+		if (fd < 0)
+			return -1;
+		if (now - due > LATE_NS)
+			atomic_fetch_add_explicit(&l->m->late, 1, memory_order_relaxed);
+		conn_send(l, fd, due);
+		l->rate_sent++;
 	}
-	if (l->rate_sent < due)
-		l->rate_sent = due;	/* every connection busy: skip, don't burst */
 }
 
 static void ramp_step(struct loop *l, uint64_t *last_progress)
@@ -380,7 +450,7 @@ static int start_step(struct loop *l)
 		return 1;
 	for (; l->start_fd < l->cap && sent < START_BATCH; l->start_fd++)
 		if (l->conns[l->start_fd].state == C_IDLE) {
-			conn_send(l, (int)l->start_fd);
+			conn_send(l, (int)l->start_fd, clock_ns());
 			sent++;
 		}
 	return l->start_fd == l->cap;
@@ -391,6 +461,7 @@ static void *loop_run(void *arg)
 	struct loop *l = arg;
 	struct epoll_event ev[MAX_EVENTS];
 	uint64_t last_progress = clock_ns();
+	int64_t wait_ns = IDLE_WAIT_NS;	/* rate mode: until the next send is due */
 	int started = 0, starting = 0, draining = 0;
 
 	if (cfg.private_tables && fd_private_table() < 0)
@@ -399,12 +470,12 @@ static void *loop_run(void *arg)
 	if (l->ep < 0)
 		die("epoll_create1:");
 	for (;;) {
-		int timeout = starting ? 0 : cfg.rate > 0 && started ? 1 : 20;
-		int n = epoll_wait(l->ep, ev, MAX_EVENTS, timeout);
+		struct timespec ts = { 0, starting ? 0 : wait_ns };
+		int n = epoll_pwait2(l->ep, ev, MAX_EVENTS, &ts, NULL);	/* ns timeout */
 		uint64_t now;
 
 		if (n < 0 && errno != EINTR)
-			die("epoll_wait:");
+			die("epoll_pwait2:");
 		for (int i = 0; i < n; i++)
 			on_event(l, ev[i].data.fd, ev[i].events);
 		now = clock_ns();
@@ -424,7 +495,9 @@ static void *loop_run(void *arg)
 			if (l->busy == 0 || (now - l->last_reply) / 1e9 > DRAIN_S)
 				break;
 		} else if (started && cfg.rate > 0) {
-			send_due(l, now);
+			int64_t next = send_due(l, now);
+
+			wait_ns = next >= 0 && next < IDLE_WAIT_NS ? next : IDLE_WAIT_NS;
 		}
 		meter_publish(l->m, now);
 	}
@@ -447,27 +520,31 @@ static void usage(FILE *f)
 	fprintf(f,
 		"%s: %s\n\n"
 		"usage: %s [-a ADDR] [-p PORT] [-n CONNS] [-c LOOPS] [-d SEC]\n"
-		"          [-W SEC] [-r RATE] [-s FIRST[-LAST]] [-i SEC] [-L] [-h]\n\n"
+		"          [-W SEC] [-r RATE] [-s FIRST[-LAST]] [-i SEC] [-P PID] [-L] [-h]\n\n"
 		"  -a ADDR   server address (default %s)\n"
 		"  -p PORT   server port (default %d)\n"
 		"  -n CONNS  connections to hold (default %ld)\n"
 		"  -c LOOPS  epoll loop threads, each with its own fd table\n"
 		"            (default: as few as the fd limit allows%s)\n"
-		"  -d SEC    measuring time once all connections are up (default 10)\n"
-		"  -W SEC    warm-up before it: load runs, nothing is counted (default 0;\n"
-		"            at 1M connections the first round of requests takes ~15 s)\n"
-		"  -r RATE   requests/s over all connections, round-robin; 0 = every\n"
-		"            connection ping-pongs as fast as it can (default %g)\n"
+		"  -d SEC    measuring time (default 10); it opens once every connection\n"
+		"            has had a reply (closed loop; at 1M that takes ~15 s), then -W\n"
+		"  -W SEC    warm-up before it: load runs, nothing is counted (default 0)\n"
+		"  -r RATE   requests/s over all connections, to idle ones in turn, each\n"
+		"            timed from when the schedule said to send it (a request waits\n"
+		"            up to %d s for a free connection, then is dropped and counted);\n"
+		"            0 = every connection ping-pongs as fast as it can (default %g)\n"
 		"  -s FIRST[-LAST]  source addresses to bind, round-robin (default:\n"
 		"            one 127.0.0.x per %d connections when ADDR is loopback)\n"
 		"  -i SEC    progress and stats interval on stderr (default 5)\n"
+		"  -P PID    the server's process: send it SIGUSR1 as the window opens and\n"
+		"            closes, so it counts its CPU and requests over the same window\n"
 		"  -L        print this client's limits as one JSON line, for run.sh\n"
 		"  -h        this help\n\n"
 		"Prints one JSON line on stdout; exits 0 only with no errors and no\n"
 		"mismatched replies, 1 otherwise, 2 on bad usage.\n",
 		prog_name, CLIENT_SUMMARY, prog_name, C1M_ADDR, C1M_PORT,
 		(long)CLIENT_CONNS, CLIENT_MAX_LOOPS == 1 ? "; this design has one" : "",
-		(double)CLIENT_RATE, PER_SRC_ADDR);
+		QUEUE_S, (double)CLIENT_RATE, PER_SRC_ADDR);
 }
 
 static void parse(int argc, char **argv)
@@ -479,8 +556,8 @@ static void parse(int argc, char **argv)
 	int o, src_given = 0;
 
 	arg_synopsis = "usage: client [-a ADDR] [-p PORT] [-n CONNS] [-c LOOPS] "
-		       "[-d SEC] [-W SEC] [-r RATE] [-s FIRST[-LAST]] [-i SEC] [-L] [-h]";
-	while ((o = getopt(argc, argv, ":a:p:n:c:d:W:r:s:i:Lh")) != -1) {
+		       "[-d SEC] [-W SEC] [-r RATE] [-s FIRST[-LAST]] [-i SEC] [-P PID] [-L] [-h]";
+	while ((o = getopt(argc, argv, ":a:p:n:c:d:W:r:s:i:P:Lh")) != -1) {
 		switch (o) {
 		case 'a': arg_ipv4(o, optarg); cfg.addr = optarg; break;
 		case 'p': cfg.port = (int)arg_long(o, optarg, 1, 65535); break;
@@ -494,6 +571,7 @@ static void parse(int argc, char **argv)
 			src_given = 1;
 			break;
 		case 'i': cfg.interval = arg_seconds(o, optarg, 1e6); break;
+		case 'P': cfg.server_pid = (pid_t)arg_long(o, optarg, 1, 1 << 22); break;
 		case 'L': limits_print(&lim);
 		case 'h': usage(stdout); exit(0);
 		case ':': arg_usage_error("-%c needs a value", optopt);
@@ -502,6 +580,8 @@ static void parse(int argc, char **argv)
 	}
 	if (optind < argc)
 		arg_usage_error("unexpected argument '%s'", argv[optind]);
+	if (cfg.server_pid && kill(cfg.server_pid, 0) < 0)
+		arg_usage_error("-P %d: no such process to mark", (int)cfg.server_pid);
 	if (cfg.interval < 0.1)
 		arg_usage_error("-i: must be at least 0.1 s");
 	if (CLIENT_MAX_LOOPS && cfg.loops > CLIENT_MAX_LOOPS)
@@ -573,13 +653,56 @@ static double ramp(uint64_t t0)
 	return (clock_ns() - t0) / 1e9;
 }
 
+/*
+ * Closed loop: wait until every connection has had a reply. At 1M the
+ * first round is a burst that takes seconds to clear, and a window opened
+ * inside it measures neither the burst nor the steady rate. Rate mode does
+ * not wait: the schedule, not the connections, sets its load. Returns the
+ * seconds since the start line, or -1 (rate mode, stopped, or given up:
+ * FIRST_STALL_S without a new first reply, e.g. a server at its cap).
+ */
+static double first_round(void)
+{
+	uint64_t last = go_ns, moved = go_ns;
+	long before = -1;
+
+	while (cfg.rate == 0 && !atomic_load(&sig_stop)) {
+		long left = meter_sum(meters, cfg.loops, awaiting_first);
+		long live = meter_sum(meters, cfg.loops, live);
+		uint64_t now = clock_ns();
+
+		if (left == 0 && live > 0)
+			return (now - go_ns) / 1e9;
+		if (left != before) {
+			before = left;
+			moved = now;
+		}
+		if (live == 0 || (now - moved) / 1e9 > FIRST_STALL_S) {
+			warnx_("%ld of %ld connections had no reply in %.1f s, none for the last %.0f s; "
+			       "measuring anyway", left, live, (now - go_ns) / 1e9, FIRST_STALL_S);
+			return -1;
+		}
+		if ((now - last) / 1e9 >= cfg.interval) {
+			fprintf(stderr, "first round: %ld of %ld connections answered\n",
+				live - left, live);
+			last = now;
+		}
+		sig_wait(0.01);
+	}
+	if (atomic_load(&sig_stop))
+		atomic_store(&stopping, 1);
+	return -1;
+}
+
 /* -W: let the load settle before the window opens. */
 static void warm_up(void)
 {
+	uint64_t from = clock_ns();
+
 	if (cfg.warmup <= 0)
 		return;
 	fprintf(stderr, "%s: warming up for %.0f s (not counted)\n", prog_name, cfg.warmup);
-	while (!atomic_load(&sig_stop) && (clock_ns() - go_ns) / 1e9 < cfg.warmup)
+	while (!atomic_load(&sig_stop) && (clock_ns() - from) / 1e9 < cfg.warmup)
 		sig_wait(0.05);
 	if (atomic_load(&sig_stop))
 		atomic_store(&stopping, 1);
@@ -620,10 +743,10 @@ static void start_loops(void)
 		l->first = cfg.conns * i / cfg.loops;
 		l->count = cfg.conns * (i + 1) / cfg.loops - l->first;
 		l->cap = cfg.fd_limit;
-		l->rate = cfg.rate / cfg.loops;
 		l->m = &meters[i];
 		l->conns = calloc((size_t)l->cap, sizeof(*l->conns));
-		if (!l->conns)
+		l->idle = cfg.rate > 0 ? calloc((size_t)l->count + 1, sizeof(*l->idle)) : NULL;
+		if (!l->conns || (cfg.rate > 0 && !l->idle))
 			die("calloc %ld connections:", l->cap);
 		if ((errno = pthread_create(&l->thread, NULL, loop_run, l)))
 			die("pthread_create:");
@@ -632,11 +755,12 @@ static void start_loops(void)
 
 int main(int argc, char **argv)
 {
+	struct meter_run run = { .design = CLIENT_DESIGN, .first_round_s = -1 };
 	uint64_t t0;
-	double connect_s;
 
 	prog_init(argv[0]);
 	parse(argc, argv);
+	run.target = cfg.conns;
 #ifdef CLIENT_CHECK
 	CLIENT_CHECK();	/* may exit 77: the design cannot run here */
 #endif
@@ -644,23 +768,30 @@ int main(int argc, char **argv)
 	sig_setup();
 	t0 = clock_ns();
 	start_loops();
-	connect_s = ramp(t0);
+	run.connect_s = ramp(t0);
 	fprintf(stderr, "%s: %ld/%ld connected in %.2f s (%.0f conn/s), %ld failed\n",
-		prog_name, meter_sum(meters, cfg.loops, connected), cfg.conns, connect_s,
-		meter_sum(meters, cfg.loops, connected) / (connect_s > 0 ? connect_s : 1),
+		prog_name, meter_sum(meters, cfg.loops, connected), cfg.conns, run.connect_s,
+		meter_sum(meters, cfg.loops, connected) / (run.connect_s > 0 ? run.connect_s : 1),
 		meter_sum(meters, cfg.loops, failed));
 	if (atomic_load(&sig_stop))
 		atomic_store(&stopping, 1);	/* interrupted during the ramp */
 	go_ns = clock_ns();
 	atomic_store(&go, 1);
+	if (!atomic_load(&stopping)) {
+		run.first_round_s = first_round();
+		if (run.first_round_s >= 0)
+			fprintf(stderr, "%s: every connection answered once in %.2f s\n",
+				prog_name, run.first_round_s);
+	}
 	if (!atomic_load(&stopping))
 		warm_up();
-	meter_open(meters, cfg.loops, cfg.interval);	/* latencies count from now */
+	meter_open(meters, cfg.loops, cfg.interval, cfg.server_pid);	/* counts from now */
 	if (!atomic_load(&stopping))
 		measure();
-	meter_close(meters, cfg.loops);	/* replies drained after it still count */
+	meter_close(meters, cfg.loops, cfg.server_pid);	/* replies drained after still count */
 	atomic_store(&stopping, 1);
 	for (int i = 0; i < cfg.loops; i++)
 		pthread_join(loops[i].thread, NULL);
-	meter_report(meters, cfg.loops, CLIENT_DESIGN, cfg.conns, connect_s);
+	run.rate = cfg.rate;
+	meter_report(meters, cfg.loops, &run);
 }

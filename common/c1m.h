@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #define C1M_PORT	8972
 #define C1M_ADDR	"127.0.0.1"
@@ -60,8 +61,7 @@ int net_set_nodelay(int fd);	/* an 8-byte frame must not wait for Nagle */
 int net_sockaddr(struct sockaddr_in *dst, const char *addr, int port);
 
 /* ---- file descriptors ---- */
-/* Raise the soft RLIMIT_NOFILE to `want`, or as far as the hard limit
- * allows; returns the limit now in force. */
+/* Raise the soft RLIMIT_NOFILE toward `want`; returns the limit in force. */
 long fd_raise_limit(long want);
 /* unshare(CLONE_FILES): the calling thread gets its own fd table, so its
  * RLIMIT_NOFILE counts only its own fds. 0, or -1 with errno; 1 in a TSan
@@ -79,10 +79,8 @@ long fd_size_loops(long conns, long reserve, int *loops);
  * how to go further, and return that ceiling (limit - reserve). */
 long fd_one_table(long reserve, long *fd_limit);
 
-/* ---- latency histogram (ns): log-linear, 64 sub-buckets per power of
- * two, 0..127 exact, 3,776 counters (30 KB), no malloc. A percentile is
- * its bucket's middle: within 0.8% of the true value. One per thread;
- * hist_merge() adds buckets. ---- */
+/* ---- latency histogram (ns): log-linear, 64 sub-buckets per power of two,
+ * 0..127 exact, 30 KB, no malloc; one per thread, merged by adding ---- */
 #define HIST_SUB_BITS	6
 #define HIST_SUB	(1 << HIST_SUB_BITS)
 #define HIST_BUCKETS	((64 - HIST_SUB_BITS) * HIST_SUB + HIST_SUB)
@@ -97,13 +95,13 @@ void hist_merge(struct hist *dst, const struct hist *src);
 int hist_index(uint64_t v);
 uint64_t hist_bucket_low(int i);
 uint64_t hist_bucket_high(int i);
-/* Value at quantile q: the middle of the bucket holding the
- * ceil(q*count)-th record, clamped to [min, max]; 0 when empty. */
+/* The middle of the bucket holding the ceil(q*count)-th record (within
+ * 0.8% of it), clamped to [min, max]; 0 when empty. */
 uint64_t hist_quantile(const struct hist *h, double q);
 double hist_mean(const struct hist *h);
 
 /* ---- this process ---- */
-void proc_cpu(double *user_s, double *sys_s);	/* all threads */
+void proc_cpu(double *user_s, double *sys_s);	/* all its threads */
 long proc_rss_kb(void);				/* KiB, -1 if unknown */
 long proc_rss_peak_kb(void);			/* VmHWM */
 /* The number after `key` on the first line of `path` that starts with it. */
@@ -129,10 +127,9 @@ void json_num(struct json *j, const char *key, double val);
 void json_cpu(struct json *j);		/* cpu_user_s, cpu_sys_s */
 void json_print(struct json *j, FILE *f);	/* the line, a newline, flush */
 
-/* ---- limits: what run.sh needs to size a run, printed by `-L` ----
- * One JSON line on stdout, then exit 0. Editing a help text never
- * changes it. fd_tables is "one" (every connection in one table) or
- * "many" (a private table per loop, or a process per child). */
+/* ---- limits: what run.sh needs to size a run: `-L` prints them as one
+ * JSON line and exits 0. fd_tables: "one" (every connection in one
+ * table) or "many" (a private table per loop, or a process per child). */
 struct limits {
 	const char *design;
 	const char *fd_tables;
@@ -146,12 +143,14 @@ struct limits {
 void limits_print(const struct limits *l) __attribute__((noreturn));
 
 /* ---- signals ---- */
-/* In main before any thread: ignore SIGPIPE; block SIGINT and SIGTERM in
- * every thread, so only sig_wait() sees them. */
+/* In main before any thread: ignore SIGPIPE; block SIGINT, SIGTERM and
+ * SIGUSR1 in every thread, so only sig_wait() sees them. */
 void sig_setup(void);
-/* Wait up to timeout_s for SIGINT/SIGTERM: the signal (sig_stop set) or 0. */
+/* Wait up to timeout_s for SIGINT/SIGTERM: the signal (sig_stop set) or 0.
+ * A SIGUSR1 (a client's window edge) calls sig_mark if set (stats_init). */
 int sig_wait(double timeout_s);
 extern atomic_int sig_stop;
+extern void (*sig_mark)(void);
 
 /* ---- server stats: counters a loop thread (or child) owns, a cache line
  * each, in MAP_SHARED memory so a prefork parent sees its children's ---- */
@@ -170,32 +169,32 @@ int stats_run(int (*tick)(void));
 void stats_tick(void);			/* one 100 ms step of stats_run */
 void stats_set_line(void (*fn)(FILE *f));	/* extra fields on that line */
 void stats_set_children(long rss_kb_children);	/* prefork: add children */
-/* A connection ended: conns - 1; err 0 = clean EOF, ECONNRESET/EPIPE =
- * resets, anything else = errors. */
+/* A connection ended: err 0 = EOF, ECONNRESET/EPIPE = resets, else errors. */
 void stats_conn_closed(struct stats_slot *st, int err);
 long stats_conns(void);
 uint64_t stats_requests(void);
-/* design, conns_peak, requests, rps (busy window), accepted, errors,
- * resets, work, rss_kb_peak, cpu_user_s, cpu_sys_s. */
+/* The result's keys; with two SIGUSR1 marks, the window between them too. */
 void stats_json(struct json *j);
 
 /* ---- client meter: a load generator's counters and latencies, one per loop ---- */
 struct meter {		/* the loop counts with relaxed atomics; main sums */
 	atomic_long connected, failed, live, lost, requests, round_trips, mismatches;
+	atomic_long late, dropped;	/* rate mode: sent > 1 ms late; never sent */
+	atomic_long awaiting_first;	/* connected, no reply yet: the first round */
 	uint64_t last_publish;
 	pthread_mutex_t mu;			/* guards interval */
 	struct hist local, interval, total;	/* since publish, line; window */
 };
+struct meter_run { const char *design; long target; double connect_s, first_round_s, rate; };
 struct meter *meter_new(int n);		/* n of them, zeroed; dies without memory */
 /* Loop, each turn: every 100 ms local -> interval (+ total in the window). */
 void meter_publish(struct meter *m, uint64_t now);	/* now UINT64_MAX: at once */
 long meter_sum_at(const struct meter *m, int n, size_t off);
 #define meter_sum(m, n, field) meter_sum_at(m, n, offsetof(struct meter, field))
-/* Main: open, tick (a line per interval_s), close the window; report, exit 0|1. */
-void meter_open(struct meter *m, int n, double interval_s);
+/* Main: open, tick (a line each -i), close (each edge: SIGUSR1 to server > 0). */
+void meter_open(struct meter *m, int n, double interval_s, pid_t server);
 void meter_tick(struct meter *m, int n, uint64_t now);
-void meter_close(struct meter *m, int n);
-void meter_report(struct meter *m, int n, const char *design, long target,
-		  double connect_s) __attribute__((noreturn));
+void meter_close(struct meter *m, int n, pid_t server);
+void meter_report(struct meter *m, int n, const struct meter_run *r) __attribute__((noreturn));
 
 #endif

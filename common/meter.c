@@ -4,10 +4,13 @@
  * checks; its loops count into a struct meter each (relaxed atomics that
  * main sums: no lock on the hot path) and record latencies into local,
  * handed on every 100 ms to interval (the progress line) and, inside the
- * measuring window, to total. The window's round trips and seconds make
- * the rps. Exit 0 only if every connection came up, none was lost or
- * refused, and every request was answered with its own bytes.
+ * measuring window, to total. Everything reported is counted between
+ * meter_open and meter_close: round trips, requests, late and dropped
+ * sends, and this process's CPU; -P's server marks the same moments.
+ * Exit 0 only if every connection came up, none was lost or refused, and
+ * every request was answered with its own bytes.
  */
+#include <signal.h>
 #include <stdlib.h>
 
 #include "c1m.h"
@@ -15,8 +18,12 @@
 #define PUBLISH_NS	100000000ull	/* a loop hands its latencies on */
 
 static atomic_int window_open;		/* loops read it in meter_publish */
-static uint64_t win_ns, win_rt;		/* opened at, round trips then (in it) */
-static double win_s, line_s;		/* its length; the progress interval */
+struct edge {
+	uint64_t ns, round_trips, requests, late, dropped;
+	double user, sys;
+};
+static struct edge win;			/* at meter_open; the window after close */
+static double win_s, line_s;		/* the window's length; -i */
 static uint64_t line_ns, line_rt;	/* the last progress line */
 
 struct meter *meter_new(int n)
@@ -57,14 +64,41 @@ long meter_sum_at(const struct meter *m, int n, size_t off)
 	return s;
 }
 
-void meter_open(struct meter *m, int n, double interval_s)
+/* 850 ns, 63.9 us, 15.8 ms, 15.8 s: a progress line for people. */
+static const char *human_ns(char *buf, size_t len, double ns)
 {
-	win_ns = clock_ns();
-	win_rt = (uint64_t)meter_sum(m, n, round_trips);
+	static const char *unit[] = { "ns", "us", "ms", "s" };
+	int u = 0;
+
+	for (; ns >= 1000 && u < 3; u++)
+		ns /= 1000;
+	snprintf(buf, len, ns < 100 && u ? "%.1f %s" : "%.0f %s", ns, unit[u]);
+	return buf;
+}
+
+/* A window's edge: the counters, this process's CPU, and a SIGUSR1 that
+ * has the server (-P) mark the same moment. */
+static struct edge edge_now(struct meter *m, int n, pid_t server)
+{
+	struct edge e = { .ns = clock_ns() };
+
+	if (server > 0 && kill(server, SIGUSR1) < 0)
+		warnx_("-P %d: cannot mark the server's window:", (int)server);
+	e.round_trips = (uint64_t)meter_sum(m, n, round_trips);
+	e.requests = (uint64_t)meter_sum(m, n, requests);
+	e.late = (uint64_t)meter_sum(m, n, late);
+	e.dropped = (uint64_t)meter_sum(m, n, dropped);
+	proc_cpu(&e.user, &e.sys);
+	return e;
+}
+
+void meter_open(struct meter *m, int n, double interval_s, pid_t server)
+{
+	win = edge_now(m, n, server);
 	atomic_store(&window_open, 1);
 	line_s = interval_s;
-	line_ns = win_ns;
-	line_rt = (uint64_t)meter_sum(m, n, round_trips);
+	line_ns = win.ns;
+	line_rt = win.round_trips;
 }
 
 /* Every line_s: live connections, rps and p99 since the last line. */
@@ -72,6 +106,7 @@ void meter_tick(struct meter *m, int n, uint64_t now)
 {
 	uint64_t rt;
 	struct hist iv;
+	char p99[32];
 
 	if ((now - line_ns) / 1e9 < line_s)
 		return;
@@ -83,45 +118,68 @@ void meter_tick(struct meter *m, int n, uint64_t now)
 		hist_init(&m[i].interval);
 		pthread_mutex_unlock(&m[i].mu);
 	}
-	fprintf(stderr, "conns %ld  rps %.0f  p99 %.0f us\n", meter_sum(m, n, live),
-		(rt - line_rt) / ((now - line_ns) / 1e9), hist_quantile(&iv, 0.99) / 1e3);
+	fprintf(stderr, "conns %ld  rps %.0f  p99 %s\n", meter_sum(m, n, live),
+		(rt - line_rt) / ((now - line_ns) / 1e9),
+		human_ns(p99, sizeof(p99), (double)hist_quantile(&iv, 0.99)));
 	line_ns = now;
 	line_rt = rt;
 }
 
-/* Only round trips inside the window make the rps. */
-void meter_close(struct meter *m, int n)
+/* Only what happened inside the window counts. */
+void meter_close(struct meter *m, int n, pid_t server)
 {
-	win_s = (clock_ns() - win_ns) / 1e9;
-	win_rt = (uint64_t)meter_sum(m, n, round_trips) - win_rt;
+	struct edge e = edge_now(m, n, server);
+
+	win = (struct edge){ e.ns - win.ns, e.round_trips - win.round_trips,
+		e.requests - win.requests, e.late - win.late, e.dropped - win.dropped,
+		e.user - win.user, e.sys - win.sys };
+	win_s = win.ns / 1e9;
 }
 
-void meter_report(struct meter *m, int n, const char *design, long target, double connect_s)
+void meter_report(struct meter *m, int n, const struct meter_run *r)
 {
 	long conns = meter_sum(m, n, connected), failed = meter_sum(m, n, failed);
 	long lost = meter_sum(m, n, lost), mism = meter_sum(m, n, mismatches);
 	uint64_t sent = (uint64_t)meter_sum(m, n, requests);
 	uint64_t replies = (uint64_t)meter_sum(m, n, round_trips);
 	long errors = failed + lost + (long)(sent - replies);
-	double rps = win_s > 0 ? win_rt / win_s : 0;
+	double rps = win_s > 0 ? win.round_trips / win_s : 0;
+	double cpu_us = (win.user + win.sys) * 1e6;
 	struct hist all;
 	struct json j;
+	char p99[32];
 
 	hist_init(&all);
 	for (int i = 0; i < n; i++)
 		hist_merge(&all, &m[i].total);	/* a merge adds buckets */
 	json_begin(&j);
-	json_str(&j, "design", design);
-	json_i64(&j, "conns_target", target);
+	json_str(&j, "design", r->design);
+	json_i64(&j, "conns_target", r->target);
 	json_i64(&j, "conns", conns);
 	json_i64(&j, "loops", n);
-	json_num(&j, "connect_s", connect_s);
+	json_num(&j, "connect_s", r->connect_s);
+	json_num(&j, "first_round_s", r->first_round_s);
 	json_num(&j, "duration_s", win_s);
-	json_u64(&j, "round_trips", win_rt);
-	json_u64(&j, "requests_sent", sent);
+	json_u64(&j, "round_trips", win.round_trips);
+	json_u64(&j, "requests_sent", sent);	/* these three: the whole run */
 	json_u64(&j, "replies", replies);
 	json_u64(&j, "unanswered", sent - replies);
 	json_num(&j, "rps", rps);
+	json_num(&j, "rate_target", r->rate);
+	json_num(&j, "rate_achieved", win_s > 0 ? win.requests / win_s : 0);
+	json_u64(&j, "late_sends", win.late);
+	json_u64(&j, "dropped", win.dropped);
+	json_num(&j, "client_us_per_rt", win.round_trips ? cpu_us / win.round_trips : 0);
+	json_i64(&j, "errors", errors);
+	json_i64(&j, "connect_errors", failed);
+	json_i64(&j, "lost", lost);
+	json_u64(&j, "mismatches", (uint64_t)mism);
+	json_cpu(&j);				/* the whole run */
+	json_i64(&j, "rss_kb", proc_rss_peak_kb());
+	json_obj(&j, "cpu_window");
+	json_num(&j, "user_s", win.user);
+	json_num(&j, "sys_s", win.sys);
+	json_end(&j);
 	json_obj(&j, "lat_us");
 	json_num(&j, "p50", hist_quantile(&all, 0.50) / 1e3);
 	json_num(&j, "p90", hist_quantile(&all, 0.90) / 1e3);
@@ -130,15 +188,10 @@ void meter_report(struct meter *m, int n, const char *design, long target, doubl
 	json_num(&j, "max", all.max / 1e3);
 	json_num(&j, "mean", hist_mean(&all) / 1e3);
 	json_end(&j);
-	json_i64(&j, "errors", errors);
-	json_i64(&j, "connect_errors", failed);
-	json_i64(&j, "lost", lost);
-	json_u64(&j, "mismatches", (uint64_t)mism);
-	json_cpu(&j);
-	json_i64(&j, "rss_kb", proc_rss_peak_kb());
 	json_end(&j);
 	json_print(&j, stdout);
-	fprintf(stderr, "%s: %ld/%ld conns, %.0f rps, p99 %.0f us, %ld errors, %ld mismatches\n",
-		prog_name, conns, target, rps, hist_quantile(&all, 0.99) / 1e3, errors, mism);
-	exit(errors || mism || conns < target ? 1 : 0);
+	fprintf(stderr, "%s: %ld/%ld conns, %.0f rps, p99 %s, %ld errors, %ld mismatches\n",
+		prog_name, conns, r->target, rps,
+		human_ns(p99, sizeof(p99), (double)hist_quantile(&all, 0.99)), errors, mism);
+	exit(errors || mism || conns < r->target ? 1 : 0);
 }

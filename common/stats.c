@@ -3,8 +3,11 @@
  * line of stats every interval, wait for SIGINT/SIGTERM, and build the
  * result JSON. Counters live in per-thread slots (see c1m.h).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 
@@ -19,6 +22,8 @@ static struct {
 	uint64_t first_ns, last_ns;	/* the busy window */
 	uint64_t start_ns;
 	void (*line)(FILE *f);		/* stats_set_line */
+	struct mark { uint64_t ns, req; double user, sys; } mark[2];	/* the last two */
+	int marks;
 	int children;			/* stats_set_children */
 	long rss_kb_children;
 } st;
@@ -34,20 +39,51 @@ void stats_set_children(long rss_kb_children)
 	st.rss_kb_children = rss_kb_children;
 }
 
-/* cpu_user_s, cpu_sys_s: this process, plus its reaped children if asked. */
-static void json_cpu_all(struct json *j)
+/* CPU of this process and its children, running or reaped (/proc: a
+ * prefork parent's children are not reaped until the end). */
+static void tree_cpu(double *user, double *sys)
 {
 	struct rusage ru;
-	double user, sys;
+	struct dirent *d;
+	DIR *dir = opendir("/proc");
+	double hz = (double)sysconf(_SC_CLK_TCK);
 
-	if (!st.children) {
-		json_cpu(j);
-		return;
-	}
-	proc_cpu(&user, &sys);
+	proc_cpu(user, sys);
 	getrusage(RUSAGE_CHILDREN, &ru);
-	json_num(j, "cpu_user_s", user + ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6);
-	json_num(j, "cpu_sys_s", sys + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
+	*user += ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6;
+	*sys += ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	while (dir && (d = readdir(dir))) {
+		char path[300], buf[512], *p;
+		unsigned long ut, stime;
+		int ppid;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%s/stat", d->d_name);
+		if (d->d_name[0] < '1' || d->d_name[0] > '9' || !(f = fopen(path, "r")))
+			continue;
+		p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+		fclose(f);
+		/* ") S ppid pgrp session tty tpgid flags minflt cminflt majflt
+		 * cmajflt utime stime" */
+		if (p && sscanf(p, ") %*c %d %*s %*s %*s %*s %*s %*s %*s %*s %*s %lu %lu",
+				&ppid, &ut, &stime) == 3 && ppid == getpid()) {
+			*user += ut / hz;
+			*sys += stime / hz;
+		}
+	}
+	if (dir)
+		closedir(dir);
+}
+
+/* SIGUSR1 (sig_wait): a client opened or closed its window. */
+static void stats_mark(void)
+{
+	st.mark[0] = st.mark[1];
+	st.mark[1] = (struct mark){ .ns = clock_ns(), .req = stats_requests() };
+	tree_cpu(&st.mark[1].user, &st.mark[1].sys);
+	st.marks++;
+	fprintf(stderr, "%s: window mark %d: %llu requests so far\n", prog_name, st.marks,
+		(unsigned long long)st.mark[1].req);
 }
 
 struct stats_slot *stats_init(const char *name, int nslots, double interval_s)
@@ -62,6 +98,7 @@ struct stats_slot *stats_init(const char *name, int nslots, double interval_s)
 	st.nslots = nslots;
 	st.interval = interval_s;
 	st.start_ns = clock_ns();
+	sig_mark = stats_mark;
 	return st.slots;
 }
 
@@ -138,6 +175,7 @@ int stats_run(int (*tick)(void))
 void stats_json(struct json *j)
 {
 	uint64_t req = stats_requests();
+	double user, sys;
 	double busy = st.last_ns > st.first_ns ? (st.last_ns - st.first_ns) / 1e9 : 0;
 
 	json_str(j, "design", st.name);
@@ -153,7 +191,22 @@ void stats_json(struct json *j)
 	json_i64(j, "rss_kb_peak", proc_rss_peak_kb() + st.rss_kb_children);
 	if (st.children)
 		json_i64(j, "rss_kb_children", st.rss_kb_children);
-	json_cpu_all(j);
+	tree_cpu(&user, &sys);		/* the whole run, children too */
+	json_num(j, "cpu_user_s", user);
+	json_num(j, "cpu_sys_s", sys);
+	if (st.marks >= 2) {		/* the window between the last two marks */
+		struct mark *a = &st.mark[0], *b = &st.mark[1];
+		double s = (b->ns - a->ns) / 1e9, cpu = b->user - a->user + b->sys - a->sys;
+
+		json_num(j, "window_s", s);
+		json_u64(j, "window_requests", b->req - a->req);
+		json_num(j, "window_rps", s > 0 ? (b->req - a->req) / s : 0);
+		json_num(j, "server_us_per_rt", b->req > a->req ? cpu * 1e6 / (b->req - a->req) : 0);
+		json_obj(j, "cpu_window");
+		json_num(j, "user_s", b->user - a->user);
+		json_num(j, "sys_s", b->sys - a->sys);
+		json_end(j);
+	}
 }
 
 void stats_conn_closed(struct stats_slot *st, int err)

@@ -22,6 +22,7 @@
 const char *prog_name = "c1m";
 const char *arg_synopsis;
 atomic_int sig_stop;
+void (*sig_mark)(void);
 
 /* "06_multi_epoll_server/server" stays as typed: it says which program. */
 void prog_init(const char *argv0)
@@ -203,6 +204,7 @@ static sigset_t stop_set(void)
 	sigemptyset(&s);
 	sigaddset(&s, SIGINT);
 	sigaddset(&s, SIGTERM);
+	sigaddset(&s, SIGUSR1);
 	return s;
 }
 
@@ -224,9 +226,11 @@ int sig_wait(double timeout_s)
 		timeout_s = 0;
 	ts.tv_sec = (time_t)timeout_s;
 	ts.tv_nsec = (long)((timeout_s - (double)ts.tv_sec) * 1e9);
-	do
+	do {
 		sig = sigtimedwait(&s, NULL, &ts);
-	while (sig < 0 && errno == EINTR);
+		if (sig == SIGUSR1 && sig_mark)
+			sig_mark();
+	} while ((sig < 0 && errno == EINTR) || sig == SIGUSR1);
 	if (sig > 0) {
 		atomic_store(&sig_stop, 1);
 		return sig;
