@@ -93,8 +93,7 @@ void hist_init(struct hist *h);
 void hist_record(struct hist *h, uint64_t v);
 void hist_merge(struct hist *dst, const struct hist *src);
 int hist_index(uint64_t v);
-uint64_t hist_bucket_low(int i);
-uint64_t hist_bucket_high(int i);
+uint64_t hist_bucket_low(int i), hist_bucket_high(int i);	/* inclusive edges */
 /* The middle of the bucket holding the ceil(q*count)-th record (within
  * 0.8% of it), clamped to [min, max]; 0 when empty. */
 uint64_t hist_quantile(const struct hist *h, double q);
@@ -181,7 +180,7 @@ struct meter {		/* the loop counts with relaxed atomics; main sums */
 	atomic_long connected, failed, live, lost, requests, round_trips, mismatches;
 	atomic_long late, dropped;	/* rate mode: sent > 1 ms late; never sent */
 	atomic_long awaiting_first;	/* connected, no reply yet: the first round */
-	uint64_t last_publish;
+	uint64_t last_publish; int in_window;	/* the last hand-off: when; window open */
 	pthread_mutex_t mu;			/* guards interval */
 	struct hist local, interval, total;	/* since publish, line; window */
 };

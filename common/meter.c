@@ -49,8 +49,12 @@ void meter_publish(struct meter *m, uint64_t now)
 	pthread_mutex_lock(&m->mu);
 	hist_merge(&m->interval, &m->local);
 	pthread_mutex_unlock(&m->mu);
-	if (atomic_load_explicit(&window_open, memory_order_relaxed))
-		hist_merge(&m->total, &m->local);	/* warm-up latencies left out */
+	/* Into the window only what was recorded after it opened: the first
+	 * hand-off after the open still holds older ones (the first round),
+	 * so it, at most 100 ms of the window, is left out. */
+	if (m->in_window)
+		hist_merge(&m->total, &m->local);
+	m->in_window = atomic_load_explicit(&window_open, memory_order_relaxed);
 	hist_init(&m->local);
 }
 
