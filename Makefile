@@ -38,12 +38,13 @@ LIB      := $(OBJ)/libc1m.a
 DIRS     := $(sort $(wildcard [0-9][0-9]_*))
 PROGS    := $(foreach d,$(DIRS),$(patsubst %.c,%,$(wildcard $(d)/server.c $(d)/client.c)))
 UNITS    := $(patsubst tests/unit/%.c,$(OBJ)/tests/%,$(wildcard tests/unit/*.c))
+TOOLS    := $(patsubst tests/tools/%.c,$(OBJ)/tests/%,$(wildcard tests/tools/*.c))
 STAMP    := $(OBJ)/.variant
 # which variant the in-place binaries were last linked as
 LINKED   := build/.linked
 
 .PHONY: all test clean units
-all: $(PROGS) $(UNITS)
+all: $(PROGS) $(UNITS) $(TOOLS)
 units: $(UNITS)
 
 # The binaries live beside their source, so record which variant built them
@@ -79,6 +80,11 @@ $(PROGS): %: $(OBJ)/%.o $$(call helpers,$$(@D)) $(LIB) $(LINKED)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS)
 
 $(OBJ)/tests/%: $(OBJ)/tests/unit/%.o $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# Test servers (tests/tools/*.c): built like the unit tests, run by tests/*.sh.
+$(TOOLS): $(OBJ)/tests/%: $(OBJ)/tests/tools/%.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 

@@ -1,0 +1,541 @@
+/*
+ * known_server - a c1m echo server whose answer time is known, so that a
+ * test can check the client (our measuring instrument) against the truth,
+ * as one checks a scale against a known weight.
+ *
+ * One thread, one epoll set. Every complete 8-byte frame goes back
+ * unchanged, exactly -D USEC after the read that completed it. The delay
+ * is fixed, so replies fall due in the order frames arrived: one FIFO of
+ * pending replies, and the loop sleeps until the head is due with
+ * epoll_pwait2() (ns timeout) and a 1 ns timer slack, not a 1 ms
+ * epoll_wait() timeout. A wake-up from a timer still comes 100-300 us
+ * late on a VM (measured here: 140 us mean), so the loop sleeps only until
+ * SPIN_NS (at most D/8) before the head is due and polls epoll with a zero
+ * timeout from there: up to 250 us of CPU per reply, which a test server
+ * at a few thousand replies a second can afford.
+ *
+ * -F PERIOD_MS:FREEZE_MS freezes the server for FREEZE_MS at the start of
+ * every PERIOD_MS, counted from its start (t = 0, PERIOD, 2 PERIOD, ...).
+ * Frozen, it does nothing at all: no accept, no read, no write. Frames
+ * that arrive meanwhile wait in the kernel and are read when the freeze
+ * ends (they "arrive" then, and go back D after); a reply that falls due
+ * inside a freeze goes out when it ends.
+ *
+ * A connection that closes drops its queued replies (each entry carries
+ * the connection's generation). A reply the socket will not take yet is
+ * parked in struct conn and sent on EPOLLOUT, in order.
+ *
+ * At SIGTERM/SIGINT: one JSON line on stdout, exit 0. Besides the counts,
+ * lag_us is how late the server itself sent its replies (send time minus
+ * due time, or minus the freeze's end), so a failing test can tell the
+ * server's error from the client's.
+ *
+ * -S COUNT staggers the connections: the first frame of the k-th
+ * connection accepted waits (k mod COUNT)/COUNT of D more. A closed-loop
+ * client starts every connection at once, so without it all N replies
+ * fall due together, every D: the server sends them one after the other
+ * (the last ~N sends late), and a window of T seconds holds a whole number
+ * of rounds, an error of up to D/T in rps. Staggered, the replies come
+ * evenly spread and every frame after the first waits exactly D.
+ *
+ * usage: known_server [-a ADDR] [-p PORT] [-D USEC] [-F PERIOD_MS:FREEZE_MS]
+ *                     [-S COUNT] [-h]
+ * build: make build/plain/tests/known_server
+ * test with:
+ *   build/plain/tests/known_server -p 0 -D 30000 &
+ *   05_multi_epoll_client/client -p PORT -n 100 -d 3     (p50 ~ 30 ms)
+ *
+ * sample output (stderr, then stdout at SIGTERM):
+ *   known_server: listening on 127.0.0.1:40211, delay 30000 us, no freeze
+ *   {"design":"known_server","delay_us":30000,"period_ms":0,"freeze_ms":0,
+ *    "conns_peak":100,"requests":10012,"replies":10012,"lag_us":{...}}
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "c1m.h"
+
+#define MAX_EVENTS	256
+#define BUF_SIZE	16384
+#define OUT_MAX		(1u << 20)	/* parked reply bytes before we give up */
+#define TICK_NS		100000000ull	/* look for SIGTERM every 100 ms */
+#define SPIN_NS		250000ull	/* poll, not sleep, this close to a reply */
+
+static struct {
+	const char *addr;
+	int port;
+	uint64_t delay_ns;		/* -D */
+	uint64_t period_ns, freeze_ns;	/* -F; 0 = never frozen */
+	long stagger;			/* -S; 0 = none */
+} cfg = { C1M_ADDR, C1M_PORT, 0, 0, 0, 0 };
+
+struct conn {
+	uint32_t gen;		/* bumped at close: older replies are dropped */
+	uint32_t order;		/* accepted as the order-th connection (-S) */
+	uint8_t open;
+	uint8_t answered;	/* its first frame has been queued */
+	uint8_t have;		/* bytes of the frame being assembled */
+	uint8_t frame[FRAME_SIZE];
+	char *out;		/* replies the socket did not take yet */
+	uint32_t out_len, out_off, out_cap;
+};
+
+struct reply {
+	uint64_t due;		/* arrival + delay */
+	int fd;
+	uint32_t gen;
+	uint8_t frame[FRAME_SIZE];
+};
+
+static struct {
+	int ep, lfd;
+	struct conn *conns;	/* a flat array indexed by fd */
+	long nconns;		/* its length: the fd limit */
+	struct reply *q;	/* ring of pending replies, oldest at head */
+	size_t q_cap, q_head, q_len;
+	uint64_t start;		/* freezes count from here */
+	long live, conns_peak, accepted;
+	uint64_t requests, replies, dropped;
+	struct hist lag;	/* send time - when it was due (ns) */
+	char buf[BUF_SIZE];
+} srv;
+
+/* ---- time: the freeze schedule ---- */
+
+/* t itself if the server is not frozen at t, else the end of that freeze. */
+static uint64_t thaw_time(uint64_t t)
+{
+	uint64_t phase;
+
+	if (!cfg.freeze_ns || t < srv.start)
+		return t;
+	phase = (t - srv.start) % cfg.period_ns;
+	return phase < cfg.freeze_ns ? t - phase + cfg.freeze_ns : t;
+}
+
+/* Sleep until the freeze at `now` (if any) is over, in steps of at most
+ * 100 ms so SIGTERM still ends the process promptly. */
+static void freeze_wait(uint64_t now)
+{
+	uint64_t end = thaw_time(now);
+
+	while (now < end && !atomic_load(&sig_stop)) {
+		uint64_t until = end - now > TICK_NS ? now + TICK_NS : end;
+		struct timespec ts = { .tv_sec = (time_t)(until / 1000000000ull),
+				       .tv_nsec = (long)(until % 1000000000ull) };
+
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+			;
+		sig_wait(0);
+		now = clock_ns();
+	}
+}
+
+/* ---- the FIFO of replies ---- */
+
+/* Queue a reply due `delay` after `arrived`. Under a fixed delay it goes
+ * at the tail; a staggered first reply (-S) moves back to its place. */
+static void queue_push(int fd, const uint8_t *frame, uint64_t arrived, uint64_t delay)
+{
+	struct reply *r;
+	size_t i;
+
+	if (srv.q_len == srv.q_cap) {	/* full: double it, unwrapping the ring */
+		size_t cap = srv.q_cap ? 2 * srv.q_cap : 4096;
+		struct reply *q = malloc(cap * sizeof(*q));
+
+		if (!q)
+			die("reply queue of %zu:", cap);
+		for (size_t k = 0; k < srv.q_len; k++)
+			q[k] = srv.q[(srv.q_head + k) % srv.q_cap];
+		free(srv.q);
+		srv.q = q;
+		srv.q_cap = cap;
+		srv.q_head = 0;
+	}
+	for (i = srv.q_len; i > 0; i--) {	/* keep the ring sorted by due */
+		struct reply *prev = &srv.q[(srv.q_head + i - 1) % srv.q_cap];
+
+		if (prev->due <= arrived + delay)
+			break;
+		srv.q[(srv.q_head + i) % srv.q_cap] = *prev;
+	}
+	r = &srv.q[(srv.q_head + i) % srv.q_cap];
+	r->due = arrived + delay;
+	r->fd = fd;
+	r->gen = srv.conns[fd].gen;
+	memcpy(r->frame, frame, FRAME_SIZE);
+	srv.q_len++;
+}
+
+/* The delay of this connection's next frame: D, and for its first frame
+ * under -S COUNT also (k mod COUNT) / COUNT of D, k counting accepts. */
+static uint64_t delay_for(struct conn *c)
+{
+	uint64_t d = cfg.delay_ns;
+
+	if (!c->answered) {
+		c->answered = 1;
+		if (cfg.stagger)
+			d += cfg.delay_ns * (uint64_t)(c->order % cfg.stagger) / (uint64_t)cfg.stagger;
+	}
+	return d;
+}
+
+/* ---- handlers ---- */
+
+static void watch(int fd, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.fd = fd };
+
+	epoll_ctl(srv.ep, EPOLL_CTL_MOD, fd, &ev);
+}
+
+static void conn_close(int fd)
+{
+	struct conn *c = &srv.conns[fd];
+
+	free(c->out);
+	c->out = NULL;
+	c->out_len = c->out_off = c->out_cap = 0;
+	c->have = 0;
+	c->open = 0;
+	c->gen++;		/* its queued replies are now stale */
+	close(fd);
+	srv.live--;
+}
+
+static void on_accept(void)
+{
+	for (;;) {
+		struct epoll_event ev = { .events = EPOLLIN };
+		int fd = accept4(srv.lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN)
+				warnx_("accept:");	/* a test server: say it, go on */
+			return;
+		}
+		ev.data.fd = fd;
+		if (fd >= srv.nconns || epoll_ctl(srv.ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			close(fd);
+			continue;
+		}
+		net_set_nodelay(fd);
+		srv.conns[fd].open = 1;
+		srv.conns[fd].answered = 0;
+		srv.conns[fd].order = (uint32_t)srv.accepted++;
+		if (++srv.live > srv.conns_peak)
+			srv.conns_peak = srv.live;
+	}
+}
+
+/* Bytes sent (maybe short), or -1 on an error. */
+static ssize_t send_some(int fd, const char *p, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = send(fd, p + done, len - done, MSG_NOSIGNAL);
+
+		if (n > 0)
+			done += (size_t)n;
+		else if (n < 0 && errno == EINTR)
+			continue;
+		else if (n < 0 && errno == EAGAIN)
+			break;
+		else
+			return -1;
+	}
+	return (ssize_t)done;
+}
+
+/* Park what the socket did not take, behind what is parked already; the
+ * buffer doubles as it fills. -1: over OUT_MAX or out of memory. */
+static int park(struct conn *c, const char *p, size_t len)
+{
+	size_t keep = c->out_len - c->out_off, cap = c->out_cap;
+
+	if (keep + len > OUT_MAX)
+		return -1;
+	if (c->out_len + len > cap && c->out_off) {	/* slide the rest down */
+		memmove(c->out, c->out + c->out_off, keep);
+		c->out_len = (uint32_t)keep;
+		c->out_off = 0;
+	}
+	if (c->out_len + len > cap) {
+		char *out;
+
+		while (c->out_len + len > cap)
+			cap = cap ? 2 * cap : 256;
+		out = realloc(c->out, cap);
+		if (!out)
+			return -1;
+		c->out = out;
+		c->out_cap = (uint32_t)cap;
+	}
+	memcpy(c->out + c->out_len, p, len);
+	c->out_len += (uint32_t)len;
+	return 0;
+}
+
+/* A reply falls due: send it now, or after what is parked. */
+static void reply_send(int fd, const uint8_t *frame)
+{
+	struct conn *c = &srv.conns[fd];
+	ssize_t w = 0;
+
+	if (c->out_off == c->out_len) {		/* nothing parked */
+		w = send_some(fd, (const char *)frame, FRAME_SIZE);
+		if (w < 0) {
+			conn_close(fd);
+			return;
+		}
+		if (w == FRAME_SIZE)
+			return;
+		watch(fd, EPOLLIN | EPOLLOUT);	/* short: wait for room */
+	}
+	if (park(c, (const char *)frame + w, FRAME_SIZE - (size_t)w) < 0)
+		conn_close(fd);
+}
+
+static void on_writable(int fd)
+{
+	struct conn *c = &srv.conns[fd];
+	ssize_t w = send_some(fd, c->out + c->out_off, c->out_len - c->out_off);
+
+	if (w < 0) {
+		conn_close(fd);
+		return;
+	}
+	c->out_off += (uint32_t)w;
+	if (c->out_off < c->out_len)
+		return;
+	free(c->out);
+	c->out = NULL;
+	c->out_len = c->out_off = c->out_cap = 0;
+	watch(fd, EPOLLIN);
+}
+
+/* Read what is there; each frame completed is queued, due D from now. */
+static void on_readable(int fd)
+{
+	struct conn *c = &srv.conns[fd];
+
+	for (;;) {
+		ssize_t n = recv(fd, srv.buf, sizeof(srv.buf), 0);
+		uint64_t now = clock_ns();
+
+		if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
+			conn_close(fd);		/* EOF or reset */
+			return;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return;			/* EAGAIN: drained */
+		for (ssize_t i = 0; i < n; i++) {
+			c->frame[c->have++] = (uint8_t)srv.buf[i];
+			if (c->have == FRAME_SIZE) {
+				queue_push(fd, c->frame, now, delay_for(c));
+				srv.requests++;
+				c->have = 0;
+			}
+		}
+		if ((size_t)n < sizeof(srv.buf))
+			return;
+	}
+}
+
+/* Send every reply due by `now`, oldest first. */
+static void replies_flush(uint64_t now)
+{
+	while (srv.q_len && srv.q[srv.q_head].due <= now) {
+		struct reply *r = &srv.q[srv.q_head];
+
+		srv.q_head = (srv.q_head + 1) % srv.q_cap;
+		srv.q_len--;
+		if (!srv.conns[r->fd].open || srv.conns[r->fd].gen != r->gen) {
+			srv.dropped++;		/* its connection is gone */
+			continue;
+		}
+		reply_send(r->fd, r->frame);
+		srv.replies++;
+		hist_record(&srv.lag, clock_ns() - thaw_time(r->due));
+	}
+}
+
+/* ---- the loop ---- */
+
+static void loop_run(void)
+{
+	struct epoll_event ev[MAX_EVENTS];
+	uint64_t next_tick = clock_ns() + TICK_NS;
+	uint64_t spin_ns = cfg.delay_ns / 8 < SPIN_NS ? cfg.delay_ns / 8 : SPIN_NS;
+
+	while (!atomic_load(&sig_stop)) {
+		uint64_t now = clock_ns(), wake = next_tick;
+		struct timespec ts;
+		int n;
+
+		if (srv.q_len && srv.q[srv.q_head].due < wake)
+			wake = srv.q[srv.q_head].due - spin_ns;	/* then poll */
+		wake = wake > now ? wake - now : 0;
+		ts.tv_sec = (time_t)(wake / 1000000000ull);
+		ts.tv_nsec = (long)(wake % 1000000000ull);
+		n = epoll_pwait2(srv.ep, ev, MAX_EVENTS, &ts, NULL);
+		if (n < 0 && errno != EINTR)
+			die("epoll_pwait2:");
+		freeze_wait(clock_ns());	/* frozen: nothing happens until it ends */
+		for (int i = 0; i < n; i++) {
+			int fd = ev[i].data.fd;
+
+			if (fd == srv.lfd) {
+				on_accept();
+				continue;
+			}
+			if ((ev[i].events & EPOLLOUT) && srv.conns[fd].open)
+				on_writable(fd);
+			if ((ev[i].events & ~EPOLLOUT) && srv.conns[fd].open)
+				on_readable(fd);
+		}
+		replies_flush(clock_ns());
+		if (clock_ns() >= next_tick) {
+			sig_wait(0);		/* SIGINT/SIGTERM pending? */
+			next_tick = clock_ns() + TICK_NS;
+		}
+	}
+}
+
+/* ---- main ---- */
+
+static void report(void)
+{
+	struct json j;
+
+	json_begin(&j);
+	json_str(&j, "design", "known_server");
+	json_u64(&j, "delay_us", cfg.delay_ns / 1000);
+	json_u64(&j, "period_ms", cfg.period_ns / 1000000);
+	json_u64(&j, "freeze_ms", cfg.freeze_ns / 1000000);
+	json_i64(&j, "stagger", cfg.stagger);
+	json_i64(&j, "conns_peak", srv.conns_peak);
+	json_u64(&j, "requests", srv.requests);
+	json_u64(&j, "replies", srv.replies);
+	json_u64(&j, "dropped", srv.dropped);
+	json_obj(&j, "lag_us");
+	json_num(&j, "p50", hist_quantile(&srv.lag, 0.5) / 1e3);
+	json_num(&j, "p99", hist_quantile(&srv.lag, 0.99) / 1e3);
+	json_num(&j, "max", srv.lag.max / 1e3);
+	json_end(&j);
+	json_end(&j);
+	json_print(&j, stdout);
+}
+
+static void usage(void)
+{
+	printf("known_server: a c1m echo server with a known answer time, for tests\n\n"
+	       "usage: known_server [-a ADDR] [-p PORT] [-D USEC] [-F PERIOD_MS:FREEZE_MS]\n"
+	       "                    [-S COUNT] [-h]\n\n"
+	       "  -a ADDR   address to listen on (default %s)\n"
+	       "  -p PORT   port (default %d; 0 picks a free one)\n"
+	       "  -D USEC   answer each frame exactly USEC after it arrived (default 0)\n"
+	       "  -F PERIOD_MS:FREEZE_MS  do nothing (no accept, read or write) for\n"
+	       "            FREEZE_MS at the start of every PERIOD_MS from the start\n"
+	       "  -S COUNT  stagger: the first frame of the k-th connection accepted\n"
+	       "            waits (k mod COUNT)/COUNT of D more, so that closed-loop\n"
+	       "            connections answer evenly over D, not all at once\n"
+	       "  -h        this help\n\n"
+	       "Prints \"known_server: listening on ADDR:PORT\" on stderr; at SIGTERM one\n"
+	       "JSON line on stdout, exit 0. Exit 1: cannot listen; 2: bad usage.\n",
+	       C1M_ADDR, C1M_PORT);
+}
+
+/* "-F PERIOD_MS:FREEZE_MS", 0 < FREEZE_MS < PERIOD_MS. */
+static void parse_freeze(const char *val)
+{
+	const char *fs;
+	char *end;
+	long p, f;
+
+	errno = 0;
+	p = strtol(val, &end, 10);
+	if (errno || end == val || *end != ':')
+		arg_usage_error("-F: '%s' is not PERIOD_MS:FREEZE_MS", val);
+	fs = end + 1;
+	f = strtol(fs, &end, 10);
+	if (errno || end == fs || *end)
+		arg_usage_error("-F: '%s' is not PERIOD_MS:FREEZE_MS", val);
+	if (p < 1 || p > 3600000 || f < 1 || f >= p)
+		arg_usage_error("-F: need 0 < FREEZE_MS < PERIOD_MS <= 3600000, not %ld:%ld", p, f);
+	cfg.period_ns = (uint64_t)p * 1000000;
+	cfg.freeze_ns = (uint64_t)f * 1000000;
+}
+
+static void parse(int argc, char **argv)
+{
+	int o;
+
+	/* No arg_synopsis: a bad argument is one line. */
+	while ((o = getopt(argc, argv, ":a:p:D:F:S:h")) != -1) {
+		switch (o) {
+		case 'a': arg_ipv4(o, optarg); cfg.addr = optarg; break;
+		case 'p': cfg.port = (int)arg_long(o, optarg, 0, 65535); break;
+		case 'D': cfg.delay_ns = (uint64_t)arg_long(o, optarg, 0, 100000000) * 1000; break;
+		case 'F': parse_freeze(optarg); break;
+		case 'S': cfg.stagger = arg_long(o, optarg, 0, 1000000); break;
+		case 'h': usage(); exit(0);
+		case ':': arg_usage_error("-%c needs a value", optopt);
+		default: arg_usage_error("unknown option -%c", optopt);
+		}
+	}
+	if (optind < argc)
+		arg_usage_error("unexpected argument '%s'", argv[optind]);
+}
+
+int main(int argc, char **argv)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	prog_init("known_server");
+	parse(argc, argv);
+	srv.lfd = net_listen(cfg.addr, cfg.port, 0, 4096);
+	if (srv.lfd < 0)
+		die("listen %s:%d:", cfg.addr, cfg.port);
+	cfg.port = net_local_port(srv.lfd);
+	signal(SIGUSR1, SIG_IGN);	/* a client's -P window mark is no stop */
+	sig_setup();			/* SIGTERM waits for sig_wait() */
+	prctl(PR_SET_TIMERSLACK, 1UL);	/* wake within ns, not the 50 us default */
+	hist_init(&srv.lag);
+	srv.nconns = fd_raise_limit(1 << 20);
+	srv.conns = calloc((size_t)srv.nconns, sizeof(*srv.conns));
+	srv.ep = epoll_create1(EPOLL_CLOEXEC);
+	if (srv.ep < 0 || !srv.conns)
+		die("setup:");
+	ev.data.fd = srv.lfd;
+	if (epoll_ctl(srv.ep, EPOLL_CTL_ADD, srv.lfd, &ev) < 0)
+		die("epoll_ctl:");
+	srv.start = clock_ns();
+	fprintf(stderr, "known_server: listening on %s:%d, delay %llu us, ", cfg.addr,
+		cfg.port, (unsigned long long)(cfg.delay_ns / 1000));
+	if (cfg.freeze_ns)
+		fprintf(stderr, "frozen %llu ms of every %llu ms\n",
+			(unsigned long long)(cfg.freeze_ns / 1000000),
+			(unsigned long long)(cfg.period_ns / 1000000));
+	else
+		fprintf(stderr, "no freeze\n");
+
+	loop_run();
+	report();
+	return 0;
+}
