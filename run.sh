@@ -3,8 +3,15 @@
 # size, and record what it cost.
 #
 # usage: ./run.sh NN|all [options]
+#        ./run.sh compare [-d SEC] [-p PORT] [-i SEC] [--pin[ S:C]] [--netns] [--no-tune]
+#                         [--dry-run] [--no-build]
 #
 #   NN            a design directory's number (06 = 06_multi_epoll_server); all = every one
+#   compare       like for like: every design at one connection count they can
+#                 all hold (10,000, or less when sizing says so for one of them),
+#                 then 03, 06, 07, 08 and 14 at 1,000, 100,000 and 1,000,000, each
+#                 only up to its cap. Every run gets the same "set" in its JSON
+#                 (compare-<UTC time>). Prints the plan and its time first.
 #   -n N[,N...]   connections (default: chosen from the design and this machine, and
 #                 the reason printed); a list runs once per count, e.g. the blog's sweep
 #                 -n 5000,2000,1000,500,200,100. Refused, with the reason, if it cannot fit.
@@ -16,6 +23,10 @@
 #   -C 'ARGS'     extra client arguments
 #   --client NN   drive the server with NN's client instead
 #   --quick       a small smoke run: 200 connections (or fewer), 2 s
+#   --pin[ S:C]   run the server on CPUs S and the client on CPUs C (taskset -c;
+#                 e.g. --pin 0:1, --pin 0-3:4-7; disjoint, online). Without S:C:
+#                 the first half of the usable CPUs for the server, the rest for
+#                 the client. The sets are recorded in the JSON.
 #   --netns       run both ends in a fresh network namespace (root), made after
 #                 raising net.ipv4.tcp_child_ehash_entries: ~1.5x faster at 1M
 #   --no-tune     change no kernel setting; run at the size the machine allows as it is
@@ -45,6 +56,12 @@
 # the load (01 and 02: a low round-robin rate; the rest: closed-loop
 # ping-pong).
 #
+# The window: the client (given -P SERVER_PID when it takes it) marks the
+# start and the end of its measuring window on the server (SIGUSR1), so both
+# report their CPU over the same window; the summary's CPU per cent, us per
+# round trip and bottleneck come from those window figures only (the
+# whole-run CPU is kept as *_cpu_run_*).
+#
 # Results: $RESULTS_DIR (default results/) gets NN-<timestamp>.json (both
 # programs' JSON lines, the machine, the kernel settings, the memory deltas),
 # a row in results.csv, and the programs' logs in logs/. scripts/report turns
@@ -59,7 +76,8 @@ PROG=run.sh
 RESULTS_DIR=${RESULTS_DIR:-results}
 AWK_LIB=$(cat scripts/lib.awk)
 SYNOPSIS="usage: ./run.sh NN|all [-n N[,N...]] [-d SEC] [-c N] [-p PORT] [-i SEC] [-S ARGS] [-C ARGS]
-                [--client NN] [--quick] [--netns] [--no-tune] [--dry-run] [--no-build] [-h]"
+                [--client NN] [--quick] [--pin[ S:C]] [--netns] [--no-tune] [--dry-run] [--no-build] [-h]
+       ./run.sh compare [-d SEC] [-p PORT] [-i SEC] [--pin[ S:C]] [--netns] [--no-tune] [--dry-run] [--no-build]"
 
 KERNEL_PER_CONN=8300	# bytes of kernel memory per connection, both ends (SPEC: 8,255)
 USER_PER_CONN=200	# bytes of user memory per connection, both ends (epoll designs)
@@ -73,7 +91,16 @@ bad() {
 	exit 2
 }
 say() { echo "$PROG: $*"; }
-num() { awk "$AWK_LIB"' BEGIN { print fmt_int(ARGV[1]); exit }' "$1"; }
+# 1234567 -> 1,234,567 (lib.awk's fmt_int, without an awk per number).
+num() {
+	local n=$1 out='' sign=''
+	[[ $n =~ ^-?[0-9]+$ ]] || { awk "$AWK_LIB"' BEGIN { print fmt_int(ARGV[1]); exit }' "$1"; return; }
+	[[ $n == -* ]] && sign=- n=${n#-}
+	while ((${#n} > 3)); do
+		out=",${n: -3}$out" n=${n:0:${#n}-3}
+	done
+	echo "$sign$n$out"
+}
 
 # ---- the designs ----
 
@@ -161,8 +188,9 @@ limit() { # PROGRAM JSON [VAR KEY WANT]...
 #   PER_SRC   client connections per source address (127.0.0.1, .2, ...)
 #   RATE_DEFAULT  the client's default -r (0 = closed-loop ping-pong)
 #   SERVER_N  1 if the server takes -n CONNS (it accepts "-n 1 -L")
+#   CLIENT_P  1 if the client takes -P SERVER_PID (it accepts "-P 1 -L")
 KIND='' TABLES='' TARGET=0 SRV_RESERVE=0 SRV_LOOPS=1 CLI_TABLES='' CLI_RESERVE=0 CLI_LOOPS=1
-PER_SRC=0 RATE_DEFAULT=0 SERVER_N=0
+PER_SRC=0 RATE_DEFAULT=0 SERVER_N=0 CLIENT_P=0
 read_limits() {
 	local s c kind sfd scap cfd ccap int='[1-9][0-9]*'
 	s=$(limits_of "$SDIR/server") && c=$(limits_of "$CDIR/client") || return 1
@@ -176,6 +204,8 @@ read_limits() {
 	SRV_RESERVE=$((sfd - scap)) CLI_RESERVE=$((cfd - ccap))
 	SERVER_N=0
 	"./$SDIR/server" -n 1 -L >/dev/null 2>&1 </dev/null && SERVER_N=1
+	CLIENT_P=0
+	"./$CDIR/client" -P 1 -L >/dev/null 2>&1 </dev/null && CLIENT_P=1
 	return 0
 }
 
@@ -271,6 +301,73 @@ size_run() {
 	fi
 	SIZE_WHY=$why SIZE_CAP=$cap
 	return 0
+}
+
+# ---- CPU sets (--pin) ----
+
+# "0-2,5" -> "0 1 2 5"; returns 1 on anything but a CPU list (or past CPU 65535).
+expand_cpus() {
+	local part out=() i
+	[[ "$1" =~ ^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$ ]] || return 1
+	for part in ${1//,/ }; do
+		if [[ $part == *-* ]]; then
+			((10#${part%-*} <= 10#${part#*-} && 10#${part#*-} < 65536)) || return 1
+			for ((i = 10#${part%-*}; i <= 10#${part#*-}; i++)); do out+=("$i"); done
+		else
+			out+=("$((10#$part))")
+		fi
+	done
+	printf '%s\n' "${out[@]}" | sort -nu | tr '\n' ' '
+}
+
+# "0 1 2 5" -> "0-2,5"
+compact_cpus() {
+	tr ' ' '\n' <<<"$1" | awk 'NF {
+		if (n && $1 == last + 1) { last = $1; next }
+		if (n) out = out (out == "" ? "" : ",") (first == last ? first : first "-" last)
+		first = last = $1; n = 1 }
+		END { if (n) out = out (out == "" ? "" : ",") (first == last ? first : first "-" last); print out }'
+}
+
+# How many CPUs a list holds; 0 for "" (not pinned).
+cpu_count() { [[ -n "$1" ]] && expand_cpus "$1" | wc -w || echo 0; }
+
+# The CPUs a run may use: online, and in run.sh's own affinity (a cpuset or
+# an outer taskset), as "0 1 2 ...".
+usable_cpus() {
+	local online allowed
+	online=$(expand_cpus "$(cat /sys/devices/system/cpu/online)") || online=$(seq 0 $(($(nproc --all) - 1)))
+	allowed=$(expand_cpus "$(awk '/^Cpus_allowed_list:/ { print $2 }' /proc/self/status)") || allowed=$online
+	comm -12 <(tr ' ' '\n' <<<"$online" | sort) <(tr ' ' '\n' <<<"$allowed" | sort) | sort -n | tr '\n' ' '
+}
+
+# Sets PIN_SERVER and PIN_CLIENT from --pin's value: "auto" (the first half
+# of the usable CPUs for the server, the rest for the client) or S:C.
+# Exits 2 when the sets are not valid, usable and disjoint.
+set_pins() {
+	local usable n srv cli c
+	read -ra usable <<<"$(usable_cpus)"
+	n=${#usable[@]}
+	command -v taskset >/dev/null || bad "--pin needs the taskset command (util-linux)"
+	if [[ $1 == auto ]]; then
+		if ((n < 2)); then
+			echo "$PROG: --pin: this run may use only CPU ${usable[*]}: the server and the client need one each" >&2
+			exit 2
+		fi
+		srv="${usable[*]:0:n/2}" cli="${usable[*]:n/2}"
+	else
+		[[ $1 == *:* ]] || bad "--pin: want SERVER_CPUS:CLIENT_CPUS, e.g. 0:1 or 0-3:4-7, not '$1'"
+		srv=$(expand_cpus "${1%%:*}") || bad "--pin: '${1%%:*}' is not a CPU list like 0-3,6"
+		cli=$(expand_cpus "${1#*:}") || bad "--pin: '${1#*:}' is not a CPU list like 0-3,6"
+		for c in $srv $cli; do
+			[[ " ${usable[*]} " == *" $c "* ]] ||
+				bad "--pin: CPU $c is not online or not ours (usable: $(compact_cpus "${usable[*]}"))"
+		done
+		for c in $srv; do
+			[[ " $cli " == *" $c "* ]] && bad "--pin: CPU $c is in both sets: the server's and the client's must be disjoint"
+		done
+	fi
+	PIN_SERVER=$(compact_cpus "$srv") PIN_CLIENT=$(compact_cpus "$cli")
 }
 
 # ---- cleanup: runs on exit, Ctrl-C and failure ----
@@ -378,10 +475,13 @@ prepare_kernel() {
 }
 
 # Start the server, wait until it listens; sets SERVER_PID and PORT_USED.
+# Pinned, it runs under taskset, which execs it: $! is still the server.
 start_server() {
 	local i
+	SERVER_CMD=()
+	[[ -n "$PIN_SERVER" ]] && SERVER_CMD=(taskset -c "$PIN_SERVER")
 	# shellcheck disable=SC2206
-	SERVER_CMD=("./$SDIR/server" -p "$PORT" -i "$INTERVAL" $EXTRA_S)
+	SERVER_CMD+=("./$SDIR/server" -p "$PORT" -i "$INTERVAL" $EXTRA_S)
 	((SERVER_N)) && SERVER_CMD+=(-n "$CONNS")
 	[[ -n "$LOOPS" ]] && SERVER_CMD+=(-c "$LOOPS")
 	SERVER_LINE="$(ns_prefix)${SERVER_CMD[*]}"
@@ -402,28 +502,43 @@ start_server() {
 	return 1
 }
 
+# The measuring window at $1 connections: sets DURATION and WARMUP.
+# Past 100K connections one round over all of them takes seconds (SPEC:
+# mean latency ~ N / throughput, ~10 s at 1M): measure 30 s, not 10.
+# The first round of requests at that size is a burst that takes seconds
+# to settle: warm up uncounted (-W) for one second per 50K connections.
+window_for() {
+	DURATION=${DURATION_ASKED:-10} WARMUP=0
+	if (($1 > 100000)); then
+		WARMUP=$(($1 / 50000))
+		[[ -z "$DURATION_ASKED" ]] && DURATION=30
+	fi
+}
+
+# Run the client to its end; sets CLIENT_RC and CLIENT_WALL. Pinned, the
+# client runs under taskset (under timeout, so CLIENT_PID is timeout's).
 run_client() {
 	local tmo
-	# Past 100K connections one round over all of them takes seconds (SPEC:
-	# mean latency ~ N / throughput, ~10 s at 1M): measure 30 s, not 10.
-	# The first round of requests at that size is a burst that takes seconds
-	# to settle: warm up uncounted (-W) for one second per 50K connections.
-	DURATION=${DURATION_ASKED:-10} WARMUP=0
-	if ((CONNS > 100000)); then
-		WARMUP=$((CONNS / 50000))
-		[[ -z "$DURATION_ASKED" ]] && DURATION=30
+	window_for "$CONNS"
+	((WARMUP)) &&
 		echo "measuring $DURATION s after a $WARMUP s warm-up: at $(num "$CONNS") connections one round trip on each takes seconds"
-	fi
-	# shellcheck disable=SC2206
-	CLIENT_CMD=("./$CDIR/client" -p "${PORT_USED:-$PORT}" -n "$CONNS" -d "$DURATION" -i "$INTERVAL")
+	CLIENT_CMD=()
+	[[ -n "$PIN_CLIENT" ]] && CLIENT_CMD=(taskset -c "$PIN_CLIENT")
+	CLIENT_CMD+=("./$CDIR/client" -p "${PORT_USED:-$PORT}" -n "$CONNS" -d "$DURATION" -i "$INTERVAL")
+	# The server's PID: the client marks its window on it (SIGUSR1).
+	((CLIENT_P)) && CLIENT_CMD+=(-P "${SERVER_PID:-SERVER_PID}")
 	((WARMUP)) && CLIENT_CMD+=(-W "$WARMUP")
 	# shellcheck disable=SC2206
 	CLIENT_CMD+=($EXTRA_C)
 	CLIENT_LINE="$(ns_prefix)${CLIENT_CMD[*]}"
 	echo "client: $CLIENT_LINE"
 	((DRY_RUN)) && return 0
-	# Bound the whole run: a slow ramp of 5K conn/s, the measuring time, the drain.
-	tmo=$((CONNS / 5000 + ${DURATION%.*} + WARMUP + 60))
+	# Bound the whole run: a slow ramp of 5K conn/s; the first round (every
+	# connection answered once) at 200 round trips/s, as slow as 10's
+	# blocking mode, up to 10 minutes; the measuring time; the drain.
+	local first=$((CONNS / 200))
+	((first > 600)) && first=600
+	tmo=$((CONNS / 5000 + first + ${DURATION%.*} + WARMUP + 60))
 	CLIENT_T0=$(date +%s%N)
 	STAT0=$(head -n 1 /proc/stat)
 	timeout -k 10 "$tmo" "${NSX[@]}" "${CLIENT_CMD[@]}" >"$LOG/client.json" \
@@ -515,6 +630,8 @@ record() {
 		-v quick="$QUICK" -v netns="$NETNS" -v started="$STARTED" -v target="$CONNS" \
 		-v slab0="$slab0" -v wall="${CLIENT_WALL:-0}" -v ncpu="$(nproc)" \
 		-v stat0="${STAT0:-}" -v stat1="${STAT1:-}" -v rate="${RATE:-0}" -v variant="$(echo $EXTRA_S $EXTRA_C | tr -d '"\\')" \
+		-v pin_s="$PIN_SERVER" -v pin_c="$PIN_CLIENT" -v pin_ns="$(cpu_count "$PIN_SERVER")" \
+		-v pin_nc="$(cpu_count "$PIN_CLIENT")" -v set="$SET_ID" \
 		"$AWK_LIB"'
 	BEGIN {
 		c = ARGV[1]; s = ARGV[2]; split(ARGV[3], p, " "); ARGV[1] = ARGV[2] = ARGV[3] = ""
@@ -522,33 +639,53 @@ record() {
 		rss = jget(s, "rss_kb_total"); if (rss == "") rss = jget(s, "rss_kb_peak")
 		if (rss == "" || rss + 0 < p[5]) rss = p[5]
 		slab_d = p[1] - slab0; if (slab_d < 0) slab_d = 0
+		# The whole run (ramp, warm-up, window, close) over the client wall time.
 		ccpu = jget(c, "cpu_user_s") + jget(c, "cpu_sys_s")
 		scpu = jget(s, "cpu_user_s") + jget(s, "cpu_sys_s")
 		cpct = wall > 0 ? 100 * ccpu / wall : 0
 		spct = wall > 0 ? 100 * scpu / wall : 0
+		# The measuring window only; "null" from a program that has no window.
+		cwin = cpu_pct(jobj(c, "cpu_window"), jnum(c, "duration_s"))
+		swin = cpu_pct(jobj(s, "cpu_window"), jnum(s, "window_s"))
 		rps = jget(c, "rps")
+		srps = jnum(s, "window_rps")
+		agree = srps != "null" && srps + 0 > 0 ? rps / srps : "null"
 		mpct = machine_busy(stat0, stat1, ncpu)
 		other = mpct - cpct - spct; if (other < 0) other = 0
 		sl = jget(s, "loops"); if (sl == "") sl = jget(s, "procs"); if (sl == "") sl = jget(s, "workers")
-		neck = bottleneck(cpct, spct, jget(c, "loops"), sl, ncpu, rps)
+		if (cwin == "null" || swin == "null")
+			neck = "unknown (no window CPU)"
+		else
+			neck = bottleneck(cwin, swin, jget(c, "loops"), sl, ncpu, rps, pin_nc, pin_ns)
+		if (jnum(c, "rate_target") != "null") rate = jget(c, "rate_target")
 		if (rate + 0 > 0 && rps + 0 >= 0.9 * rate)
 			neck = "client rate (-r " rate ")"
 		# Cores busy with other work than this run: say so, it is the limit.
 		if (neck ~ /^neither/ && mpct >= 75 * ncpu && other >= 25 * ncpu)
 			neck = "other processes (machine busy)"
 		printf "{\"nn\": \"%s\", \"design\": \"%s\", \"server\": \"%s\", \"client\": \"%s\"", nn, sdir, sdir, cdir
-		printf ", \"variant\": \"%s\"", variant
+		printf ", \"variant\": \"%s\", \"set\": \"%s\"", variant, set
 		printf ", \"status\": \"%s\", \"quick\": %d, \"netns\": %d, \"started\": \"%s\"", status, quick, netns, started
+		printf ", \"pin_server\": \"%s\", \"pin_client\": \"%s\"", pin_s, pin_c
 		printf ", \"conns_target\": %d, \"conns\": %d, \"connect_s\": %s", target, conns, jget(c, "connect_s") + 0
+		printf ", \"first_round_s\": %s", jnum(c, "first_round_s")
 		printf ", \"duration_s\": %s, \"rps\": %.0f", jget(c, "duration_s") + 0, rps
+		printf ", \"server_window_rps\": %s, \"rps_agreement\": %s", \
+			fmt_or_null("%.0f", srps), fmt_or_null("%.4f", agree)
+		printf ", \"rate_target\": %s, \"rate_achieved\": %s, \"late_sends\": %s, \"dropped\": %s", \
+			jnum(c, "rate_target"), jnum(c, "rate_achieved"), jnum(c, "late_sends"), jnum(c, "dropped")
 		printf ", \"p50_us\": %s, \"p99_us\": %s, \"max_us\": %s, \"mean_us\": %s", \
 			jget(c, "p50") + 0, jget(c, "p99") + 0, jget(c, "max") + 0, jget(c, "mean") + 0
 		printf ", \"errors\": %d, \"mismatches\": %d", jget(c, "errors"), jget(c, "mismatches")
 		printf ", \"server_rss_kb\": %d, \"server_rss_b_per_conn\": %.0f", rss, conns ? rss * 1024 / conns : 0
 		printf ", \"slab_delta_kb\": %d, \"kernel_b_per_conn\": %.0f", slab_d, conns ? slab_d * 1024 / conns : 0
 		printf ", \"tcp_mem_b_per_conn\": %.0f", conns ? p[4] * 4096 / conns : 0
-		printf ", \"client_cpu_s\": %.2f, \"server_cpu_s\": %.2f", ccpu, scpu
-		printf ", \"client_cpu_pct\": %.0f, \"server_cpu_pct\": %.0f", cpct, spct
+		printf ", \"server_us_per_rt\": %s, \"client_us_per_rt\": %s", \
+			fmt_or_null("%.2f", jnum(s, "server_us_per_rt")), fmt_or_null("%.2f", jnum(c, "client_us_per_rt"))
+		printf ", \"client_cpu_window_pct\": %s, \"server_cpu_window_pct\": %s", \
+			fmt_or_null("%.0f", cwin), fmt_or_null("%.0f", swin)
+		printf ", \"client_cpu_run_s\": %.2f, \"server_cpu_run_s\": %.2f", ccpu, scpu
+		printf ", \"client_cpu_run_pct\": %.0f, \"server_cpu_run_pct\": %.0f", cpct, spct
 		printf ", \"client_rate\": %s", rate + 0
 		printf ", \"machine_cpu_pct\": %.0f, \"other_cpu_pct\": %.0f", mpct, other
 		printf ", \"bottleneck\": \"%s\"}", neck
@@ -557,8 +694,8 @@ record() {
 		echo "{"
 		echo "  \"summary\": $summary,"
 		echo "  \"command\": \"$(json_str "$COMMAND")\","
-		echo "  \"server_cmd\": \"$(json_str "${NS:+ip netns exec $NS }${SERVER_CMD[*]}")\","
-		echo "  \"client_cmd\": \"$(json_str "${NS:+ip netns exec $NS }${CLIENT_CMD[*]}")\","
+		echo "  \"server_cmd\": \"$(json_str "$SERVER_LINE")\","
+		echo "  \"client_cmd\": \"$(json_str "$CLIENT_LINE")\","
 		echo "  \"exit\": {\"client\": $CLIENT_RC, \"server\": $SERVER_RC},"
 		echo "  \"run\": {$RUN_PIDS, \"netns\": \"$NS_NAME\", \"tune_state\": \"$TUNE_STATE\"},"
 		echo "  \"machine\": {\"kernel\": \"$(uname -r)\", \"cores\": $(nproc)," \
@@ -585,34 +722,48 @@ record() {
 
 json_str() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '%s' "$s"; }
 
-CSV_COLS="started,nn,design,client,status,quick,netns,conns_target,conns,connect_s,duration_s,rps,p50_us,p99_us,max_us,errors,mismatches,server_rss_b_per_conn,kernel_b_per_conn,client_cpu_pct,server_cpu_pct,bottleneck"
+CSV_COLS="started,nn,design,client,status,quick,netns,set,pin_server,pin_client,conns_target,conns,connect_s,first_round_s,duration_s,rps,server_window_rps,rps_agreement,rate_target,rate_achieved,late_sends,dropped,p50_us,p99_us,max_us,errors,mismatches,server_rss_b_per_conn,kernel_b_per_conn,server_us_per_rt,client_us_per_rt,client_cpu_window_pct,server_cpu_window_pct,client_cpu_run_pct,server_cpu_run_pct,bottleneck"
+# Append the run's row to results.csv; a file with other columns (an older
+# run.sh) is kept aside as results-until-<now>.csv and a new one begun.
 csv_row() {
-	local csv="$RESULTS_DIR/results.csv"
+	local csv="$RESULTS_DIR/results.csv" old
+	if [[ -s "$csv" && "$(head -n 1 "$csv")" != "$CSV_COLS,file" ]]; then
+		old="$RESULTS_DIR/results-until-$(date -u +%Y%m%d-%H%M%S).csv"
+		mv "$csv" "$old" && say "results.csv had other columns; kept as $old"
+	fi
 	[[ -s "$csv" ]] || echo "$CSV_COLS,file" >"$csv"
 	awk -v cols="$CSV_COLS" "$AWK_LIB"'
 	BEGIN {
 		n = split(cols, k, ",")
-		for (i = 1; i <= n; i++) printf "%s,", jget(ARGV[1], k[i])
+		for (i = 1; i <= n; i++) {
+			v = jget(ARGV[1], k[i])
+			if (v == "null") v = ""
+			if (v ~ /[,"]/) { gsub(/"/, "\"\"", v); v = "\"" v "\"" }
+			printf "%s,", v
+		}
 		print ARGV[2]
 	}' "$1" "$2" >>"$csv"
 }
 
-# The summary table, one row per run.
+# The summary table, one row per run. CPU is over the measuring window.
 print_table() {
 	printf '%s\n' "$@" | awk "$AWK_LIB"'
+	function dash(v) { return v == "" || v == "null" ? "-" : v }
 	BEGIN {
-		fmt = "%-24s %9s %8s %9s %8s %8s %8s %9s %9s %9s  %s\n"
-		printf fmt, "design", "conns", "connect", "rps", "p50", "p99", "max", "srv RSS", \
+		fmt = "%-24s %9s %8s %9s %8s %8s %8s %9s %9s %9s %9s  %s\n"
+		printf fmt, "design", "conns", "connect", "rps", "p50", "p99", "max", "srv us/rt", "srv RSS", \
 			"kernel", "CPU c/s", "bottleneck"
-		printf fmt, "", "", "", "", "", "", "", "per conn", "per conn", "(100=1 core)", ""
+		printf fmt, "", "", "", "", "", "", "", "(window)", "per conn", "per conn", "(window)", ""
 	}
 	{
 		d = jget($0, "design"); if (jget($0, "client") !~ /^05_/ && jget($0, "client") != d) d = d "+" substr(jget($0, "client"), 1, 2)
+		us = jget($0, "server_us_per_rt")
+		us = us == "" || us == "null" ? "-" : sprintf(us + 0 < 100 ? "%.1f" : "%.0f", us)
 		printf fmt, d, fmt_int(jget($0, "conns")), sprintf("%.1f s", jget($0, "connect_s")), \
 			fmt_int(jget($0, "rps")), fmt_lat(jget($0, "p50_us")), fmt_lat(jget($0, "p99_us")), \
-			fmt_lat(jget($0, "max_us")), fmt_bytes(jget($0, "server_rss_b_per_conn")), \
+			fmt_lat(jget($0, "max_us")), us, fmt_bytes(jget($0, "server_rss_b_per_conn")), \
 			fmt_bytes(jget($0, "kernel_b_per_conn")), \
-			jget($0, "client_cpu_pct") "/" jget($0, "server_cpu_pct"), \
+			dash(jget($0, "client_cpu_window_pct")) "/" dash(jget($0, "server_cpu_window_pct")), \
 			jget($0, "bottleneck") (jget($0, "status") == "ok" ? "" : "  FAILED")
 	}'
 }
@@ -657,7 +808,7 @@ run_one() {
 	SYSCTLS=$(sysctl_json fs.file-max net.ipv4.tcp_mem net.ipv4.tcp_child_ehash_entries \
 		net.ipv4.tcp_ehash_entries net.ipv4.ip_local_port_range net.ipv4.ip_local_reserved_ports \
 		net.core.somaxconn net.ipv4.tcp_max_syn_backlog kernel.pid_max kernel.threads-max vm.max_map_count)
-	CLIENT_RC=1 SERVER_RC=1 CLIENT_WALL=0 RUN_PIDS='"server_pid": 0' 
+	CLIENT_RC=1 SERVER_RC=1 CLIENT_WALL=0 RUN_PIDS='"server_pid": 0' SERVER_LINE='' CLIENT_LINE=''
 	if start_server; then
 		if ((!DRY_RUN)); then
 			"${NSX[@]}" scripts/sample.sh "$SERVER_PID" 0.5 >"$LOG/samples" &
@@ -697,14 +848,122 @@ run_one() {
 	return $rc
 }
 
+# ---- compare: every design like for like ----
+
+COMMON_CONNS=10000		# the count every design runs at, unless one holds less
+SCALE_DESIGNS="03 06 07 08 14"	# the designs the scaling chart follows (issue 10)
+SCALE_CONNS="1000 100000 1000000"	# their counts, each only up to the design's cap
+
+# Design $1's cap, as sizing finds it (quietly): sets CAP and CAP_WHY.
+cap_of() {
+	local b
+	NN=$1
+	SDIR=$(server_dir "$NN") CDIR=$(client_dir "$NN")
+	for b in "$SDIR/server" "$CDIR/client"; do
+		[[ -x "$b" ]] || { echo "$PROG: $b is not built (run make)" >&2; return 1; }
+	done
+	read_limits && size_run '' >/dev/null || return 1
+	CAP=$SIZE_CAP CAP_WHY=$SIZE_WHY
+}
+
+# "1000 100000" -> "1,000, 100,000"
+num_list() {
+	local n list=''
+	for n in "$@"; do list+="${list:+, }$(num "$n")"; done
+	echo "$list"
+}
+
+# Seconds a run at $1 connections takes, roughly: start and stop, a ramp
+# and a close at ~40K connections/s each, a first round at ~50K round
+# trips/s (the slow designs take longer), the warm-up and the window.
+run_estimate() {
+	window_for "$1"
+	echo $((5 + 2 * $1 / 40000 + $1 / 50000 + WARMUP + ${DURATION%.*}))
+}
+
+# ./run.sh compare: plan (every design at one count, then the designs that
+# scale at theirs), print the plan, run it, print the table. Every run
+# records the same SET_ID. Returns 1 when a run failed or was refused.
+compare_main() {
+	local nn d c n total=0 i=0 common=$COMMON_CONNS why designs=() ok=() runs=() bad_runs=()
+	local -A cap capwhy counts
+	SET_ID="compare-$(date -u +%Y%m%dT%H%M%SZ)"
+	read -ra designs <<<"$(valid_designs)"
+	((${#designs[@]})) || { say "no design has both a server and a client yet"; return 1; }
+	for nn in "${designs[@]}"; do
+		if ((BUILD && !DRY_RUN)); then
+			make -s ${SAN:+SAN=$SAN} "$(server_dir "$nn")/server" "$(client_dir "$nn")/client" ||
+				{ bad_runs+=("$nn: make failed"); continue; }
+		fi
+		cap_of "$nn" || { bad_runs+=("$nn: cannot size it"); continue; }
+		cap[$nn]=$CAP capwhy[$nn]=$CAP_WHY
+		ok+=("$nn")
+		if ((CAP < common)); then
+			common=$CAP why="$(dir_of "$nn") holds at most $(num "$CAP") here, limited by $CAP_WHY"
+		fi
+	done
+	BUILD=0	# built above
+	for nn in "${ok[@]}"; do
+		runs+=("$nn:$common") counts[$nn]=" $common "
+	done
+	for nn in $SCALE_DESIGNS; do
+		[[ -n "${cap[$nn]:-}" ]] || continue
+		for n in $SCALE_CONNS; do
+			c=$((n < cap[$nn] ? n : cap[$nn]))
+			[[ ${counts[$nn]} == *" $c "* ]] && continue
+			runs+=("$nn:$c") counts[$nn]+="$c "
+		done
+	done
+	for d in "${runs[@]}"; do total=$((total + $(run_estimate "${d#*:}"))); done
+
+	echo "compare $SET_ID: ${#runs[@]} runs, about $(((total + 59) / 60)) min"
+	if ((common < COMMON_CONNS)); then
+		echo "  every design at $(num "$common") connections, not $(num $COMMON_CONNS): $why"
+	else
+		echo "  every design at $(num "$common") connections (all of them hold that here)"
+	fi
+	# shellcheck disable=SC2086
+	echo "  then ${SCALE_DESIGNS// /, } at $(num_list $SCALE_CONNS), each only up to its cap:"
+	for nn in "${ok[@]}"; do
+		# shellcheck disable=SC2046
+		printf '  %-24s %-36s (cap %s: %s)\n' "$(dir_of "$nn")" \
+			"$(num_list $(tr ' ' '\n' <<<"${counts[$nn]}" | sort -n))" "$(num "${cap[$nn]}")" "${capwhy[$nn]}"
+	done
+	for d in "${bad_runs[@]}"; do echo "  not run: $d"; done
+
+	for d in "${runs[@]}"; do
+		i=$((i + 1)) nn=${d%%:*} ASKED=${d#*:}
+		echo
+		echo "compare: $i/${#runs[@]} $(dir_of "$nn") at $(num "$ASKED") connections (set $SET_ID)"
+		run_one "$nn"
+		case $? in
+		0) ;;
+		2) bad_runs+=("$nn at $(num "$ASKED"): refused") ;;
+		*) bad_runs+=("$nn at $(num "$ASKED"): failed") ;;
+		esac
+	done
+	if ((${#SUMMARIES[@]})); then
+		echo
+		echo "compare $SET_ID:"
+		print_table "${SUMMARIES[@]}"
+		echo "scripts/report regenerates the README table and $RESULTS_DIR/summary.svg"
+	fi
+	((${#bad_runs[@]} == 0)) && return 0
+	echo "$PROG: compare: ${#bad_runs[@]} of ${#runs[@]} runs did not pass:" >&2
+	printf '  %s\n' "${bad_runs[@]}" >&2
+	return 1
+}
+
 # ---- arguments ----
 
 C1M_PORT=8972
 TARGETS=() ASKED_LIST='' DURATION='' LOOPS='' PORT=$C1M_PORT INTERVAL='' EXTRA_S='' EXTRA_C=''
-CLIENT_NN='' QUICK=0 NETNS=0 NO_TUNE=0 DRY_RUN=0 BUILD=1
+CLIENT_NN='' QUICK=0 NETNS=0 NO_TUNE=0 DRY_RUN=0 BUILD=1 PIN_ARG='' PIN_SERVER='' PIN_CLIENT='' SET_ID=''
+PER_DESIGN=''	# the options compare refuses: it runs each design as it comes
 COMMAND="./run.sh $*"
 want() { [[ $# -ge 2 && -n "$2" ]] || bad "$1 needs a value"; }
 while (($#)); do
+	case $1 in -n | -c | -S | -C | --client | --quick) PER_DESIGN+=" $1" ;; esac
 	case $1 in
 	-h | --help) usage; exit 0 ;;
 	-n) want "$@"; [[ "$2" =~ ^[0-9]+(,[0-9]+)*$ ]] || bad "-n: want a count or a list like 5000,1000, not '$2'"
@@ -722,6 +981,11 @@ while (($#)); do
 	--client) want "$@"; [[ "$2" =~ ^[0-9]{1,2}$ ]] || bad "--client: want a design number, not '$2'"
 		CLIENT_NN=$(printf %02d $((10#$2))); shift ;;
 	--quick) QUICK=1 ;;
+	# --pin takes a value only when the next word is a CPU list, not a design.
+	--pin) PIN_ARG=auto
+		[[ $# -ge 2 && ("$2" == *:* || ("$2" =~ ^[0-9,-]+$ && "$2" =~ [,-])) ]] && { PIN_ARG=$2; shift; } ;;
+	--pin=*) PIN_ARG=${1#--pin=} ;;
+	compare) TARGETS+=(compare) ;;
 	--netns) NETNS=1 ;;
 	--no-tune) NO_TUNE=1 ;;
 	--dry-run) DRY_RUN=1 ;;
@@ -734,14 +998,20 @@ while (($#)); do
 	shift
 done
 ((${#TARGETS[@]} == 1)) || bad "say which design: one number, or all"
+[[ ${TARGETS[0]} == compare && -n "$PER_DESIGN" ]] &&
+	bad "compare runs every design as it comes, at the counts it plans:$PER_DESIGN is not for compare"
 for n in ${ASKED_LIST//,/ }; do
 	((n >= 1 && n <= 100000000)) || bad "-n: $n is not in 1..100000000"
 done
 ((QUICK)) && { DURATION=${DURATION:-2}; INTERVAL=${INTERVAL:-1}; }
 DURATION_ASKED=$DURATION INTERVAL=${INTERVAL:-5}
 
+[[ -n "$PIN_ARG" ]] && set_pins "$PIN_ARG"
+
 valid=$(valid_designs)
-if [[ ${TARGETS[0]} == all ]]; then
+if [[ ${TARGETS[0]} == compare ]]; then
+	DESIGNS=()
+elif [[ ${TARGETS[0]} == all ]]; then
 	read -ra DESIGNS <<<"$valid"
 	((${#DESIGNS[@]})) || { say "no design has both a server and a client yet"; exit 1; }
 else
@@ -769,6 +1039,7 @@ if [[ -s "$TUNE_STATE" ]] && ((CAN_TUNE && !DRY_RUN)); then
 fi
 
 SUMMARIES=()
+[[ ${TARGETS[0]} == compare ]] && { compare_main; exit $?; }
 failed=0 refused=0
 for NN in "${DESIGNS[@]}"; do
 	for ASKED in ${ASKED_LIST//,/ } ''; do

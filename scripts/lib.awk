@@ -78,23 +78,71 @@ function xml_escape(s) {
 	return s
 }
 
-# Which side limited the run, from each side's CPU (100 = one core busy),
-# the loops each side could keep busy, and the machine's cores:
+# The {...} object that is KEY's value in a one-line JSON object (it may
+# hold objects itself), or "" when the key is missing or not an object.
+function jobj(line, key,    i, s, j, d, ch) {
+	i = index(line, "\"" key "\":")
+	if (!i)
+		return ""
+	s = substr(line, i + length(key) + 3)
+	sub(/^ */, "", s)
+	if (substr(s, 1, 1) != "{")
+		return ""
+	for (j = 1; j <= length(s); j++) {
+		ch = substr(s, j, 1)
+		if (ch == "{")
+			d++
+		else if (ch == "}" && --d == 0)
+			return substr(s, 1, j)
+	}
+	return ""
+}
+
+# KEY's value if it is a number, else "null" (a missing key: an older
+# program's JSON), to print as a JSON value.
+function jnum(line, key,    v) {
+	v = jget(line, key)
+	return v ~ /^-?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?$/ ? v : "null"
+}
+
+# V printed with FMT, or "null" when V is.
+function fmt_or_null(fmt, v) {
+	return v == "null" || v == "" ? "null" : sprintf(fmt, v)
+}
+
+# Per cent of a core (100 = one core busy) of a {"user_s": U, "sys_s": S}
+# object over SECS seconds, or "null" when either is missing.
+function cpu_pct(obj, secs,    u, s) {
+	u = jnum(obj, "user_s"); s = jnum(obj, "sys_s")
+	if (u == "null" || s == "null" || secs == "null" || secs + 0 <= 0)
+		return "null"
+	return 100 * (u + s) / secs
+}
+
+# Which side limited the run, from each side's CPU over the measuring
+# window (100 = one core busy), the loops each side could keep busy, the
+# machine's cores and, when pinned, the CPUs each side was given (0 = all,
+# shared):
 #  - a side whose loops are all busy while the other's are not is the limit;
-#  - both busy on shared cores: the one using more of them;
+#  - both busy on shared cores: the one using more of them; pinned: both;
 #  - neither busy: the run waited (rate limit, sleeps, latency).
-function bottleneck(c_pct, s_pct, c_loops, s_loops, ncpu, rps,    c_sat, s_sat) {
+function bottleneck(c_pct, s_pct, c_loops, s_loops, ncpu, rps, c_cpus, s_cpus,    c_sat, s_sat) {
 	if (rps == "" || rps + 0 <= 0)
 		return "none (no load)"
 	c_pct += 0; s_pct += 0; c_loops += 0; s_loops += 0; ncpu += 0
-	if (c_loops < 1 || c_loops > ncpu) c_loops = ncpu
-	if (s_loops < 1 || s_loops > ncpu) s_loops = ncpu
+	c_cpus += 0; s_cpus += 0
+	if (c_cpus < 1 || c_cpus > ncpu) c_cpus = ncpu
+	if (s_cpus < 1 || s_cpus > ncpu) s_cpus = ncpu
+	if (c_loops < 1 || c_loops > c_cpus) c_loops = c_cpus
+	if (s_loops < 1 || s_loops > s_cpus) s_loops = s_cpus
 	c_sat = c_pct >= 85 * c_loops
 	s_sat = s_pct >= 85 * s_loops
 	if (c_sat && !s_sat)
 		return "client"
 	if (s_sat && !c_sat)
 		return "server"
+	if (c_cpus + s_cpus <= ncpu)
+		return c_sat ? "both (pinned)" : "neither (waiting)"
 	if (c_pct + s_pct >= 75 * ncpu)
 		return (s_pct >= c_pct ? "server" : "client") " (cores shared)"
 	return "neither (waiting)"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# tests/runsh.sh CASE - run.sh, scripts/tune.sh and scripts/report as a user
-# meets them. Cases (tests/runsh.cases lists them):
+# tests/runsh.sh CASE - run.sh and scripts/tune.sh as a user meets them
+# (scripts/report: tests/report.sh). Cases (tests/runsh.cases lists them):
 #
 #   quick        ./run.sh 06 --quick: a result JSON and a CSV row are written, the
 #                client checked every reply, and nothing is left behind: no server
@@ -15,12 +15,24 @@
 #   tune-fake    tune.sh apply / --undo / check over a fake /proc/sys tree, as
 #                root and as a user
 #   tune-ns      tune.sh apply and --undo for real, inside a throwaway namespace
-#   report       scripts/report regenerates the table and the chart from
-#                tests/fixtures/results, touching nothing outside the markers
-#   report-errors  missing markers, missing results, no results, bad flags
 #   limits       run.sh sizes from the programs' -L line, not their -h text
 #                (fake programs whose -h says otherwise); a program whose -L
 #                fails or lacks a key is a one-line error, exit 1
+#   pin-args     --pin: S:C lists parsed and shown as taskset in the commands; the
+#                default split; overlapping, offline and malformed sets exit 2
+#                with the reason; on one CPU a one-line refusal, exit 2
+#   pin-run      ./run.sh 06 --quick --pin 0:1: the server and the client really
+#                run on those CPUs (their /proc/PID/status, sampled during the
+#                run; the server's PID is the server's own), the JSON records them,
+#                and the client is given -P SERVER_PID when it takes it
+#   compare-plan ./run.sh compare --dry-run: every design at 10,000 (or the least
+#                cap), then 03 06 07 08 14 at 1,000/100,000/1,000,000 up to their
+#                caps (read from sizing); one set id on every run; nothing written
+#   window       fake programs: the summary's CPU, us per round trip and the
+#                bottleneck come from the window figures only (client 190% /
+#                server 40% in the window is "client" although the whole run says
+#                server); an old pair without them gives nulls and "unknown (no
+#                window CPU)"; -P only to a client that takes it
 #
 # Results go to a temporary RESULTS_DIR and the tuning state to a temporary
 # C1M_TUNE_STATE, so a test leaves results/ and /var/tmp alone.
@@ -36,6 +48,8 @@ runsh_cleanup() {
 	fi
 	rm -f "$C1M_TUNE_STATE"
 	[[ -n "$NS_TEST" ]] && ip netns del "$NS_TEST" 2>/dev/null
+	# A run.sh a case started in the background: its TERM trap stops its programs.
+	[[ -n "${RUN_PID:-}" ]] && kill -TERM "$RUN_PID" 2>/dev/null && wait "$RUN_PID" 2>/dev/null
 	cleanup
 }
 trap runsh_cleanup EXIT
@@ -109,7 +123,7 @@ case_netns() {
 	ip netns del "c1m-probe-$$"
 	quick_run --netns
 	grep -q 'ip netns exec c1m-run-' "$TMP/out" || fail "the programs did not run in the namespace"
-	python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["summary"]["netns"] == 1 and r["run"]["netns"].startswith("c1m-run-")' \
+	python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["summary"]["netns"] == 1 and r["run"]["netns"].startswith("c1m-run-") and r["server_cmd"].startswith("ip netns exec " + r["run"]["netns"] + " ")' \
 		"$file" || fail "the result does not say it ran in a namespace"
 	echo pass
 }
@@ -274,67 +288,6 @@ case_tune_ns() {
 	echo pass
 }
 
-case_report() {
-	local fx=tests/fixtures/results readme=$TMP/README.md
-	cp README.md "$readme"
-	scripts/report --results "$fx" --readme "$readme" --svg "$TMP/chart.svg" || fail "report exited $?"
-	sed -n '/results:begin/,/results:end/p' "$readme"
-	# Outside the markers: untouched.
-	diff <(sed '/results:begin/,/results:end/d' README.md) <(sed '/results:begin/,/results:end/d' "$readme") ||
-		fail "text outside the markers changed"
-	local table
-	table=$(sed -n '/results:begin/,/results:end/p' "$readme")
-	[[ $(grep -c '^| [0-9][0-9]_' <<<"$table") -eq 8 ]] || fail "want 8 rows"
-	for want in '| 06_multi_epoll_server [netns] | 1,000,000 | 24.1 s | 81,234 | 9.83 s | 14.42 s | 15.99 s | 62 B | 8.3 KB | 95% / 101% | server (cores shared) | 197,814 / 0.9 s |' \
-		'| 07_prefork [netns] | 1,000,000 | 26.5 s | 123,456 |' '| 444,415 / 1.5 s |' \
-		'| 10_io_bound_epoll -m timer | 1,000 | 0.3 s | 99,012 |' \
-		'| 09_few_clients | 5,000 |' '| 09_few_clients | 1,000 |' \
-		'Measured on 2 vCPU' '![round trips per second and memory per connection, per design](chart.svg)'; do
-		grep -qF -- "$want" <<<"$table" || fail "the table lacks: $want"
-	done
-	for not in 55,555 44,444 77,777; do	# older, --quick and failed runs
-		! grep -q "$not" <<<"$table" || fail "the table shows $not (an older, quick or failed run)"
-	done
-	python3 - "$TMP/chart.svg" <<-'EOF' || fail "the chart"
-	import sys, xml.etree.ElementTree as ET
-	root = ET.parse(sys.argv[1]).getroot()
-	assert root.tag.endswith("svg"), root.tag
-	text = " ".join(t.text or "" for t in root.iter() if t.tag.endswith("text"))
-	for want in ("81,234", "123,456", "99,012", "8.3 KB + 62 B", "06_multi_epoll_server [netns] (1M)",
-	             "09_few_clients (5,000)", "Round trips per second", "Memory per connection"):
-	    assert want in text, want
-	assert "55,555" not in text and "09_few_clients (1,000)" not in text
-	bars = [r for r in root.iter() if r.tag.endswith("rect") and r.get("height") == "18"]
-	assert len(bars) == 7 + 14, len(bars)   # 7 designs: one rps bar, two memory bars each
-	print("chart ok:", len(bars), "bars")
-	EOF
-	# Again: the same README, byte for byte.
-	cp "$readme" "$TMP/first"
-	scripts/report --results "$fx" --readme "$readme" --svg "$TMP/chart.svg" >/dev/null || fail "second run"
-	cmp "$TMP/first" "$readme" || fail "a second report changed the README"
-	echo pass
-}
-
-case_report_errors() {
-	printf '# no markers here\n' >"$TMP/plain.md"
-	cp "$TMP/plain.md" "$TMP/plain.orig"
-	scripts/report --results tests/fixtures/results --readme "$TMP/plain.md" --svg "$TMP/x.svg" 2>"$TMP/e"
-	[[ $? -eq 1 ]] || fail "README without markers: want exit 1"
-	grep -q 'results:begin' "$TMP/e" || fail "no word about the markers: $(cat "$TMP/e")"
-	cmp "$TMP/plain.md" "$TMP/plain.orig" || fail "a README without markers was changed"
-	scripts/report --results "$TMP/none" --readme "$TMP/plain.md" 2>/dev/null
-	[[ $? -eq 1 ]] || fail "missing results dir: want exit 1"
-	scripts/report --bogus 2>/dev/null
-	[[ $? -eq 2 ]] || fail "bad flag: want exit 2"
-	mkdir "$TMP/empty"
-	printf 'a\n<!-- results:begin -->\nold\n<!-- results:end -->\nb\n' >"$TMP/m.md"
-	scripts/report --results "$TMP/empty" --readme "$TMP/m.md" --svg "$TMP/e.svg" || fail "no results: exit $?"
-	grep -q 'No results yet' "$TMP/m.md" && ! grep -q '^old$' "$TMP/m.md" || fail "no-results table: $(cat "$TMP/m.md")"
-	[[ "$(head -n 1 "$TMP/m.md")" == a && "$(tail -n 1 "$TMP/m.md")" == b ]] || fail "lines around the markers"
-	python3 -c 'import sys, xml.etree.ElementTree as ET; ET.parse(sys.argv[1])' "$TMP/e.svg" || fail "empty chart is not XML"
-	echo pass
-}
-
 case_interrupt() {
 	export C1M_SYSCTL_ROOT=$TMP/sys
 	fake_tree "$C1M_SYSCTL_ROOT"
@@ -444,6 +397,331 @@ case_limits() {
 	echo pass
 }
 
+# Exit 2 and stderr matching PATTERN, from ./run.sh ARGS... (no synopsis check).
+want2() {
+	local pat=$1 got
+	shift
+	"$@" >"$TMP/o" 2>"$TMP/e"
+	got=$?
+	if [[ $got -ne 2 ]]; then
+		echo "$* -> exit $got, want 2; stderr: $(cat "$TMP/e")"; bad=$((bad + 1))
+	elif ! grep -Eq -- "$pat" "$TMP/e"; then
+		echo "$* -> stderr does not say /$pat/: $(cat "$TMP/e")"; bad=$((bad + 1))
+	fi
+}
+
+# CPUs 0 and 1 are ours (online, in our affinity), or the case skips.
+need_cpus_01() {
+	taskset -c 0,1 true 2>/dev/null || { echo "skip: CPUs 0 and 1 are not both usable here"; exit 77; }
+}
+
+case_pin_args() {
+	need_cpus_01
+	local out
+	# Explicit sets: taskset -c on each side's command.
+	out=$(./run.sh 06 --pin 0:1 --dry-run --no-build 2>&1) || { echo "$out"; fail "--pin 0:1 dry run failed"; }
+	grep -Eq '^server: taskset -c 0 ./06_multi_epoll_server/server ' <<<"$out" || fail "--pin 0:1: no taskset -c 0 server: $out"
+	grep -Eq '^client: taskset -c 1 ./05_multi_epoll_client/client ' <<<"$out" || fail "--pin 0:1: no taskset -c 1 client"
+	out=$(./run.sh 06 --pin=1:0 --dry-run --no-build 2>&1) || fail "--pin=1:0 exited $?"
+	grep -Eq '^server: taskset -c 1 ' <<<"$out" && grep -Eq '^client: taskset -c 0 ' <<<"$out" || fail "--pin=1:0: $out"
+	# The default: the first half of the usable CPUs for the server.
+	out=$(taskset -c 0,1 ./run.sh 06 --pin --dry-run --no-build 2>&1) || fail "--pin (default) exited $?"
+	grep -Eq '^server: taskset -c 0 ' <<<"$out" && grep -Eq '^client: taskset -c 1 ' <<<"$out" ||
+		fail "--pin on CPUs 0,1: want server 0, client 1: $(grep -E '^(server|client):' <<<"$out")"
+	# --pin before the design number: the number is still the design.
+	out=$(./run.sh --pin 06 --dry-run --no-build 2>&1) || fail "./run.sh --pin 06 exited $?"
+	grep -q '^server: taskset -c ' <<<"$out" || fail "--pin 06: no taskset"
+	# Not pinned: no taskset.
+	! ./run.sh 06 --dry-run --no-build 2>&1 | grep -q taskset || fail "taskset without --pin"
+
+	want2 'CPU 0 is in both sets' ./run.sh 06 --pin 0:0-1 --dry-run --no-build
+	want2 'CPU 1 is in both sets' ./run.sh 06 --pin 1:1 --dry-run --no-build
+	want2 'CPU 9999 is not online' ./run.sh 06 --pin 0:9999 --dry-run --no-build
+	want2 'CPU 1 is not online or not ours' taskset -c 0 ./run.sh 06 --pin 0:1 --dry-run --no-build
+	want2 "'2-1' is not a CPU list" ./run.sh 06 --pin 2-1:0 --dry-run --no-build
+	want2 "'x' is not a CPU list" ./run.sh 06 --pin x:1 --dry-run --no-build
+	want2 "'' is not a CPU list" ./run.sh 06 --pin 0: --dry-run --no-build
+	want2 "want SERVER_CPUS:CLIENT_CPUS" ./run.sh 06 --pin 0-1 --dry-run --no-build
+	# One CPU: one line, exit 2, nothing else.
+	want2 '^run.sh: --pin: this run may use only CPU 0: ' taskset -c 0 ./run.sh 06 --pin --dry-run --no-build
+	[[ $(wc -l <"$TMP/e") -eq 1 && ! -s "$TMP/o" ]] || fail "1 CPU: want one line, have: $(cat "$TMP/o" "$TMP/e")"
+	want2 '-n is not for compare' ./run.sh compare -n 1000 --dry-run --no-build
+	want2 '--quick is not for compare' ./run.sh compare --quick --dry-run --no-build
+	[[ $bad -eq 0 ]] || fail "$bad --pin checks failed"
+	[[ ! -e "$RESULTS_DIR" ]] || fail "bad --pin arguments created $RESULTS_DIR"
+	echo pass
+}
+
+case_pin_run() {
+	need_cpus_01
+	local spid='' cpid='' child='' s_cpus='' c_cpus='' s_comm='' c_comm='' i rc
+	snapshot >"$TMP/before"
+	./run.sh 06 --quick -p 0 --pin 0:1 >"$TMP/out" 2>&1 &
+	RUN_PID=$!
+	# Sample the programs' affinity while they run.
+	for ((i = 0; i < 300; i++)); do
+		[[ -n "$s_cpus" && -n "$c_cpus" ]] && break
+		kill -0 "$RUN_PID" 2>/dev/null || break
+		[[ -n "$spid" ]] || spid=$(sed -n 's/.*(server pid \([0-9]*\)).*/\1/p' "$TMP/out")
+		[[ -n "$cpid" ]] || cpid=$(sed -n 's/.*(client pid \([0-9]*\)).*/\1/p' "$TMP/out")
+		# $! is the server once bash's child has exec'd taskset and it the server.
+		if [[ -n "$spid" && -z "$s_cpus" ]]; then
+			s_comm=$(cat "/proc/$spid/comm" 2>/dev/null)
+			[[ $s_comm == server ]] &&
+				s_cpus=$(awk '/^Cpus_allowed_list:/ { print $2 }' "/proc/$spid/status" 2>/dev/null)
+		fi
+		if [[ -n "$cpid" && -z "$c_cpus" ]]; then
+			# CLIENT_PID is timeout's; the client is its child (once exec'd).
+			child=$(pgrep -P "$cpid" -x client | head -n 1)
+			if [[ -n "$child" ]]; then
+				c_comm=$(cat "/proc/$child/comm" 2>/dev/null)
+				c_cpus=$(awk '/^Cpus_allowed_list:/ { print $2 }' "/proc/$child/status" 2>/dev/null)
+			fi
+		fi
+		sleep 0.05
+	done
+	wait "$RUN_PID"
+	rc=$?
+	RUN_PID=''
+	cat "$TMP/out"
+	[[ $rc -eq 0 ]] || fail "./run.sh 06 --quick --pin 0:1 exited $rc"
+	echo "sampled: server pid $spid ($s_comm) on CPUs $s_cpus; client pid $child ($c_comm) on CPUs $c_cpus"
+	[[ $s_comm == server && $s_cpus == 0 ]] || fail "the server (pid $spid, '$s_comm') ran on CPUs '$s_cpus', want server on 0"
+	[[ $c_comm == client && $c_cpus == 1 ]] || fail "the client (pid $child, '$c_comm') ran on CPUs '$c_cpus', want client on 1"
+	local files=("$RESULTS_DIR"/06-*.json) takes_p=0
+	[[ -f "${files[0]}" ]] || fail "no result file"
+	./05_multi_epoll_client/client -P 1 -L >/dev/null 2>&1 && takes_p=1
+	python3 - "${files[0]}" "$spid" "$takes_p" <<-'EOF' || fail "result file ${files[0]}"
+	import json, sys
+	r = json.load(open(sys.argv[1])); spid = int(sys.argv[2]); takes_p = sys.argv[3] == "1"
+	s = r["summary"]
+	assert s["status"] == "ok", s
+	assert (s["pin_server"], s["pin_client"]) == ("0", "1"), s
+	assert r["server_cmd"].startswith("taskset -c 0 ./06_multi_epoll_server/server "), r["server_cmd"]
+	assert r["client_cmd"].startswith("taskset -c 1 ./05_multi_epoll_client/client "), r["client_cmd"]
+	assert r["run"]["server_pid"] == spid, (r["run"], spid)
+	if takes_p:
+	    # -P is the server's own PID, and the server got both window marks.
+	    assert " -P %d" % spid in r["client_cmd"], r["client_cmd"]
+	    assert r["server"]["window_s"] > 0 and s["server_cpu_window_pct"] is not None, r["server"]
+	    assert s["server_us_per_rt"] > 0 and s["rps_agreement"] > 0, s
+	else:
+	    assert " -P " not in r["client_cmd"], r["client_cmd"]
+	print("pinned run ok:", s["pin_server"], s["pin_client"], r["client_cmd"])
+	EOF
+	assert_clean "${files[0]}"
+	echo pass
+}
+
+case_compare_plan() {
+	local out rc valid nn n cap common=10000 expect got set_ids
+	local -A caps
+	snapshot >"$TMP/before"
+	./run.sh compare --dry-run --no-build -p 0 >"$TMP/out" 2>&1
+	rc=$?
+	sed -n '1,/^compare: 1\//p' "$TMP/out"
+	[[ $rc -eq 0 ]] || { grep '^run.sh: ' "$TMP/out"; tail -n 5 "$TMP/out"; fail "compare --dry-run exited $rc"; }
+	valid=$(./run.sh 99 2>&1 | sed -n 's/.*valid: //p')
+	# Each design's cap, as the plan prints it; the count all hold is the least.
+	for nn in $valid; do
+		cap=$(sed -n "s/^  ${nn}_[a-z_]* .*(cap \([0-9,]*\): .*/\1/p" "$TMP/out" | tr -d ,)
+		[[ -n "$cap" ]] || fail "the plan has no line with the cap of $nn"
+		caps[$nn]=$cap
+		((cap < common)) && common=$cap
+	done
+	# The scaling designs' caps are their own sizing's (a plain dry run;
+	# within 10%: a cap set by memory moves with MemAvailable).
+	for nn in 03 06 07 08 14; do
+		[[ " $valid " == *" $nn "* ]] || continue
+		out=$(./run.sh "$nn" --dry-run --no-build 2>&1)
+		cap=$(sed -n -e 's/^  => \([0-9,]*\) connections (short of.*/\1/p' \
+			-e 's/^  => .*this machine fits \([0-9,]*\)).*/\1/p' <<<"$out" | tr -d ,)
+		[[ -n "$cap" ]] || fail "no cap in ./run.sh $nn --dry-run: $out"
+		((cap * 10 >= caps[$nn] * 9 && cap * 9 <= caps[$nn] * 10)) ||
+			fail "the plan's cap of $nn is ${caps[$nn]}; its sizing says $cap"
+	done
+	for nn in $valid; do
+		if [[ " 03 06 07 08 14 " == *" $nn "* ]]; then
+			expect=$(for n in 1000 100000 1000000 $common; do
+				echo $((n < caps[$nn] ? n : caps[$nn])); done | sort -nu | tr '\n' ' ')
+		else
+			expect="$common "
+		fi
+		# The plan's line for the design...
+		got=$(grep -E "^  ${nn}_[a-z_]+ +[0-9]" "$TMP/out" | sed 's/(cap.*//; s/^  [^ ]* *//; s/,//g' |
+			tr ' ' '\n' | grep . | sort -n | tr '\n' ' ')
+		[[ "$got" == "$expect" ]] || fail "the plan runs $nn at '$got', want '$expect' (cap ${caps[$nn]})"
+		# ... and the runs made.
+		got=$(grep -E "^compare: [0-9]+/[0-9]+ ${nn}_" "$TMP/out" |
+			sed 's/.* at \([0-9,]*\) connections.*/\1/; s/,//g' | sort -n | tr '\n' ' ')
+		[[ "$got" == "$expect" ]] || fail "$nn ran at '$got', want '$expect'"
+	done
+	n=$(sed -n '1s/^compare compare-[0-9T]*Z: \([0-9]*\) runs, about [0-9]* min$/\1/p' "$TMP/out")
+	[[ -n "$n" ]] || fail "no 'compare SET: N runs, about M min' head line: $(head -n 1 "$TMP/out")"
+	[[ $(grep -c "^compare: [0-9]*/$n " "$TMP/out") -eq $n ]] || fail "want $n progress lines 'compare: i/$n'"
+	[[ $(grep -c '^client: ' "$TMP/out") -eq $n ]] || fail "want $n client commands"
+	# Each run sized at its planned count.
+	awk '/^compare: [0-9]+\// { want = $(NF - 3); next }
+	     /^  => / && want != "" { if ($2 != want) { print "planned " want ", sized " $2; bad = 1 }; want = "" }
+	     END { exit bad }' "$TMP/out" || fail "a run was not sized at its planned count"
+	# One set id, on the head line and on every run.
+	set_ids=$(grep -oE '(^compare |\(set )compare-[0-9]{8}T[0-9]{6}Z' "$TMP/out" | sed 's/.*compare-/compare-/' | sort | uniq -c)
+	[[ $(wc -l <<<"$set_ids") -eq 1 && $(awk '{ print $1 }' <<<"$set_ids") -eq $((n + 1)) ]] ||
+		fail "want one set id on the head line and all $n runs: $set_ids"
+	# A design that holds less than 10,000 here (a fake whose client has one
+	# fd table, under a hard RLIMIT_NOFILE of 5,000): all run at its cap,
+	# and the plan says why; 03 then runs at 1,000 and at that cap.
+	local srv='{"design":"03_fake","fd_tables":"many","fd_limit":1000,"table_cap":900,"max_loops":3,"thread_per_conn":0,"target":5000}'
+	local cli='{"design":"03_fake","fd_tables":"one","fd_limit":1000,"table_cap":990,"max_loops":1,"thread_per_conn":0,"target":100,"per_src":123,"rate":0}'
+	fake_programs "$TMP/tree" "$srv" "$cli" 1
+	out=$(prlimit --nofile=5000:5000 "$TMP/tree/run.sh" compare --dry-run --no-build --no-tune 2>&1)
+	rc=$?
+	[[ $rc -eq 0 ]] || { echo "$out"; fail "compare --dry-run over a fake design exited $rc"; }
+	for want in "every design at 4,990 connections, not 10,000: 03_fake holds at most 4,990 here, limited by the client's one fd table" \
+		'^compare compare-[0-9T]+Z: 2 runs' '^compare: 1/2 03_fake at 4,990 connections' '^compare: 2/2 03_fake at 1,000 connections'; do
+		grep -Eq -- "$want" <<<"$out" || { echo "$out"; fail "the plan over a fake design does not say: $want"; }
+	done
+	snapshot >"$TMP/after"
+	diff "$TMP/before" "$TMP/after" || fail "compare --dry-run changed something"
+	[[ ! -e "$RESULTS_DIR" ]] || fail "compare --dry-run wrote $RESULTS_DIR"
+
+	# For real, over a fake pair that runs: both runs record one set id.
+	fake_pair "$TMP/tree" "$(sed 's/"target":5000}/"target":5000,"requests":1,"rps":1,"cpu_user_s":0,"cpu_sys_s":0}/' <<<"$srv")" \
+		'{"design":"03_fake","conns":10,"rps":100,"errors":0,"mismatches":0,"cpu_user_s":0,"cpu_sys_s":0}' 0
+	RESULTS_DIR=$TMP/tree/results prlimit --nofile=5000:5000 "$TMP/tree/run.sh" compare -d 1 -p 0 --no-build --no-tune \
+		>"$TMP/out" 2>&1 || { cat "$TMP/out"; fail "compare over a fake pair exited $?"; }
+	python3 - "$TMP/tree/results" <<-'EOF' || { cat "$TMP/out"; fail "compare's results"; }
+	import glob, json, re, sys
+	runs = [json.load(open(f))["summary"] for f in sorted(glob.glob(sys.argv[1] + "/03-*.json"))]
+	assert sorted(r["conns_target"] for r in runs) == [1000, 4990], runs
+	sets = {r["set"] for r in runs}
+	assert len(sets) == 1 and re.fullmatch(r"compare-\d{8}T\d{6}Z", sets.pop()), runs
+	print("compare runs ok:", [(r["conns_target"], r["set"]) for r in runs])
+	EOF
+	grep -q '^compare compare-[0-9T]*Z:$' "$TMP/out" || fail "no table at the end of the compare"
+	# A failing run: reported, the others still run, exit 1.
+	echo 1 >"$TMP/tree/03_fake/client.rc"
+	RESULTS_DIR=$TMP/tree/results2 prlimit --nofile=5000:5000 "$TMP/tree/run.sh" compare -d 1 -p 0 --no-build --no-tune \
+		>"$TMP/out" 2>&1
+	rc=$?
+	[[ $rc -eq 1 ]] || { cat "$TMP/out"; fail "compare with failing runs: exit $rc, want 1"; }
+	grep -q '^compare: 2/2 ' "$TMP/out" && grep -q 'compare: 2 of 2 runs did not pass' "$TMP/out" ||
+		{ cat "$TMP/out"; fail "compare did not go on after a failed run, or did not say so"; }
+	echo pass
+}
+
+# A tree of run.sh and scripts/ with a fake pair in 03_fake/ that runs: the
+# server says it listens and, on SIGTERM, prints SERVER_JSON; the client
+# prints CLIENT_JSON, saves its arguments in 03_fake/client.args and exits
+# with the number in 03_fake/client.rc (0 without). The client takes -P when
+# TAKES_P is 1.
+fake_pair() { # DIR SERVER_JSON CLIENT_JSON TAKES_P
+	local t=$1
+	rm -rf "$t"
+	mkdir -p "$t/03_fake"
+	cp run.sh "$t/"
+	cp -r scripts "$t/"
+	touch "$t/03_fake/server.c" "$t/03_fake/client.c"
+	printf '%s\n' "$2" >"$t/03_fake/server.out"
+	printf '%s\n' "$3" >"$t/03_fake/client.out"
+	cat >"$t/03_fake/server" <<-'EOF'
+	#!/bin/sh
+	d=$(dirname "$0")
+	case "$*" in
+	*-L*) echo '{"design":"03_fake","fd_tables":"many","fd_limit":1000,"table_cap":900,"max_loops":3,"thread_per_conn":0,"target":5000}'; exit 0 ;;
+	esac
+	trap 'cat "$d/server.out"; exit 0' TERM
+	trap ':' USR1
+	echo "03_fake/server: listening on 127.0.0.1:8972" >&2
+	while :; do sleep 0.05; done
+	EOF
+	cat >"$t/03_fake/client" <<-EOF
+	#!/bin/sh
+	d=\$(dirname "\$0")
+	case "\$*" in
+	"-P 1 -L") [ "$4" = 1 ] && exit 0; echo "unknown option -P" >&2; exit 2 ;;
+	*-L*) echo '{"design":"03_fake","fd_tables":"one","fd_limit":1000,"table_cap":990,"max_loops":1,"thread_per_conn":0,"target":100,"per_src":100,"rate":0}'; exit 0 ;;
+	esac
+	echo "\$*" >"\$d/client.args"
+	cat "\$d/client.out"
+	exit \$(cat "\$d/client.rc" 2>/dev/null || echo 0)
+	EOF
+	chmod +x "$t/03_fake/server" "$t/03_fake/client"
+}
+
+# Run the fake pair in $1 at 10 connections; prints the result file.
+fake_run() {
+	RESULTS_DIR=$1/results "$1/run.sh" 03 -n 10 -d 1 -p 0 --no-build --no-tune >"$TMP/out" 2>&1 ||
+		{ cat "$TMP/out" >&2; fail "run.sh over the fake pair exited $?"; }
+	ls "$1"/results/03-*.json
+}
+
+case_window() {
+	local t=$TMP/fake file old_srv old_cli
+	# The whole run says the server (60 s of CPU in ~1 s); the window says
+	# the client: 19 s of CPU over its 10 s window is 190%, the server's 4 s
+	# over 10 s is 40%.
+	local srv='{"design":"03_fake","conns_peak":10,"requests":500000,"rps":49000,"rss_kb_peak":1000,"cpu_user_s":40,"cpu_sys_s":20,"window_s":10,"window_requests":490000,"window_rps":49000,"server_us_per_rt":8.16,"cpu_window":{"user_s":3,"sys_s":1},"loops":2}'
+	local cli='{"design":"03_fake","conns_target":10,"conns":10,"loops":2,"connect_s":0.1,"first_round_s":0.05,"duration_s":10,"round_trips":500000,"rps":50000,"rate_target":0,"rate_achieved":50000,"late_sends":0,"dropped":0,"client_us_per_rt":38,"errors":0,"mismatches":0,"cpu_user_s":0.5,"cpu_sys_s":0.5,"rss_kb":100,"cpu_window":{"user_s":15,"sys_s":4},"lat_us":{"p50":100,"p90":150,"p99":200,"p999":300,"max":400,"mean":110}}'
+	fake_pair "$t" "$srv" "$cli" 1
+	file=$(fake_run "$t") || exit 1
+	cat "$TMP/out"
+	python3 - "$file" "$(cat "$t/03_fake/client.args")" <<-'EOF' || fail "window figures: $file"
+	import json, sys
+	r = json.load(open(sys.argv[1])); args = sys.argv[2].split()
+	s = r["summary"]
+	assert s["status"] == "ok", s
+	want = {"client_cpu_window_pct": 190, "server_cpu_window_pct": 40, "bottleneck": "client",
+	        "server_us_per_rt": 8.16, "client_us_per_rt": 38, "server_window_rps": 49000,
+	        "rps_agreement": 1.0204, "first_round_s": 0.05, "rate_target": 0, "rate_achieved": 50000,
+	        "late_sends": 0, "dropped": 0, "client_cpu_run_s": 1.0, "server_cpu_run_s": 60.0,
+	        "pin_server": "", "pin_client": "", "set": ""}
+	for k, v in want.items():
+	    assert s.get(k) == v, (k, s.get(k), v)
+	for k in ("client_cpu_s", "server_cpu_s", "client_cpu_pct", "server_cpu_pct"):
+	    assert k not in s, k
+	assert s["server_cpu_run_pct"] > 1000, s   # the whole run: the server looks busy
+	# -P: the server's own PID.
+	assert args[args.index("-P") + 1] == str(r["run"]["server_pid"]), (args, r["run"])
+	print("window summary ok")
+	EOF
+	grep -Eq '^03_fake +10 .* 8\.2 .* 190/40 +client$' "$TMP/out" || fail "the table does not show us/rt 8.2 and CPU 190/40"
+	python3 - "$t/results/results.csv" <<-'EOF' || fail "the CSV row"
+	import csv, sys
+	rows = list(csv.DictReader(open(sys.argv[1])))
+	assert len(rows) == 1, rows
+	r = rows[0]
+	assert r["server_us_per_rt"] == "8.16" and r["client_cpu_window_pct"] == "190" and r["bottleneck"] == "client", r
+	EOF
+
+	# An old pair: no window keys, no -P. Nulls, and no verdict from the whole run.
+	old_srv=$(sed -E 's/,"window_s".*"cpu_window":\{[^}]*\}//' <<<"$srv")
+	old_cli=$(sed -E 's/,"first_round_s":[^,]*//; s/,"rate_target".*"client_us_per_rt":[^,]*//; s/,"cpu_window":\{[^}]*\}//' <<<"$cli")
+	fake_pair "$t" "$old_srv" "$old_cli" 0
+	file=$(fake_run "$t") || exit 1
+	python3 - "$file" "$(cat "$t/03_fake/client.args")" <<-'EOF' || fail "an old pair: $file"
+	import json, sys
+	r = json.load(open(sys.argv[1])); args = sys.argv[2].split()
+	s = r["summary"]
+	assert "window_s" not in r["server"] and "cpu_window" not in r["client"], r
+	assert s["status"] == "ok" and s["bottleneck"] == "unknown (no window CPU)", s
+	for k in ("client_cpu_window_pct", "server_cpu_window_pct", "server_us_per_rt", "client_us_per_rt",
+	          "server_window_rps", "rps_agreement", "first_round_s", "rate_target", "late_sends", "dropped"):
+	    assert s[k] is None, (k, s[k])
+	assert s["client_cpu_run_s"] == 1.0 and s["server_cpu_run_s"] == 60.0, s
+	assert "-P" not in args, args
+	print("old pair ok")
+	EOF
+	grep -Eq '^03_fake +10 .* - .* -/- +unknown \(no window CPU\)$' "$TMP/out" || fail "the table for an old pair"
+
+	# A new client against a server without marks: still unknown.
+	fake_pair "$t" "$old_srv" "$cli" 1
+	file=$(fake_run "$t") || exit 1
+	python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; assert s["bottleneck"] == "unknown (no window CPU)" and s["client_cpu_window_pct"] == 190, s' \
+		"$file" || fail "a server without window marks"
+	echo pass
+}
+
 case ${1:-} in
 interrupt) case_interrupt ;;
 limits) case_limits ;;
@@ -453,7 +731,9 @@ badargs) case_badargs ;;
 plan) case_plan ;;
 tune-fake) case_tune_fake ;;
 tune-ns) case_tune_ns ;;
-report) case_report ;;
-report-errors) case_report_errors ;;
-*) echo "usage: tests/runsh.sh quick|netns|badargs|plan|interrupt|limits|tune-fake|tune-ns|report|report-errors"; exit 2 ;;
+pin-args) case_pin_args ;;
+pin-run) case_pin_run ;;
+compare-plan) case_compare_plan ;;
+window) case_window ;;
+*) echo "usage: tests/runsh.sh quick|netns|badargs|plan|interrupt|limits|pin-args|pin-run|compare-plan|window|tune-fake|tune-ns"; exit 2 ;;
 esac
