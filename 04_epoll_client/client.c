@@ -59,6 +59,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,7 +148,7 @@ static struct {
 	uint64_t line_ns;	/* the last ramp progress line */
 	long line_n;
 	struct meter_run res;	/* what the report needs from the run */
-} run = { .res = { .design = DESIGN, .first_round_s = -1 } };
+} run = { .res = { .design = DESIGN, .first_round_s = NAN } };
 static int stopping;		/* send no more; drain what is in flight */
 static struct loop loop;	/* the one loop */
 

@@ -71,6 +71,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -659,8 +660,9 @@ static double ramp(uint64_t t0)
  * first round is a burst that takes seconds to clear, and a window opened
  * inside it measures neither the burst nor the steady rate. Rate mode does
  * not wait: the schedule, not the connections, sets its load. Returns the
- * seconds since the start line, or -1 (rate mode, stopped, or given up:
- * FIRST_STALL_S without a new first reply, e.g. a server at its cap).
+ * seconds since the start line, or NAN (null in the JSON) in rate mode,
+ * when stopped, or when given up: FIRST_STALL_S without a new first reply
+ * (e.g. a server at its cap).
  */
 static double first_round(void)
 {
@@ -681,7 +683,7 @@ static double first_round(void)
 		if (live == 0 || (now - moved) / 1e9 > FIRST_STALL_S) {
 			warnx_("%ld of %ld connections had no reply in %.1f s, none for the last %.0f s; "
 			       "measuring anyway", left, live, (now - go_ns) / 1e9, FIRST_STALL_S);
-			return -1;
+			return NAN;
 		}
 		if ((now - last) / 1e9 >= cfg.interval) {
 			fprintf(stderr, "first round: %ld of %ld connections answered\n",
@@ -692,7 +694,7 @@ static double first_round(void)
 	}
 	if (atomic_load(&sig_stop))
 		atomic_store(&stopping, 1);
-	return -1;
+	return NAN;
 }
 
 /* -W: let the load settle before the window opens. */
@@ -756,7 +758,7 @@ static void start_loops(void)
 
 int main(int argc, char **argv)
 {
-	struct meter_run run = { .design = CLIENT_DESIGN, .first_round_s = -1 };
+	struct meter_run run = { .design = CLIENT_DESIGN, .first_round_s = NAN };
 	uint64_t t0;
 
 	prog_init(argv[0]);
