@@ -124,7 +124,7 @@ void meter_tick(struct meter *m, int n, uint64_t now)
 	}
 	fprintf(stderr, "conns %ld  rps %.0f  p99 %s\n", meter_sum(m, n, live),
 		(rt - line_rt) / ((now - line_ns) / 1e9),
-		human_ns(p99, sizeof(p99), (double)hist_quantile(&iv, 0.99)));
+		iv.count ? human_ns(p99, sizeof(p99), (double)hist_quantile(&iv, 0.99)) : "-");
 	line_ns = now;
 	line_rt = rt;
 }
