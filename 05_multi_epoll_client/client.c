@@ -18,14 +18,18 @@
  *      main starts the clock and all loops begin at once, putting the
  *      first request on their connections START_BATCH at a time.
  *   3. first round (closed loop): wait until every connection has had a
- *      reply, so the window never sees the first burst; then warm-up (-W,
- *      not counted), then the measuring window (-d), a progress line every
- *      -i seconds. -P PID: the server marks the window's edges too.
- *   4. stop (-d over, SIGINT/SIGTERM, or every connection gone): no new
- *      requests; each loop drains its replies in flight (giving up after
- *      DRAIN_S of silence); connections close only once every loop has
- *      drained. One JSON line; exit 0 only if every connection came up
- *      and every request got its own 8 bytes back.
+ *      reply, so the window never sees the first burst.
+ *   4. barrier (-B): with the load running, say "barrier: ready" on stderr
+ *      and wait for a line "go" on stdin, so that clients on several hosts
+ *      open their windows together (run.sh --hosts writes it).
+ *   5. warm-up (-W, not counted), then the measuring window (-d), a
+ *      progress line every -i seconds. -P PID: the server marks the
+ *      window's edges too.
+ *   6. stop (-d over, SIGINT/SIGTERM, stdin closed with -B, or every
+ *      connection gone): no new requests; each loop drains its replies in
+ *      flight (giving up after DRAIN_S of silence); connections close only
+ *      once every loop has drained. One JSON line; exit 0 only if every
+ *      connection came up and every request got its own 8 bytes back.
  *
  * Open loop done right: request k of the schedule is due at a fixed time,
  * and its latency counts from then, not from when it went out: a server
@@ -47,7 +51,7 @@
  * Per connection: 24 bytes (struct conn) in a flat array indexed by fd.
  *
  * usage: client [-a ADDR] [-p PORT] [-n CONNS] [-c LOOPS] [-d SEC] [-W SEC]
- *               [-r RATE] [-s FIRST[-LAST]] [-i SEC] [-P PID] [-L] [-h]
+ *               [-r RATE] [-s FIRST[-LAST]] [-i SEC] [-P PID] [-B] [-L] [-h]
  * build: cc -std=gnu11 -O2 -pthread -Icommon -o 05_multi_epoll_client/client 05_multi_epoll_client/client.c common/[a-z]*.c -lm
  *
  * test with:
@@ -72,6 +76,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -135,6 +140,7 @@ static struct {
 	long fd_limit;
 	int private_tables;
 	pid_t server_pid;	/* -P: mark its window too */
+	int barrier;		/* -B: wait for "go" on stdin */
 } cfg = { .addr = C1M_ADDR, .port = C1M_PORT, .conns = CLIENT_CONNS, .loops = CLIENT_LOOPS,
 	  .duration = 10, .interval = 5, .rate = CLIENT_RATE };
 
@@ -517,7 +523,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"%s: %s\n\n"
 		"usage: %s [-a ADDR] [-p PORT] [-n CONNS] [-c LOOPS] [-d SEC]\n"
-		"          [-W SEC] [-r RATE] [-s FIRST[-LAST]] [-i SEC] [-P PID] [-L] [-h]\n\n"
+		"          [-W SEC] [-r RATE] [-s FIRST[-LAST]] [-i SEC] [-P PID] [-B] [-L] [-h]\n\n"
 		"  -a ADDR   server address (default %s)\n"
 		"  -p PORT   server port (default %d)\n"
 		"  -n CONNS  connections to hold (default %ld)\n"
@@ -535,6 +541,10 @@ static void usage(FILE *f)
 		"  -i SEC    progress and stats interval on stderr (default 5)\n"
 		"  -P PID    the server's process: send it SIGUSR1 as the window opens and\n"
 		"            closes, so it counts its CPU and requests over the same window\n"
+		"  -B        start barrier (run.sh --hosts): after the first round, say\n"
+		"            \"barrier: ready ...\" on stderr and, load running, wait for a\n"
+		"            line \"go\" on stdin, then -W and -d. stdin closed before\n"
+		"            \"go\": stop, exit 1; closed later: stop as on SIGTERM\n"
 		"  -L        print this client's limits as one JSON line, for run.sh\n"
 		"  -h        this help\n\n"
 		"Prints one JSON line on stdout; exits 0 only with no errors and no\n"
@@ -553,8 +563,8 @@ static void parse(int argc, char **argv)
 	int o, src_given = 0;
 
 	arg_synopsis = "usage: client [-a ADDR] [-p PORT] [-n CONNS] [-c LOOPS] "
-		       "[-d SEC] [-W SEC] [-r RATE] [-s FIRST[-LAST]] [-i SEC] [-P PID] [-L] [-h]";
-	while ((o = getopt(argc, argv, ":a:p:n:c:d:W:r:s:i:P:Lh")) != -1) {
+		       "[-d SEC] [-W SEC] [-r RATE] [-s FIRST[-LAST]] [-i SEC] [-P PID] [-B] [-L] [-h]";
+	while ((o = getopt(argc, argv, ":a:p:n:c:d:W:r:s:i:P:BLh")) != -1) {
 		switch (o) {
 		case 'a': arg_ipv4(o, optarg); cfg.addr = optarg; break;
 		case 'p': cfg.port = (int)arg_long(o, optarg, 1, 65535); break;
@@ -569,6 +579,7 @@ static void parse(int argc, char **argv)
 			break;
 		case 'i': cfg.interval = arg_seconds(o, optarg, 1e6); break;
 		case 'P': cfg.server_pid = (pid_t)arg_long(o, optarg, 1, 1 << 22); break;
+		case 'B': cfg.barrier = 1; break;
 		case 'L': limits_print(&lim);
 		case 'h': usage(stdout); exit(0);
 		case ':': arg_usage_error("-%c needs a value", optopt);
@@ -692,6 +703,73 @@ static double first_round(void)
 	return NAN;
 }
 
+/*
+ * -B, the start barrier. Clients on several hosts (run.sh --hosts) must
+ * open their windows together, so each one, its load running, says it is
+ * ready and waits for a line "go" on stdin: run.sh is the coordinator and
+ * writes it once every host is ready; the pipe (over ssh) is the barrier.
+ * Returns 0 on "go". A signal stops the run; so does stdin closed, or any
+ * other line, first: then -1 (exit 1, the window never opened).
+ */
+static int barrier(void)
+{
+	struct pollfd in = { .fd = STDIN_FILENO, .events = POLLIN };
+	char line[64] = "", *nl = NULL;
+	size_t len = 0;
+	ssize_t n;
+
+	fprintf(stderr, "barrier: ready %ld/%ld connections up; waiting for \"go\" on stdin\n",
+		meter_sum(meters, cfg.loops, live), cfg.conns);
+	while (!nl && len < sizeof(line) - 1) {
+		if (sig_wait(0)) {
+			atomic_store(&stopping, 1);
+			return 0;
+		}
+		if (poll(&in, 1, 20) <= 0)	/* 20 ms, then look at signals again */
+			continue;
+		n = read(STDIN_FILENO, line + len, sizeof(line) - 1 - len);
+		if (n == 0 || (n < 0 && errno != EINTR)) {
+			warnx_("barrier: stdin closed before \"go\"; stopping");
+			atomic_store(&stopping, 1);
+			return -1;
+		}
+		len += n > 0 ? (size_t)n : 0;
+		nl = memchr(line, '\n', len);
+	}
+	if (nl)
+		*nl = '\0';
+	if (strcmp(line, "go") == 0)
+		return 0;
+	warnx_("barrier: \"%s\" on stdin, not \"go\"; stopping", line);
+	atomic_store(&stopping, 1);
+	return -1;
+}
+
+/*
+ * The waits of warm-up and the window: sig_wait(), and with -B stdin too.
+ * EOF there after "go" means the coordinator (run.sh, or its ssh) is gone:
+ * stop as SIGTERM would.
+ */
+static void nap(double s)
+{
+	struct pollfd in = { .fd = STDIN_FILENO, .events = POLLIN };
+	char junk[64];
+	ssize_t n;
+
+	if (!cfg.barrier) {
+		sig_wait(s);
+		return;
+	}
+	if (poll(&in, 1, (int)(s * 1000)) > 0) {
+		n = read(STDIN_FILENO, junk, sizeof(junk));
+		if (n == 0 || (n < 0 && errno != EINTR)) {
+			warnx_("barrier: stdin closed; stopping");
+			atomic_store(&sig_stop, 1);
+		}
+	}
+	sig_wait(0);
+}
+
 /* -W: let the load settle before the window opens. */
 static void warm_up(void)
 {
@@ -700,8 +778,13 @@ static void warm_up(void)
 	if (cfg.warmup <= 0)
 		return;
 	fprintf(stderr, "%s: warming up for %.0f s (not counted)\n", prog_name, cfg.warmup);
-	while (!atomic_load(&sig_stop) && (clock_ns() - from) / 1e9 < cfg.warmup)
-		sig_wait(0.05);
+	for (;;) {
+		double left = cfg.warmup - (clock_ns() - from) / 1e9;
+
+		if (atomic_load(&sig_stop) || left <= 0)
+			break;
+		nap(left < 0.05 ? left : 0.05);	/* to the ms: hosts end it together */
+	}
 	if (atomic_load(&sig_stop))
 		atomic_store(&stopping, 1);
 }
@@ -713,6 +796,7 @@ static void measure(void)
 
 	while (!atomic_load(&sig_stop)) {
 		uint64_t now = clock_ns();
+		double left;
 
 		if ((now - start) / 1e9 >= cfg.duration)
 			break;
@@ -721,7 +805,8 @@ static void measure(void)
 			break;
 		}
 		meter_tick(meters, cfg.loops, now);
-		sig_wait(0.05);
+		left = cfg.duration - (now - start) / 1e9;
+		nap(left < 0.05 ? left : 0.05);	/* close on time, not up to 50 ms late */
 	}
 }
 
@@ -781,6 +866,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "%s: every connection answered once in %.2f s\n",
 				prog_name, run.first_round_s);
 	}
+	if (!atomic_load(&stopping) && cfg.barrier)
+		run.no_go = barrier() < 0;	/* hosts open their windows together */
 	if (!atomic_load(&stopping))
 		warm_up();
 	meter_open(meters, cfg.loops, cfg.interval, cfg.server_pid);	/* counts from now */

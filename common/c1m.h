@@ -109,7 +109,7 @@ long proc_file_long(const char *path, const char *key);
 /* ---- one-line JSON: json_begin; json_str/i64/u64/num; json_obj ...
  * json_end; json_end; json_print. Too long: {"error":"json overflow"} ---- */
 struct json {
-	char buf[16384];
+	char buf[131072];	/* a histogram's buckets take up to ~105 KB */
 	size_t len;
 	int depth, need_comma, overflow;
 };
@@ -184,7 +184,8 @@ struct meter {		/* the loop counts with relaxed atomics; main sums */
 	pthread_mutex_t mu;			/* guards interval */
 	struct hist local, interval, total;	/* since publish, line; window */
 };
-struct meter_run { const char *design; long target; double connect_s, first_round_s, rate; };
+struct meter_run { const char *design; long target; double connect_s, first_round_s, rate;
+		   int no_go; };	/* -B: stopped before "go", so exit 1 */
 struct meter *meter_new(int n);		/* n of them, zeroed; dies without memory */
 /* Loop, each turn: every 100 ms local -> interval (+ total in the window). */
 void meter_publish(struct meter *m, uint64_t now);	/* now UINT64_MAX: at once */

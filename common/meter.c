@@ -6,12 +6,15 @@
  * handed on every 100 ms to interval (the progress line) and, inside the
  * measuring window, to total. Everything reported is counted between
  * meter_open and meter_close: round trips, requests, late and dropped
- * sends, and this process's CPU; -P's server marks the same moments.
+ * sends, and this process's CPU; -P's server marks the same moments. The
+ * window's wall-clock edges and raw histogram let the results of clients
+ * on several hosts be lined up and merged exactly.
  * Exit 0 only if every connection came up, none was lost or refused, and
  * every request was answered with its own bytes.
  */
 #include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "c1m.h"
 
@@ -23,6 +26,7 @@ struct edge {
 	double user, sys;
 };
 static struct edge win;			/* at meter_open; the window after close */
+static uint64_t win_start_us, win_end_us;	/* its edges, CLOCK_REALTIME */
 static double win_s, line_s;		/* the window's length; -i */
 static uint64_t line_ns, line_rt;	/* the last progress line */
 
@@ -98,6 +102,7 @@ static struct edge edge_now(struct meter *m, int n, pid_t server)
 
 void meter_open(struct meter *m, int n, double interval_s, pid_t server)
 {
+	win_start_us = clock_wall_ns() / 1000;
 	win = edge_now(m, n, server);
 	atomic_store(&window_open, 1);
 	line_s = interval_s;
@@ -132,12 +137,37 @@ void meter_tick(struct meter *m, int n, uint64_t now)
 /* Only what happened inside the window counts. */
 void meter_close(struct meter *m, int n, pid_t server)
 {
+	uint64_t end_us = clock_wall_ns() / 1000;
 	struct edge e = edge_now(m, n, server);
 
 	win = (struct edge){ e.ns - win.ns, e.round_trips - win.round_trips,
 		e.requests - win.requests, e.late - win.late, e.dropped - win.dropped,
 		e.user - win.user, e.sys - win.sys };
 	win_s = win.ns / 1e9;
+	win_end_us = end_us;
+}
+
+/* The raw histogram, for a merge that adds buckets: [index, count] of
+ * each bucket that has any, in order (hist_bucket_low() gives its edge). */
+static void json_hist(struct json *j, const struct hist *h)
+{
+	json_obj(j, "hist");
+	json_i64(j, "sub_bits", HIST_SUB_BITS);
+	json_u64(j, "count", h->count);
+	json_u64(j, "sum_ns", h->sum);
+	json_u64(j, "min_ns", h->count ? h->min : 0);
+	json_u64(j, "max_ns", h->max);
+	json_arr(j, "buckets");
+	for (int i = 0; i < HIST_BUCKETS; i++) {
+		if (!h->bucket[i])
+			continue;
+		json_arr(j, NULL);
+		json_i64(j, NULL, i);
+		json_u64(j, NULL, h->bucket[i]);
+		json_arr_end(j);
+	}
+	json_arr_end(j);
+	json_end(j);
 }
 
 void meter_report(struct meter *m, int n, const struct meter_run *r)
@@ -151,19 +181,24 @@ void meter_report(struct meter *m, int n, const struct meter_run *r)
 	double cpu_us = (win.user + win.sys) * 1e6;
 	struct hist all;
 	struct json j;
-	char p99[32];
+	char p99[32], host[256] = "?";
 
+	gethostname(host, sizeof(host) - 1);
 	hist_init(&all);
 	for (int i = 0; i < n; i++)
 		hist_merge(&all, &m[i].total);	/* a merge adds buckets */
 	json_begin(&j);
 	json_str(&j, "design", r->design);
+	json_str(&j, "host", host);
+	json_i64(&j, "cpus", sysconf(_SC_NPROCESSORS_ONLN));
 	json_i64(&j, "conns_target", r->target);
 	json_i64(&j, "conns", conns);
 	json_i64(&j, "loops", n);
 	json_num(&j, "connect_s", r->connect_s);
 	json_num(&j, "first_round_s", r->first_round_s);
 	json_num(&j, "duration_s", win_s);
+	json_u64(&j, "window_start_us", win_start_us);
+	json_u64(&j, "window_end_us", win_end_us);
 	json_u64(&j, "round_trips", win.round_trips);
 	json_u64(&j, "requests_sent", sent);	/* these three: the whole run */
 	json_u64(&j, "replies", replies);
@@ -192,10 +227,11 @@ void meter_report(struct meter *m, int n, const struct meter_run *r)
 	json_num(&j, "max", all.max / 1e3);
 	json_num(&j, "mean", hist_mean(&all) / 1e3);
 	json_end(&j);
+	json_hist(&j, &all);			/* last: a reader may cut it off */
 	json_end(&j);
 	json_print(&j, stdout);
 	fprintf(stderr, "%s: %ld/%ld conns, %.0f rps, p99 %s, %ld errors, %ld mismatches\n",
 		prog_name, conns, r->target, rps,
 		human_ns(p99, sizeof(p99), (double)hist_quantile(&all, 0.99)), errors, mism);
-	exit(errors || mism || conns < r->target ? 1 : 0);
+	exit(errors || mism || conns < r->target || r->no_go ? 1 : 0);
 }
