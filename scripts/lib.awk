@@ -158,3 +158,41 @@ function machine_busy(a, b, ncpu,    x, y, i, tot, idle) {
 	idle = (y[5] - x[5]) + (y[6] - x[6])
 	return tot > 0 ? 100 * ncpu * (tot - idle) / tot : 0
 }
+
+# A + B for non-negative integers written in decimal (strings of digits of
+# any length): exact where doubles stop at 2^53, e.g. sums of ns near 2^64.
+function dec_add(a, b,    r, c, i, j, d) {
+	sub(/^0+/, "", a); sub(/^0+/, "", b)
+	r = ""; c = 0; i = length(a); j = length(b)
+	while (i > 0 || j > 0 || c) {
+		d = c + (i > 0 ? substr(a, i, 1) : 0) + (j > 0 ? substr(b, j, 1) : 0)
+		r = (d % 10) r
+		c = d >= 10
+		i--; j--
+	}
+	return r == "" ? "0" : r
+}
+
+# -1, 0 or 1 as the decimal integer A is less than, equal to or greater than B.
+function dec_cmp(a, b) {
+	sub(/^0+/, "", a); sub(/^0+/, "", b)
+	if (length(a) != length(b))
+		return length(a) < length(b) ? -1 : 1
+	a = a ""; b = b ""
+	return a < b ? -1 : a > b ? 1 : 0
+}
+
+# common/hist.c's bucket I with 2^SUB_BITS = SUB sub-buckets: its lowest
+# value, and the value a quantile reports for it, low + (high - low) / 2
+# (integer division; high = the next bucket's low - 1). Exact below 2^53.
+function hist_bucket_low(i, sub_n,    g) {
+	if (i < 2 * sub_n)
+		return i
+	g = int(i / sub_n)
+	return (sub_n + i % sub_n) * 2 ^ (g - 1)
+}
+function hist_bucket_mid(i, sub_n,    lo, hi) {
+	lo = hist_bucket_low(i, sub_n)
+	hi = hist_bucket_low(i + 1, sub_n) - 1
+	return lo + int((hi - lo) / 2)
+}
