@@ -14,6 +14,18 @@
 #            newest-run-per-design table, with "-" where a key is missing.
 #   errors   missing markers, missing results, an unknown --set, no results,
 #            bad flags: each with its exit code, nothing half-written
+#   multihost tests/fixtures/multihost (runs of ./run.sh 06 --hosts: the
+#            newest and an older 2-host run, a failed one, a 3-host run, and
+#            a 1-host run with "hosts": 1, all at 200,000) beside the compare
+#            set and beside old results: a multi-host run is ONE row,
+#            "06_multi_epoll_server, 2 hosts", with the merged figures and
+#            each host's client CPU, never a row per host; the newest per
+#            host count; next to a compare set (not in it) it is shown and
+#            said to be beside it, --set leaves it out; a 1-host run stays
+#            a row of its own without a host count; no multi-host line in
+#            the scaling chart (tests/merge.cases runs this case). Their
+#            "client" lines are scripts/merge's over lines made by
+#            tests/merge_check.py's client_line().
 #
 # Only copies of README.md are touched; everything goes to a temporary dir.
 set -u
@@ -236,6 +248,67 @@ case_errors() {
 	echo pass
 }
 
+case_multihost() {
+	local fx=tests/fixtures/multihost
+	mkdir -p "$TMP/withset" "$TMP/noset"
+	cp tests/fixtures/compare/*.json "$fx"/*.json "$TMP/withset/"
+	cp tests/fixtures/results/*.json "$fx"/*.json "$TMP/noset/"
+
+	report "$TMP/withset" mh
+	cat "$TMP/mh.table"
+	has mh 'From one `./run.sh compare` (set `compare-20261202-090000`, 27 runs)'
+	groups mh '1,000:03,06,07,08,14;10,000:01,02,03,04,05,06,07,08,09,10,11,12,14;19,968:03,08;100,000:06,07,14;200,000:06,06;1,000,000:06,07,14'
+	# One row per run, the merged figures (the merged line's rps and
+	# percentiles, the summary run.sh wrote from it), each host's CPU.
+	has mh '| 06_multi_epoll_server, 2 hosts | 130,000 | 121 us | 281 us | 7.10 | 14.8 | 8.4 KB | 80 B | 8.3 KB | 97% + 95% / 88% | 0.42 s | neither (waiting) |'
+	has mh '| 06_multi_epoll_server, 3 hosts | 210,000 | 155 us | 387 us | 7.10 | 13.5 | 8.4 KB | 80 B | 8.3 KB | 97% + 95% + 92% / 88% |'
+	[[ $(grep -c '^| 06_multi_epoll_server, 2 hosts |' "$TMP/mh.table") -eq 1 ]] || fail "want one 2-host row"
+	# No row per host: the hosts' own rps (60,000, 70,000, 80,000) and names.
+	for t in 60,000 70,000 80,000 '| 06_multi_epoll_server | 130,000'; do
+		hasnt mh "$t" "a row of one host"
+	done
+	! grep '^| ' "$TMP/mh.table" | grep -q c1m-lab || fail "a row names a host: $(grep '^| .*c1m-lab' "$TMP/mh.table")"
+	for t in '22,222 an older 2-host run' '77,777 a failed 2-host run' '11,111 a 1-host run outside the set'; do
+		hasnt mh "${t%% *}" "${t#* }"
+	done
+	has mh '"N hosts": one run whose clients ran on N machines at once'
+	has mh 'shown beside the set, not part of it.'
+	hasnt mh '06_multi_epoll_server, 2 hosts at' "a multi-host run in the set's failures"
+	grep -qF -- '`./run.sh 06 -n 200000 -a 198.18.0.1 --via '"'"'ip netns exec'"'"' --hosts c1m-lab-1,c1m-lab-2`' "$TMP/mh.table" ||
+		fail "the 2-host run's command is not under the tables"
+	python3 - "$TMP/mh" <<-'EOF' || fail "the charts with multi-host runs"
+	import sys, xml.etree.ElementTree as ET
+	def tag(e): return e.tag.split("}")[-1]
+	root = ET.parse(sys.argv[1] + "/summary.svg").getroot()
+	g = [g for g in root.iter() if tag(g) == "g" and g.get("data-conns") == "200000"]
+	assert len(g) == 1, "no 200,000 group in summary.svg"
+	bars = [r for r in g[0].iter() if r.get("class") == "rps"]
+	titles = sorted(r.find("{http://www.w3.org/2000/svg}title").text for r in bars)
+	assert titles == ["06_multi_epoll_server, 2 hosts", "06_multi_epoll_server, 3 hosts"], titles
+	root = ET.parse(sys.argv[1] + "/scaling.svg").getroot()
+	for p in (p for p in root.iter() if tag(p) == "g" and p.get("class") == "panel"):
+	    lines = [l.get("data-design") for l in p.iter() if tag(l) == "polyline"]
+	    assert sorted(lines) == ["03", "06", "07", "08", "14"], lines
+	    assert "hosts" not in " ".join(t.text or "" for t in p.iter() if tag(t) == "text"), "a multi-host line"
+	print("charts ok")
+	EOF
+
+	# --set: that set alone, no multi-host rows.
+	report "$TMP/withset" mh-set --set compare-20261202-090000
+	hasnt mh-set 'hosts' "--set shows the set alone"
+	groups mh-set '1,000:03,06,07,08,14;10,000:01,02,03,04,05,06,07,08,09,10,11,12,14;19,968:03,08;100,000:06,07,14;1,000,000:06,07,14'
+
+	# No compare set: the newest run of each kind, the 1-host run its own row.
+	report "$TMP/noset" mh-noset
+	cat "$TMP/mh-noset.table"
+	groups mh-noset '1,000:09,10,10;5,000:09;19,936:01;200,000:06,06,06;1,000,000:06,07,14'
+	has mh-noset '| 06_multi_epoll_server | 11,111 |'
+	has mh-noset '| 06_multi_epoll_server, 2 hosts | 130,000 |'
+	has mh-noset '| 06_multi_epoll_server, 3 hosts | 210,000 |'
+	hasnt mh-noset 'beside the set' "there is no set"
+	echo pass
+}
+
 # scripts/report is bash and awk over fixture files: a sanitizer suite
 # (SAN set) would run the same script again, so these cases skip there.
 if [[ -n "${SAN:-}" ]]; then
@@ -245,5 +318,6 @@ fi
 case ${1:-} in
 fixture) case_fixture ;;
 errors) case_errors ;;
-*) echo "usage: tests/report.sh fixture|errors"; exit 2 ;;
+multihost) case_multihost ;;
+*) echo "usage: tests/report.sh fixture|errors|multihost"; exit 2 ;;
 esac
