@@ -29,6 +29,22 @@
 #                 the client. The sets are recorded in the JSON.
 #   --netns       run both ends in a fresh network namespace (root), made after
 #                 raising net.ipv4.tcp_child_ehash_entries: ~1.5x faster at 1M
+#   -a ADDR       the server's address: it listens there and the clients connect
+#                 to it (default 127.0.0.1)
+#   --hosts H1[=SRC],H2[=SRC],...
+#                 run the client on several hosts, one each, sharing -n equally,
+#                 the server here on -a (required: an address the hosts reach).
+#                 SRC (FIRST[-LAST]) is that host's source addresses (client -s);
+#                 without it the host uses one, which holds ~28K connections.
+#                 Every client waits at a start barrier (client -B) until all
+#                 have had their first round; then run.sh says "go" to all at
+#                 once, and scripts/merge adds their histograms bucket by bucket.
+#   --via 'PREFIX' how to run a command on a host: PREFIX HOST COMMAND (default
+#                 'ssh -o BatchMode=yes'). A prefix whose first word is ssh gets
+#                 the command as one string for the remote shell; any other
+#                 (e.g. 'ip netns exec') gets it as words: sh -c 'COMMAND'
+#   --remote-dir DIR  where this repository is built on the hosts (default: this
+#                 directory's path); checked on every host before the run
 #   --no-tune     change no kernel setting; run at the size the machine allows as it is
 #   --dry-run     print the sizing, the kernel settings and the commands; run nothing
 #   --no-build    do not run make first
@@ -67,6 +83,14 @@
 # a row in results.csv, and the programs' logs in logs/. scripts/report turns
 # them into the README table and results/summary.svg.
 #
+# More than one host (--hosts): each host's client gets its share of -n and
+# -B; run.sh waits until every one prints "barrier: ready" (connected and
+# answered once), then writes "go" to all their stdins at once (over ssh:
+# the same channel), and marks the server's window itself (SIGUSR1) -W
+# seconds later and again -d seconds after that. Each client's JSON records
+# its window's wall-clock start and end and its raw histogram; the result's
+# "client" is scripts/merge's line over all of them and "clients" holds each.
+#
 # Exit: 0 when every run passed (the client checked every reply), 1 when a
 # run failed, 2 on bad usage or a size that cannot fit.
 set -u
@@ -76,7 +100,8 @@ PROG=run.sh
 RESULTS_DIR=${RESULTS_DIR:-results}
 AWK_LIB=$(cat scripts/lib.awk)
 SYNOPSIS="usage: ./run.sh NN|all [-n N[,N...]] [-d SEC] [-c N] [-p PORT] [-i SEC] [-S ARGS] [-C ARGS]
-                [--client NN] [--quick] [--pin[ S:C]] [--netns] [--no-tune] [--dry-run] [--no-build] [-h]
+                [--client NN] [--quick] [--pin[ S:C]] [--netns] [-a ADDR] [--hosts H1,H2,...]
+                [--via PREFIX] [--remote-dir DIR] [--no-tune] [--dry-run] [--no-build] [-h]
        ./run.sh compare [-d SEC] [-p PORT] [-i SEC] [--pin[ S:C]] [--netns] [--no-tune] [--dry-run] [--no-build]"
 
 KERNEL_PER_CONN=8300	# bytes of kernel memory per connection, both ends (SPEC: 8,255)
@@ -206,6 +231,10 @@ read_limits() {
 	"./$SDIR/server" -n 1 -L >/dev/null 2>&1 </dev/null && SERVER_N=1
 	CLIENT_P=0
 	"./$CDIR/client" -P 1 -L >/dev/null 2>&1 </dev/null && CLIENT_P=1
+	if ((${#HOSTS[@]})) && ! "./$CDIR/client" -B -L >/dev/null 2>&1 </dev/null; then
+		echo "$PROG: --hosts: $CDIR/client has no start barrier (-B); the clients that include 05's have it (every design but 04)" >&2
+		return 1
+	fi
 	return 0
 }
 
@@ -276,8 +305,13 @@ size_run() {
 			((thr_cap < cap)) && cap=$thr_cap why="kernel.pid_max/threads-max"
 		fi
 	fi
-	printf '  %-8s the client binds 127.0.0.1, .2, ...: %s connections per source address\n' \
-		ports "$(num "$PER_SRC")"
+	if ((${#HOSTS[@]})); then
+		printf '  %-8s %s hosts, each its share of the connections, from its own source addresses (H=FIRST-LAST)\n' \
+			ports "${#HOSTS[@]}"
+	else
+		printf '  %-8s the client binds 127.0.0.1, .2, ...: %s connections per source address\n' \
+			ports "$(num "$PER_SRC")"
+	fi
 	((cap < 1)) && cap=1
 
 	if [[ -n "$asked" ]]; then
@@ -370,6 +404,164 @@ set_pins() {
 	PIN_SERVER=$(compact_cpus "$srv") PIN_CLIENT=$(compact_cpus "$cli")
 }
 
+# ---- more than one host (--hosts) ----
+
+# HOSTS[i], HOST_SRC[i] from "H1[=SRC],H2,...", and VIA_WORDS from --via.
+# Exits 2 on anything else, and on options that cannot go with it.
+HOSTS=() HOST_SRC=() VIA_WORDS=() VIA_SSH=0
+parse_hosts() {
+	local h name src
+	for h in ${1//,/ }; do
+		name=${h%%=*} src=''
+		[[ $h == *=* ]] && src=${h#*=}
+		[[ "$name" =~ ^[A-Za-z0-9_.@:-]+$ ]] || bad "--hosts: '$name' is not a host name"
+		[[ -z "$src" || "$src" =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}(-[0-9]{1,3}(\.[0-9]{1,3}){3})?$ ]] ||
+			bad "--hosts: $name=$src: want source addresses FIRST[-LAST], e.g. $name=198.18.1.1-198.18.1.50"
+		HOSTS+=("$name") HOST_SRC+=("$src")
+	done
+	((${#HOSTS[@]})) || bad "--hosts: want at least one host"
+	[[ -n "$ADDR" ]] || bad "--hosts needs -a ADDR: the server's address, as the hosts reach it"
+	((NETNS)) && bad "--hosts runs the clients on other hosts; --netns puts both ends in one namespace here: pick one"
+	[[ -n "$PIN_ARG" ]] && bad "--pin places both ends on this machine's CPUs; with --hosts the clients are elsewhere"
+	[[ ${TARGETS[0]} == compare ]] && bad "--hosts is for one design (or all), not compare"
+	read -ra VIA_WORDS <<<"$VIA"
+	((${#VIA_WORDS[@]})) || bad "--via: want a command prefix, e.g. 'ip netns exec'"
+	command -v "${VIA_WORDS[0]}" >/dev/null || bad "--via: no command '${VIA_WORDS[0]}' here"
+	[[ ${VIA_WORDS[0]##*/} == ssh ]] && VIA_SSH=1
+}
+
+# A word as a POSIX shell on the host reads it: as is when plain, else 'quoted'.
+shq() {
+	if [[ "$1" =~ ^[A-Za-z0-9_./:=,@+-]+$ ]]; then printf '%s' "$1"; else printf "'%s'" "${1//\'/\'\\\'\'}"; fi
+}
+
+# Sets HCMD to run the shell command $2 on host $1: an ssh-like prefix gets
+# it as one string (the remote shell parses it), any other as sh -c words.
+host_cmd() {
+	if ((VIA_SSH)); then
+		HCMD=("${VIA_WORDS[@]}" "$1" "$2")
+	else
+		HCMD=("${VIA_WORDS[@]}" "$1" sh -c "$2")
+	fi
+}
+
+# Before anything starts: every host answers, has the client built under
+# --remote-dir, and that client knows -B. Prints what is missing; 1 if any.
+check_hosts() {
+	local i out rc bad_n=0 d
+	d=$(shq "$REMOTE_DIR")
+	for i in "${!HOSTS[@]}"; do
+		host_cmd "${HOSTS[i]}" "cd $d 2>/dev/null || { echo 'no directory $REMOTE_DIR'; exit 3; }
+			[ -x ./$CDIR/client ] || { echo 'no $REMOTE_DIR/$CDIR/client: build it there (make $CDIR/client)'; exit 3; }
+			./$CDIR/client -B -L >/dev/null 2>&1 || { echo '$REMOTE_DIR/$CDIR/client has no -B (built before the start barrier): rebuild it there'; exit 3; }
+			echo ok"
+		out=$(timeout 30 "${HCMD[@]}" </dev/null 2>&1)
+		rc=$?
+		if [[ $rc != 0 || ${out##*$'\n'} != ok ]]; then
+			((rc == 124)) && out="no answer in 30 s"
+			echo "$PROG: host ${HOSTS[i]}: ${out//$'\n'/; } (via: ${HCMD[*]:0:${#VIA_WORDS[@]}})" >&2
+			bad_n=$((bad_n + 1))
+		fi
+	done
+	((bad_n == 0))
+}
+
+HOST_PIDS=() GO_FDS=() HOST_CMDS=() CLIENT_LINES=()
+# Sleep until CLOCK_REALTIME ns $1 (date +%s%N), or return at once if past.
+sleep_until() {
+	local left=$(($1 - $(date +%s%N)))
+	((left > 0)) && sleep "$(awk -v n="$left" 'BEGIN { printf "%.3f", n / 1e9 }')"
+	return 0
+}
+
+# The clients on every host, through one start barrier; sets CLIENT_RC,
+# CLIENT_WALL and $LOG/client.json (scripts/merge's line over all hosts).
+run_hosts() {
+	local i n=${#HOSTS[@]} share first tmo ready go_ns fd rc args inner a
+	window_for "$CONNS"
+	((WARMUP)) &&
+		echo "measuring $DURATION s after a $WARMUP s warm-up: at $(num "$CONNS") connections one round trip on each takes seconds"
+	CLIENT_LINES=()
+	for i in "${!HOSTS[@]}"; do
+		share=$((CONNS * (i + 1) / n - CONNS * i / n))
+		args=("./$CDIR/client" -a "$ADDR" -p "${PORT_USED:-$PORT}" -n "$share" -d "$DURATION"
+			-i "$INTERVAL" -B)
+		((WARMUP)) && args+=(-W "$WARMUP")
+		[[ -n "${HOST_SRC[i]}" ]] && args+=(-s "${HOST_SRC[i]}")
+		# shellcheck disable=SC2206
+		args+=($EXTRA_C)
+		inner="cd $(shq "$REMOTE_DIR") && exec"
+		for a in "${args[@]}"; do inner+=" $(shq "$a")"; done
+		host_cmd "${HOSTS[i]}" "$inner"
+		HOST_CMDS[i]=$(printf '%q ' "${HCMD[@]}")
+		CLIENT_LINES+=("${VIA} ${HOSTS[i]} $( ((VIA_SSH)) && shq "$inner" || echo "sh -c $(shq "$inner")")")
+		echo "client on ${HOSTS[i]}: ${CLIENT_LINES[i]}"
+		((share > 28000)) && [[ -z "${HOST_SRC[i]}" ]] &&
+			echo "  note: $(num "$share") connections from one source address need more ports than a default range (28,232) holds: give ${HOSTS[i]}=FIRST-LAST"
+	done
+	CLIENT_LINE=$(printf '%s ; ' "${CLIENT_LINES[@]}")
+	CLIENT_LINE=${CLIENT_LINE% ; }
+	((DRY_RUN)) && return 0
+	first=$((CONNS / 200))
+	((first > 600)) && first=600
+	tmo=$((CONNS / 5000 + first + ${DURATION%.*} + WARMUP + 60))
+	CLIENT_T0=$(date +%s%N)
+	STAT0=$(head -n 1 /proc/stat)
+	for i in "${!HOSTS[@]}"; do
+		# The barrier: the client's stdin is a FIFO run.sh holds open.
+		mkfifo "$LOG/go.$i"
+		exec {fd}<>"$LOG/go.$i"
+		GO_FDS+=("$fd")
+		eval "HCMD=(${HOST_CMDS[i]})"
+		timeout -k 10 "$tmo" "${HCMD[@]}" <"$LOG/go.$i" >"$LOG/client.$i.json" \
+			2> >(tee "$LOG/client.$i.log" | sed -u "s/^/  ${HOSTS[i]}| /" >&2) &
+		HOST_PIDS+=($!)
+	done
+	RUN_PIDS="$RUN_PIDS, \"client_pids\": [$(IFS=,; echo "${HOST_PIDS[*]}")]"
+	echo "  (client pids ${HOST_PIDS[*]}; waiting until every host is connected and answered once)"
+	CLIENT_RC=0
+	while :; do
+		ready=0
+		for i in "${!HOSTS[@]}"; do
+			if grep -q '^barrier: ready' "$LOG/client.$i.log" 2>/dev/null; then
+				ready=$((ready + 1))
+			elif ! kill -0 "${HOST_PIDS[i]}" 2>/dev/null; then
+				echo "$PROG: the client on ${HOSTS[i]} ended before the start barrier: $(tail -n 1 "$LOG/client.$i.log" 2>/dev/null)" >&2
+				CLIENT_RC=1
+			fi
+		done
+		((ready == n || CLIENT_RC)) && break
+		(($(date +%s%N) - CLIENT_T0 > tmo * 1000000000)) && { CLIENT_RC=124; break; }
+		sleep 0.05
+	done
+	if ((CLIENT_RC == 0)); then
+		for fd in "${GO_FDS[@]}"; do echo go >&"$fd"; done
+		go_ns=$(date +%s%N)
+		echo "run.sh: all $n hosts ready; go"
+		# The server's window, as the clients' -P would mark it.
+		sleep_until $((go_ns + WARMUP * 1000000000))
+		kill -USR1 "$SERVER_PID" 2>/dev/null
+		sleep_until "$(awk -v g="$go_ns" -v w="$WARMUP" -v d="$DURATION" 'BEGIN { printf "%.0f", g + (w + d) * 1e9 }')"
+		kill -USR1 "$SERVER_PID" 2>/dev/null
+	fi
+	for fd in "${GO_FDS[@]}"; do exec {fd}>&-; done	# EOF: any client still waiting stops
+	GO_FDS=()
+	for i in "${!HOSTS[@]}"; do
+		wait "${HOST_PIDS[i]}"
+		rc=$?
+		((rc)) && { echo "$PROG: the client on ${HOSTS[i]} exited $rc" >&2; ((CLIENT_RC)) || CLIENT_RC=$rc; }
+	done
+	HOST_PIDS=()
+	STAT1=$(head -n 1 /proc/stat)
+	CLIENT_WALL=$(awk -v a="$CLIENT_T0" -v b="$(date +%s%N)" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
+	cat "$LOG"/client.[0-9]*.log >"$LOG/client.log"
+	if ! scripts/merge "$LOG"/client.[0-9]*.json >"$LOG/client.json" 2>"$LOG/merge.err"; then
+		echo "$PROG: scripts/merge: $(cat "$LOG/merge.err")" >&2
+		: >"$LOG/client.json"
+		((CLIENT_RC)) || CLIENT_RC=1
+	fi
+}
+
 # ---- cleanup: runs on exit, Ctrl-C and failure ----
 
 SERVER_PID='' CLIENT_PID='' SAMPLER_PID='' NS='' TUNED=0
@@ -392,8 +584,12 @@ stop_pid() { # PID SIGNAL GRACE_S
 # (a second Ctrl-C, timeout -k) still finds them restored. $1 = grace in s.
 # shellcheck disable=SC2120
 cleanup_run() {
-	local grace=${1:-30} p
-	for p in "$CLIENT_PID" "$SERVER_PID"; do
+	local grace=${1:-30} p fd
+	# A host's client stops on EOF at its stdin too (-B): over ssh, that is
+	# what reaches it when the local ssh is gone.
+	for fd in "${GO_FDS[@]}"; do exec {fd}>&-; done
+	GO_FDS=()
+	for p in "$CLIENT_PID" "${HOST_PIDS[@]}" "$SERVER_PID"; do
 		[[ -n "$p" ]] && kill -TERM "$p" 2>/dev/null
 	done
 	if ((TUNED)) && [[ -s "$TUNE_STATE" ]]; then
@@ -402,6 +598,8 @@ cleanup_run() {
 	fi
 	TUNED=0
 	stop_pid "$CLIENT_PID" TERM "$grace"
+	for p in "${HOST_PIDS[@]}"; do stop_pid "$p" TERM "$grace"; done
+	HOST_PIDS=()
 	stop_pid "$SERVER_PID" TERM "$grace"
 	stop_pid "$SAMPLER_PID" TERM 2
 	CLIENT_PID='' SERVER_PID='' SAMPLER_PID=''
@@ -482,6 +680,7 @@ start_server() {
 	[[ -n "$PIN_SERVER" ]] && SERVER_CMD=(taskset -c "$PIN_SERVER")
 	# shellcheck disable=SC2206
 	SERVER_CMD+=("./$SDIR/server" -p "$PORT" -i "$INTERVAL" $EXTRA_S)
+	[[ -n "$ADDR" ]] && SERVER_CMD+=(-a "$ADDR")
 	((SERVER_N)) && SERVER_CMD+=(-n "$CONNS")
 	[[ -n "$LOOPS" ]] && SERVER_CMD+=(-c "$LOOPS")
 	SERVER_LINE="$(ns_prefix)${SERVER_CMD[*]}"
@@ -527,6 +726,7 @@ run_client() {
 	CLIENT_CMD=()
 	[[ -n "$PIN_CLIENT" ]] && CLIENT_CMD=(taskset -c "$PIN_CLIENT")
 	CLIENT_CMD+=("./$CDIR/client" -p "${PORT_USED:-$PORT}" -n "$CONNS" -d "$DURATION" -i "$INTERVAL")
+	[[ -n "$ADDR" ]] && CLIENT_CMD+=(-a "$ADDR")
 	# The server's PID: the client marks its window on it (SIGUSR1).
 	((CLIENT_P)) && CLIENT_CMD+=(-P "${SERVER_PID:-SERVER_PID}")
 	((WARMUP)) && CLIENT_CMD+=(-W "$WARMUP")
@@ -617,6 +817,23 @@ record() {
 	mkdir -p "$RESULTS_DIR/logs"
 	cp "$LOG/server.log" "$RESULTS_DIR/logs/$base-server.log"
 	cp "$LOG/client.log" "$RESULTS_DIR/logs/$base-client.log"
+	local i clients='' remote=0 hneck=''
+	for i in "${!HOSTS[@]}"; do
+		cp "$LOG/client.$i.log" "$RESULTS_DIR/logs/$base-client-${HOSTS[i]}.log" 2>/dev/null
+		clients+="${clients:+, }$(json_or_null "$LOG/client.$i.json")"
+	done
+	# Clients on other machines: the bottleneck is the server, or a host
+	# whose client loops were all busy (its CPU against its loops and cores).
+	if ((${#HOSTS[@]})); then
+		hneck=$(for i in "${!HOSTS[@]}"; do json_or_null "$LOG/client.$i.json"; done |
+			awk -v me="$(hostname)" -v names="${HOSTS[*]}" "$AWK_LIB"'
+			{ split(names, h, " "); pct = cpu_pct(jobj($0, "cpu_window"), jnum($0, "duration_s"))
+			  l = jget($0, "loops") + 0; c = jget($0, "cpus") + 0; if (c > 0 && l > c) l = c
+			  if (jget($0, "host") != me) remote = 1
+			  if (pct != "null" && l > 0 && pct >= 85 * l) busy = busy (busy ? ", " : "") h[NR] }
+			END { print remote + 0, (busy ? "client (" busy ")" : "") }')
+		remote=${hneck%% *} hneck=${hneck#* }
+	fi
 	cj=$(json_or_null "$LOG/client.json")
 	sj=$(json_or_null "$LOG/server.json")
 	status=ok
@@ -634,6 +851,7 @@ record() {
 		-v stat0="${STAT0:-}" -v stat1="${STAT1:-}" -v rate="${RATE:-0}" -v variant="$(echo $EXTRA_S $EXTRA_C | tr -d '"\\')" \
 		-v pin_s="$PIN_SERVER" -v pin_c="$PIN_CLIENT" -v pin_ns="$(cpu_count "$PIN_SERVER")" \
 		-v pin_nc="$(cpu_count "$PIN_CLIENT")" -v set="$SET_ID" \
+		-v hosts="${#HOSTS[@]}" -v host_list="$(IFS=,; echo "${HOSTS[*]}")" -v remote="$remote" -v hneck="$hneck" \
 		"$AWK_LIB"'
 	BEGIN {
 		c = ARGV[1]; s = ARGV[2]; split(ARGV[3], p, " "); ARGV[1] = ARGV[2] = ARGV[3] = ""
@@ -657,6 +875,9 @@ record() {
 		sl = jget(s, "loops"); if (sl == "") sl = jget(s, "procs"); if (sl == "") sl = jget(s, "workers")
 		if (cwin == "null" || swin == "null")
 			neck = "unknown (no window CPU)"
+		else if (remote)
+			neck = swin >= 85 * (sl + 0 >= 1 && sl + 0 < ncpu ? sl : ncpu) ? "server" : \
+				(hneck != "" ? hneck : "neither (waiting)")
 		else
 			neck = bottleneck(cwin, swin, jget(c, "loops"), sl, ncpu, rps, pin_nc, pin_ns)
 		if (jnum(c, "rate_target") != "null") rate = jget(c, "rate_target")
@@ -667,6 +888,8 @@ record() {
 			neck = "other processes (machine busy)"
 		printf "{\"nn\": \"%s\", \"design\": \"%s\", \"server\": \"%s\", \"client\": \"%s\"", nn, sdir, sdir, cdir
 		printf ", \"variant\": \"%s\", \"set\": \"%s\"", variant, set
+		printf ", \"hosts\": %d, \"host_list\": \"%s\", \"window_skew_ms\": %s", \
+			(hosts > 0 ? hosts : 1), host_list, jnum(c, "window_skew_ms")
 		printf ", \"status\": \"%s\", \"quick\": %d, \"netns\": %d, \"started\": \"%s\"", status, quick, netns, started
 		printf ", \"pin_server\": \"%s\", \"pin_client\": \"%s\"", pin_s, pin_c
 		printf ", \"conns_target\": %d, \"conns\": %d, \"connect_s\": %s", target, conns, jget(c, "connect_s") + 0
@@ -713,6 +936,7 @@ record() {
 		echo "  \"kernel\": {\"slab_kb_before\": $slab0, \"peaks\": \"$peaks\"," \
 			"\"peaks_are\": \"slab_kb tcp_inuse tcp_tw_at_end tcp_mem_pages server_rss_kb\"},"
 		echo "  \"client\": $cj,"
+		((${#HOSTS[@]})) && echo "  \"clients\": [$clients],"
 		echo "  \"server\": $sj"
 		echo "}"
 	} >"$file"
@@ -724,7 +948,7 @@ record() {
 
 json_str() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '%s' "$s"; }
 
-CSV_COLS="started,nn,design,client,status,quick,netns,set,pin_server,pin_client,conns_target,conns,connect_s,first_round_s,duration_s,rps,server_window_rps,rps_agreement,rate_target,rate_achieved,late_sends,dropped,p50_us,p99_us,max_us,errors,mismatches,server_rss_b_per_conn,kernel_b_per_conn,server_us_per_rt,client_us_per_rt,client_cpu_window_pct,server_cpu_window_pct,client_cpu_run_pct,server_cpu_run_pct,bottleneck"
+CSV_COLS="started,nn,design,client,status,quick,netns,set,hosts,window_skew_ms,pin_server,pin_client,conns_target,conns,connect_s,first_round_s,duration_s,rps,server_window_rps,rps_agreement,rate_target,rate_achieved,late_sends,dropped,p50_us,p99_us,max_us,errors,mismatches,server_rss_b_per_conn,kernel_b_per_conn,server_us_per_rt,client_us_per_rt,client_cpu_window_pct,server_cpu_window_pct,client_cpu_run_pct,server_cpu_run_pct,bottleneck"
 # Append the run's row to results.csv; a file with other columns (an older
 # run.sh) is kept aside as results-until-<now>.csv and a new one begun.
 csv_row() {
@@ -752,13 +976,14 @@ print_table() {
 	printf '%s\n' "$@" | awk "$AWK_LIB"'
 	function dash(v) { return v == "" || v == "null" ? "-" : v }
 	BEGIN {
-		fmt = "%-24s %9s %8s %9s %8s %8s %8s %9s %9s %9s %9s  %s\n"
+		fmt = "%-30s %9s %8s %9s %8s %8s %8s %9s %9s %9s %9s  %s\n"
 		printf fmt, "design", "conns", "connect", "rps", "p50", "p99", "max", "srv us/rt", "srv RSS", \
 			"kernel", "CPU c/s", "bottleneck"
 		printf fmt, "", "", "", "", "", "", "", "(window)", "per conn", "per conn", "(window)", ""
 	}
 	{
 		d = jget($0, "design"); if (jget($0, "client") !~ /^05_/ && jget($0, "client") != d) d = d "+" substr(jget($0, "client"), 1, 2)
+		if (jget($0, "hosts") + 0 > 1) d = d ", " jget($0, "hosts") " hosts"
 		us = jget($0, "server_us_per_rt")
 		us = us == "" || us == "null" ? "-" : sprintf(us + 0 < 100 ? "%.1f" : "%.0f", us)
 		printf fmt, d, fmt_int(jget($0, "conns")), sprintf("%.1f s", jget($0, "connect_s")), \
@@ -768,6 +993,22 @@ print_table() {
 			dash(jget($0, "client_cpu_window_pct")) "/" dash(jget($0, "server_cpu_window_pct")), \
 			jget($0, "bottleneck") (jget($0, "status") == "ok" ? "" : "  FAILED")
 	}'
+}
+
+# Each host's share of a --hosts run, and its window against the common one.
+print_hosts() {
+	local i
+	for i in "${!HOSTS[@]}"; do json_or_null "$LOG/client.$i.json"; done |
+		awk -v names="${HOSTS[*]}" -v merged="$(json_or_null "$LOG/client.json")" "$AWK_LIB"'
+		BEGIN { split(names, h, " "); s0 = jget(merged, "window_start_us") }
+		$0 == "null" { printf "  host %s: no result\n", h[NR]; next }
+		{ pct = cpu_pct(jobj($0, "cpu_window"), jnum($0, "duration_s"))
+		  printf "  host %-16s %9s conns %9s rps  p99 %-8s CPU %s%% (%s loops, %s cpus)  window opened %+.1f ms\n", \
+			h[NR], fmt_int(jget($0, "conns")), fmt_int(jget($0, "rps")), fmt_lat(jget(jobj($0, "lat_us"), "p99")), \
+			pct == "null" ? "-" : sprintf("%.0f", pct), jget($0, "loops"), jget($0, "cpus"), \
+			s0 != "" ? (jget($0, "window_start_us") - s0) / 1000 : 0 }
+		END { if (merged != "null") printf "  merged: window %.2f s in common, skew %s ms\n", \
+			jget(merged, "duration_s"), jget(merged, "window_skew_ms") }'
 }
 
 # One design at one size. Returns 0 (passed), 1 (failed) or 2 (cannot fit).
@@ -795,6 +1036,10 @@ run_one() {
 	RAISE_NOFILE=0 NS_NAME=''
 	echo
 	size_run "$ASKED" || return 2
+	if ((${#HOSTS[@]})) && ((!DRY_RUN)); then
+		echo "hosts: checking ${HOSTS[*]} for $REMOTE_DIR/$CDIR/client"
+		check_hosts || return 1
+	fi
 	PORT_RESERVE=$PORT
 	((PORT_RESERVE == 0)) && PORT_RESERVE=$C1M_PORT
 	prepare_kernel || { cleanup_run; return 1; }
@@ -816,7 +1061,7 @@ run_one() {
 			"${NSX[@]}" scripts/sample.sh "$SERVER_PID" 0.5 >"$LOG/samples" &
 			SAMPLER_PID=$!
 		fi
-		run_client
+		if ((${#HOSTS[@]})); then run_hosts; else run_client; fi
 		((DRY_RUN)) || stop_server
 	else
 		stop_server
@@ -835,6 +1080,7 @@ run_one() {
 	record "$slab0" || rc=1
 	echo
 	print_table "${SUMMARIES[-1]}"
+	((${#HOSTS[@]})) && print_hosts
 	echo "result: $RESULT_FILE"
 	local ext
 	ext=$(awk -v names="$TCP_EXT" -v a="${EXT0:-}" -v b="${EXT1:-}" 'BEGIN {
@@ -961,11 +1207,12 @@ compare_main() {
 C1M_PORT=8972
 TARGETS=() ASKED_LIST='' DURATION='' LOOPS='' PORT=$C1M_PORT INTERVAL='' EXTRA_S='' EXTRA_C=''
 CLIENT_NN='' QUICK=0 NETNS=0 NO_TUNE=0 DRY_RUN=0 BUILD=1 PIN_ARG='' PIN_SERVER='' PIN_CLIENT='' SET_ID=''
+ADDR='' HOSTS_ARG='' VIA='ssh -o BatchMode=yes' REMOTE_DIR=$PWD
 PER_DESIGN=''	# the options compare refuses: it runs each design as it comes
 COMMAND="./run.sh $*"
 want() { [[ $# -ge 2 && -n "$2" ]] || bad "$1 needs a value"; }
 while (($#)); do
-	case $1 in -n | -c | -S | -C | --client | --quick) PER_DESIGN+=" $1" ;; esac
+	case $1 in -n | -c | -S | -C | --client | --quick | --hosts) PER_DESIGN+=" $1" ;; esac
 	case $1 in
 	-h | --help) usage; exit 0 ;;
 	-n) want "$@"; [[ "$2" =~ ^[0-9]+(,[0-9]+)*$ ]] || bad "-n: want a count or a list like 5000,1000, not '$2'"
@@ -989,6 +1236,12 @@ while (($#)); do
 	--pin=*) PIN_ARG=${1#--pin=} ;;
 	compare) TARGETS+=(compare) ;;
 	--netns) NETNS=1 ;;
+	-a) want "$@"; [[ "$2" =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || bad "-a: want an IPv4 address, not '$2'"
+		ADDR=$2; shift ;;
+	--hosts) want "$@"; HOSTS_ARG=$2; shift ;;
+	--via) want "$@"; VIA=$2; shift ;;
+	--remote-dir) want "$@"; [[ "$2" == /* ]] || bad "--remote-dir: want an absolute path, not '$2'"
+		REMOTE_DIR=$2; shift ;;
 	--no-tune) NO_TUNE=1 ;;
 	--dry-run) DRY_RUN=1 ;;
 	--no-build) BUILD=0 ;;
@@ -1009,6 +1262,7 @@ done
 DURATION_ASKED=$DURATION INTERVAL=${INTERVAL:-5}
 
 [[ -n "$PIN_ARG" ]] && set_pins "$PIN_ARG"
+[[ -n "$HOSTS_ARG" ]] && parse_hosts "$HOSTS_ARG"
 
 valid=$(valid_designs)
 if [[ ${TARGETS[0]} == compare ]]; then
