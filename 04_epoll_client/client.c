@@ -287,7 +287,7 @@ static void on_reply(struct loop *l, int fd, uint64_t now)
 	if (memcmp(c->reply, &be, FRAME_SIZE) != 0)
 		atomic_fetch_add_explicit(&l->m->mismatches, 1, memory_order_relaxed);
 	else
-		hist_record(&l->m->local, now - c->sent);
+		meter_record(l->m, now - c->sent);
 	atomic_fetch_add_explicit(&l->m->round_trips, 1, memory_order_relaxed);
 	if (!c->answered) {
 		c->answered = 1;
@@ -536,7 +536,7 @@ static void schedule(struct loop *l, uint64_t now)
 			}
 			warnx_("every connection is gone; stopping");
 		}
-		meter_close(l->m, 1, cfg.server_pid);	/* replies drained after still count */
+		meter_close(l->m, 1, cfg.server_pid);	/* replies drained after: not counted */
 		stopping = 1;
 		run.phase = DRAIN;
 	}

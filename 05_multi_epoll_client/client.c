@@ -316,7 +316,7 @@ static void on_reply(struct loop *l, int fd, uint64_t now)
 	if (memcmp(c->reply, &be, FRAME_SIZE) != 0)
 		atomic_fetch_add_explicit(&l->m->mismatches, 1, memory_order_relaxed);
 	else
-		hist_record(&l->m->local, now - c->sent);
+		meter_record(l->m, now - c->sent);
 	atomic_fetch_add_explicit(&l->m->round_trips, 1, memory_order_relaxed);
 	if (!c->answered) {
 		c->answered = 1;
@@ -873,7 +873,7 @@ int main(int argc, char **argv)
 	meter_open(meters, cfg.loops, cfg.interval, cfg.server_pid);	/* counts from now */
 	if (!atomic_load(&stopping))
 		measure();
-	meter_close(meters, cfg.loops, cfg.server_pid);	/* replies drained after still count */
+	meter_close(meters, cfg.loops, cfg.server_pid);	/* replies drained after: not counted */
 	atomic_store(&stopping, 1);
 	for (int i = 0; i < cfg.loops; i++)
 		pthread_join(loops[i].thread, NULL);

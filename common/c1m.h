@@ -180,14 +180,14 @@ struct meter {		/* the loop counts with relaxed atomics; main sums */
 	atomic_long connected, failed, live, lost, requests, round_trips, mismatches;
 	atomic_long late, dropped;	/* rate mode: sent > 1 ms late; never sent */
 	atomic_long awaiting_first;	/* connected, no reply yet: the first round */
-	uint64_t last_publish; int in_window;	/* the last hand-off: when; window open */
-	pthread_mutex_t mu;			/* guards interval */
-	struct hist local, interval, total;	/* since publish, line; window */
+	uint64_t last_publish; pthread_mutex_t mu;	/* the last hand-off; guards interval */
+	struct hist local, interval, total;	/* since publish, line; the window */
 };
 struct meter_run { const char *design; long target; double connect_s, first_round_s, rate;
-		   int no_go; };	/* -B: stopped before "go", so exit 1 */
+		   int no_go; };	/* no_go: -B stopped before "go", so exit 1 */
 struct meter *meter_new(int n);		/* n of them, zeroed; dies without memory */
-/* Loop, each turn: every 100 ms local -> interval (+ total in the window). */
+/* Loop: a reply's latency (total too in the window); local -> interval 100 ms */
+void meter_record(struct meter *m, uint64_t ns);
 void meter_publish(struct meter *m, uint64_t now);	/* now UINT64_MAX: at once */
 long meter_sum_at(const struct meter *m, int n, size_t off);
 #define meter_sum(m, n, field) meter_sum_at(m, n, offsetof(struct meter, field))
