@@ -10,6 +10,9 @@
 set -u
 pid=${1:?usage: scripts/sample.sh PID [SEC]}
 sec=${2:-0.5}
+# Stopped (run.sh sends TERM), it takes its sleep with it: nothing is left.
+nap=''
+trap '[[ -n "$nap" ]] && kill "$nap" 2>/dev/null; exit 0' TERM INT
 while kill -0 "$pid" 2>/dev/null; do
 	slab=$(awk '/^Slab:/ { print $2 }' /proc/meminfo)
 	read -r inuse tw mem < <(awk '/^TCP:/ {
@@ -17,5 +20,8 @@ while kill -0 "$pid" 2>/dev/null; do
 		print v["inuse"] + 0, v["tw"] + 0, v["mem"] + 0 }' /proc/net/sockstat)
 	rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
 	echo "$slab $inuse $tw $mem ${rss:-0}"
-	sleep "$sec"
+	sleep "$sec" &
+	nap=$!
+	wait "$nap"
+	nap=''
 done
