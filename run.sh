@@ -467,17 +467,11 @@ check_hosts() {
 }
 
 HOST_PIDS=() GO_FDS=() HOST_CMDS=() CLIENT_LINES=()
-# Sleep until CLOCK_REALTIME ns $1 (date +%s%N), or return at once if past.
-sleep_until() {
-	local left=$(($1 - $(date +%s%N)))
-	((left > 0)) && sleep "$(awk -v n="$left" 'BEGIN { printf "%.3f", n / 1e9 }')"
-	return 0
-}
 
 # The clients on every host, through one start barrier; sets CLIENT_RC,
 # CLIENT_WALL and $LOG/client.json (scripts/merge's line over all hosts).
 run_hosts() {
-	local i n=${#HOSTS[@]} share first tmo ready go_ns fd rc args inner a
+	local i n=${#HOSTS[@]} share first tmo ready go_us fd f rc args inner a
 	window_for "$CONNS"
 	((WARMUP)) &&
 		echo "measuring $DURATION s after a $WARMUP s warm-up: at $(num "$CONNS") connections one round trip on each takes seconds"
@@ -513,8 +507,14 @@ run_hosts() {
 		exec {fd}<>"$LOG/go.$i"
 		GO_FDS+=("$fd")
 		eval "HCMD=(${HOST_CMDS[i]})"
-		timeout -k 10 "$tmo" "${HCMD[@]}" <"$LOG/go.$i" >"$LOG/client.$i.json" \
-			2> >(tee "$LOG/client.$i.log" | sed -u "s/^/  ${HOSTS[i]}| /" >&2) &
+		# The subshell drops every other host's FIFO first (and its own
+		# read-write one), so that closing them gives each client its EOF;
+		# then it execs: $! is the client's timeout.
+		(
+			for f in "${GO_FDS[@]}"; do exec {f}>&-; done
+			exec timeout -k 10 "$tmo" "${HCMD[@]}" <"$LOG/go.$i" >"$LOG/client.$i.json" \
+				2> >(tee "$LOG/client.$i.log" | sed -u "s/^/  ${HOSTS[i]}| /" >&2)
+		) &
 		HOST_PIDS+=($!)
 	done
 	RUN_PIDS="$RUN_PIDS, \"client_pids\": [$(IFS=,; echo "${HOST_PIDS[*]}")]"
@@ -536,21 +536,41 @@ run_hosts() {
 	done
 	if ((CLIENT_RC == 0)); then
 		for fd in "${GO_FDS[@]}"; do echo go >&"$fd"; done
-		go_ns=$(date +%s%N)
+		go_us=${EPOCHREALTIME/./}
 		echo "run.sh: all $n hosts ready; go"
-		# The server's window, as the clients' -P would mark it.
-		sleep_until $((go_ns + WARMUP * 1000000000))
-		kill -USR1 "$SERVER_PID" 2>/dev/null
-		sleep_until "$(awk -v g="$go_ns" -v w="$WARMUP" -v d="$DURATION" 'BEGIN { printf "%.0f", g + (w + d) * 1e9 }')"
-		kill -USR1 "$SERVER_PID" 2>/dev/null
 	fi
-	for fd in "${GO_FDS[@]}"; do exec {fd}>&-; done	# EOF: any client still waiting stops
-	GO_FDS=()
-	for i in "${!HOSTS[@]}"; do
-		wait "${HOST_PIDS[i]}"
-		rc=$?
-		((rc)) && { echo "$PROG: the client on ${HOSTS[i]} exited $rc" >&2; ((CLIENT_RC)) || CLIENT_RC=$rc; }
+	# Wait for every client. On the way, mark the server's window as the
+	# clients' -P would (SIGUSR1 at go + W and at go + W + d). A client that
+	# fails stops the others: their stdin's EOF ends their run.
+	local marks=0 at=() left=$n now wait_us done_=()
+	at=("$(awk -v g="${go_us:-0}" -v w="$WARMUP" 'BEGIN { printf "%.0f", g + w * 1e6 }')"
+		"$(awk -v g="${go_us:-0}" -v w="$WARMUP" -v d="$DURATION" 'BEGIN { printf "%.0f", g + (w + d) * 1e6 }')")
+	((CLIENT_RC)) && { for fd in "${GO_FDS[@]}"; do exec {fd}>&-; done; GO_FDS=(); marks=2; }
+	while ((left)); do
+		now=${EPOCHREALTIME/./}
+		if ((marks < 2 && now >= at[marks])); then
+			kill -USR1 "$SERVER_PID" 2>/dev/null
+			marks=$((marks + 1))
+		fi
+		for i in "${!HOSTS[@]}"; do
+			[[ -n "${done_[i]:-}" ]] && continue
+			kill -0 "${HOST_PIDS[i]}" 2>/dev/null && continue
+			wait "${HOST_PIDS[i]}"
+			rc=$?
+			done_[i]=1 left=$((left - 1))
+			((rc == 0)) && continue
+			echo "$PROG: the client on ${HOSTS[i]} exited $rc$( ((${#GO_FDS[@]} && left)) && echo "; stopping the others")" >&2
+			((CLIENT_RC)) || CLIENT_RC=$rc
+			for fd in "${GO_FDS[@]}"; do exec {fd}>&-; done
+			GO_FDS=() marks=2
+		done
+		# Sleep 50 ms (20 forks a second), or to the next mark exactly.
+		wait_us=50000
+		((marks < 2 && at[marks] - now < wait_us)) && wait_us=$((at[marks] - now))
+		((left && wait_us > 0)) && sleep "$((wait_us / 1000000)).$(printf %06d $((wait_us % 1000000)))"
 	done
+	for fd in "${GO_FDS[@]}"; do exec {fd}>&-; done
+	GO_FDS=()
 	HOST_PIDS=()
 	STAT1=$(head -n 1 /proc/stat)
 	CLIENT_WALL=$(awk -v a="$CLIENT_T0" -v b="$(date +%s%N)" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
@@ -1209,7 +1229,8 @@ TARGETS=() ASKED_LIST='' DURATION='' LOOPS='' PORT=$C1M_PORT INTERVAL='' EXTRA_S
 CLIENT_NN='' QUICK=0 NETNS=0 NO_TUNE=0 DRY_RUN=0 BUILD=1 PIN_ARG='' PIN_SERVER='' PIN_CLIENT='' SET_ID=''
 ADDR='' HOSTS_ARG='' VIA='ssh -o BatchMode=yes' REMOTE_DIR=$PWD
 PER_DESIGN=''	# the options compare refuses: it runs each design as it comes
-COMMAND="./run.sh $*"
+COMMAND=./run.sh
+for a in "$@"; do COMMAND+=" $(shq "$a")"; done	# as typed, quotes and all
 want() { [[ $# -ge 2 && -n "$2" ]] || bad "$1 needs a value"; }
 while (($#)); do
 	case $1 in -n | -c | -S | -C | --client | --quick | --hosts) PER_DESIGN+=" $1" ;; esac

@@ -9,7 +9,8 @@
 #            clients'; the merged p50/p90/p99 equal those of the two clients'
 #            buckets merged here, independently; every client's window opens
 #            and closes within 50 ms of the other's; the server's window rps
-#            agrees with the merged one; nothing is left behind (no process in
+#            agrees with the merged one; each histogram holds the window's
+#            round trips, no more, no fewer; nothing is left behind (no process in
 #            the namespaces, the namespaces gone, no kernel setting changed)
 #   fail     a host that does not exist: a one-line error naming it, exit 1,
 #            before any server starts; a client killed in the middle of a run:
@@ -43,8 +44,8 @@ need_netns() {
 assert_no_pids() {
 	local ns left
 	for ns in "$LAB-srv" "$LAB-1" "$LAB-2"; do
-		left=$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')
-		[[ -z "$left" ]] || { ps -o pid,args -p "${left// /,}" 2>/dev/null; fail "processes left in $ns: $left"; }
+		left=$(ip netns pids "$ns" 2>/dev/null | paste -sd, -)
+		[[ -z "$left" ]] || { ps -o pid,ppid,args -p "$left"; fail "processes left in $ns: $left"; }
 	done
 }
 
@@ -85,6 +86,12 @@ total = sum(counts.values())
 lo_ns = min(c["hist"]["min_ns"] for c in cs)
 hi_ns = max(c["hist"]["max_ns"] for c in cs)
 check(total == m["hist"]["count"] == sum(c["hist"]["count"] for c in cs), "merged histogram count %d" % total)
+# The histogram holds the window's replies, no more (none drained after it)
+# and no fewer: the edges race by a few replies at most.
+for c in cs:
+    rt = c["round_trips"] - c["mismatches"]
+    check(abs(c["hist"]["count"] - rt) <= max(20, 0.002 * rt),
+          "%s: histogram count %d = the window's round trips %d" % (c["host"], c["hist"]["count"], rt))
 for q, key in ((0.5, "p50"), (0.9, "p90"), (0.99, "p99")):
     rank = max(1, math.ceil(q * total))
     seen = 0
