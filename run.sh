@@ -531,7 +531,11 @@ run_hosts() {
 			fi
 		done
 		((ready == n || CLIENT_RC)) && break
-		(($(date +%s%N) - CLIENT_T0 > tmo * 1000000000)) && { CLIENT_RC=124; break; }
+		if (($(date +%s%N) - CLIENT_T0 > tmo * 1000000000)); then
+			echo "$PROG: $ready of $n hosts were ready after ${tmo}s; giving up" >&2
+			CLIENT_RC=124
+			break
+		fi
 		sleep 0.05
 	done
 	if ((CLIENT_RC == 0)); then
