@@ -48,7 +48,35 @@
  *  - EMFILE: a failed multishot accept ends; it is re-armed only after
  *    PAUSE_MS (accept_resume), as 06 pauses its listener.
  *
- * Memory per connection: 6 bytes of struct conn in a per-loop array
+ * The io_uring features, each switchable at run time with -F (all but
+ * coop and direct on by default, for now: the ablation decides), each probed: one
+ * this kernel refuses (setup, register, or its first completion) is
+ * left off and said once on stderr, and the JSON's "features" is what
+ * was in effect (ring_setup, feature_off). Test hook: C1M_URING_DENY=LIST
+ * makes the probes act as if the kernel refused LIST.
+ *  - defer: SINGLE_ISSUER | DEFER_TASKRUN (6.1): completion work runs
+ *    only when the loop enters to wait, in one batch (ring_setup);
+ *  - coop: COOP_TASKRUN (5.19): no IPI to post completions; with defer,
+ *    defer wins, and coop is defer's fallback;
+ *  - regring: the ring fd registered (5.18); each enter skips its fd
+ *    lookup (uring.c);
+ *  - direct: accepted sockets go into a sparse per-ring file table, not
+ *    the fd table (5.19): recv/send/cancel/close name the slot with
+ *    IOSQE_FIXED_FILE (prep_conn, close_fd, cancel). The table counts
+ *    against RLIMIT_NOFILE: io_sqe_files_register() refuses nr_args >
+ *    rlimit(RLIMIT_NOFILE) with EMFILE (io_uring/rsrc.c), so a ring holds
+ *    at most the soft limit, 20,000 here (the hard limit), as a private
+ *    fd table does; but no fd is used per connection. TCP_NODELAY, which
+ *    needs an fd, is set once on the listener and inherited (main);
+ *  - bundle: one receive completion may fill several buffers (6.10);
+ *    which ones is recv_bufs' job;
+ *  - batch: every prepared request goes in with the loop's one
+ *    io_uring_enter; without it each send is submitted at once, one
+ *    enter per send (send_head), as an epoll server pays one send().
+ *    At 1,000 connections here: -F none 1.16 enters per request, -F all
+ *    0.17 (one pair run each, not a benchmark).
+ *
+ * Memory per connection: 8 bytes of struct conn in a per-loop array
  * indexed by fd, plus, in the kernel, the socket (~4 KB) and the armed
  * receive (an io_kiocb of 256 bytes and its poll entry). Per loop, whatever
  * the connection count: the rings (0.6 MB) and -B buffers of BUF_SIZE bytes
@@ -60,7 +88,7 @@
  * prepared here.
  *
  * usage: server [-a ADDR] [-p PORT] [-c N] [-n CONNS] [-B BUFS] [-m USEC]
- *               [-i SEC] [-L] [-h]
+ *               [-F LIST] [-i SEC] [-L] [-h]
  * build: cc -std=gnu11 -O2 -pthread -Icommon -o 14_io_uring/server 14_io_uring/server.c 14_io_uring/uring.c common/[a-z]*.c -lm
  *
  * test with:
@@ -80,7 +108,9 @@
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -98,6 +128,22 @@
 #define WAIT_BATCH	32	/* completions worth waiting -m USEC for */
 #define NO_BUF		0xffff
 
+/* Linux 6.10; the header here may be older. */
+#ifndef IORING_RECVSEND_BUNDLE
+#define IORING_RECVSEND_BUNDLE		(1U << 4)
+#endif
+#ifndef IORING_FEAT_RECVSEND_BUNDLE
+#define IORING_FEAT_RECVSEND_BUNDLE	(1U << 14)
+#endif
+
+/* -F: the io_uring features, each switchable at run time (head comment). */
+enum {
+	F_DEFER = 1, F_COOP = 2, F_REGRING = 4, F_DIRECT = 8, F_BUNDLE = 16, F_BATCH = 32,
+	F_ALL = 63, F_DEFAULT = F_DEFER | F_REGRING | F_BUNDLE | F_BATCH,	/* direct: see on_accept */
+};
+static const char *const feature_names[] = { "defer", "coop", "regring", "direct", "bundle", "batch" };
+#define NFEATURES	6
+
 static struct {
 	const char *addr;
 	int port;
@@ -106,7 +152,12 @@ static struct {
 	long conns;		/* -n: connections to make room for */
 	long bufs;		/* -B: provided buffers per loop */
 	long min_wait;		/* -m: microseconds */
-} cfg = { C1M_ADDR, C1M_PORT, 5, 0, 0, 1024, 50 };
+	unsigned features;	/* -F: F_* asked for */
+	unsigned deny;		/* C1M_URING_DENY: F_* to act refused (a test hook) */
+} cfg = { C1M_ADDR, C1M_PORT, 5, 0, 0, 1024, 50, F_DEFAULT, 0 };
+
+/* The F_* in effect: -F, less what a kernel refused (feature_off). */
+static _Atomic unsigned features;
 
 static long fd_limit;		/* RLIMIT_NOFILE: the fds of each loop's table */
 
@@ -124,11 +175,11 @@ enum {
 	C_STARVED = 64,	/* in the starved list: re-arm when buffers return */
 };
 
-/* Per connection: the buffers waiting to be echoed, oldest first. 6 bytes. */
+/* Per connection: the buffers waiting to be echoed, oldest first. 8 bytes. */
 struct conn {
 	uint16_t head, tail;	/* buffer ids, NO_BUF when none */
 	uint8_t state;		/* C_* */
-	uint8_t held;		/* buffers queued */
+	uint16_t held;		/* buffers queued (one bundle may add hundreds) */
 };
 
 /* Per buffer: its place in a connection's queue, and how much is sent. */
@@ -141,6 +192,7 @@ struct loop {
 	pthread_t thread;
 	int id;				/* loops[id] */
 	int lfd;			/* the listener, accepted on by the ring */
+	unsigned feat;			/* F_* in effect in this loop */
 	struct uring ring;
 	struct uring_bufs bufs;		/* the provided receive buffers */
 	struct buf *meta;		/* cfg.bufs entries, indexed by buffer id */
@@ -155,6 +207,70 @@ struct loop {
 
 static struct loop *loops;	/* cfg.loops of them, a thread each */
 
+/* ---- features: probes and fallbacks ---- */
+
+/* "defer,batch": the F_* in f, in feature_names order. */
+static const char *feature_list(unsigned f, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < NFEATURES; i++)
+		if (f & (1u << i))
+			n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? "," : "", feature_names[i]);
+	return n ? buf : "none";
+}
+
+/* -F LIST or C1M_URING_DENY: names, "none" or "all". */
+static unsigned feature_parse(const char *what, const char *list)
+{
+	char copy[256], *save, *name;
+	unsigned f = 0;
+
+	if (!strcmp(list, "none"))
+		return 0;
+	if (!strcmp(list, "all"))
+		return F_ALL;
+	snprintf(copy, sizeof(copy), "%s", list);
+	for (name = strtok_r(copy, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+		int i = 0;
+
+		while (i < NFEATURES && strcmp(name, feature_names[i]))
+			i++;
+		if (i == NFEATURES)
+			arg_usage_error("%s: unknown feature '%s' (known: defer,coop,regring,"
+					"direct,bundle,batch, or none, or all)", what, name);
+		f |= 1u << i;
+	}
+	return f;
+}
+
+/*
+ * A feature this kernel refused (err != 0, said once for the process,
+ * as the loops start one at a time, later loops do not even try it) or
+ * one that is moot (err == 0: coop when defer took): off from now on.
+ */
+static void feature_off(struct loop *l, unsigned f, int err)
+{
+	char name[32];
+	unsigned was = atomic_fetch_and(&features, ~f);
+
+	l->feat &= ~f;
+	if ((was & f) && err) {
+		errno = err;
+		warnx_("%s refused, running without it:", feature_list(f, name, sizeof(name)));
+	}
+}
+
+/* The test hook: C1M_URING_DENY=direct,bundle acts as a kernel that refuses them. */
+static int denied(unsigned f)
+{
+	if (!(cfg.deny & f))
+		return 0;
+	errno = EOPNOTSUPP;
+	return 1;
+}
+
 /* ---- requests: every io_uring prep the design makes ---- */
 
 /* A submission entry for opcode `op` on fd; its completion is `tag`'s. */
@@ -167,21 +283,41 @@ static struct io_uring_sqe *prep(struct loop *l, uint8_t op, int fd, int tag)
 	return s;
 }
 
+/*
+ * The same for a connection. direct: `fd` is a slot in the ring's own
+ * file table, not a number in the process's fd table, and
+ * IOSQE_FIXED_FILE says so: the kernel skips the fd-table lookup (and the
+ * reference count on the file) on every request.
+ */
+static struct io_uring_sqe *prep_conn(struct loop *l, uint8_t op, int fd, int tag)
+{
+	struct io_uring_sqe *s = prep(l, op, fd, tag);
+
+	if (l->feat & F_DIRECT)
+		s->flags |= IOSQE_FIXED_FILE;
+	return s;
+}
+
 static void arm_accept(struct loop *l)
 {
 	struct io_uring_sqe *s = prep(l, IORING_OP_ACCEPT, l->lfd, OP_ACCEPT);
 
 	s->ioprio = IORING_ACCEPT_MULTISHOT;
-	s->accept_flags = SOCK_CLOEXEC;
+	if (l->feat & F_DIRECT)
+		s->file_index = IORING_FILE_INDEX_ALLOC;	/* any free slot; no fd */
+	else
+		s->accept_flags = SOCK_CLOEXEC;	/* (a direct accept refuses it) */
 }
 
 /* Receive into whichever provided buffer is free when data comes. */
 static void arm_recv(struct loop *l, int fd)
 {
-	struct io_uring_sqe *s = prep(l, IORING_OP_RECV, fd, OP_RECV);
+	struct io_uring_sqe *s = prep_conn(l, IORING_OP_RECV, fd, OP_RECV);
 
 	s->ioprio = IORING_RECV_MULTISHOT;
-	s->flags = IOSQE_BUFFER_SELECT;
+	if (l->feat & F_BUNDLE)
+		s->ioprio |= IORING_RECVSEND_BUNDLE;	/* several buffers a completion */
+	s->flags |= IOSQE_BUFFER_SELECT;
 	s->buf_group = l->bufs.group;
 	l->conns[fd].state |= C_RECV;
 }
@@ -191,12 +327,16 @@ static void send_head(struct loop *l, int fd)
 {
 	struct conn *c = &l->conns[fd];
 	struct buf *b = &l->meta[c->head];
-	struct io_uring_sqe *s = prep(l, IORING_OP_SEND, fd, OP_SEND);
+	struct io_uring_sqe *s = prep_conn(l, IORING_OP_SEND, fd, OP_SEND);
 
 	s->addr = (uint64_t)(uintptr_t)(uring_buf(&l->bufs, c->head) + b->off);
 	s->len = b->len - b->off;
 	s->msg_flags = MSG_NOSIGNAL;
 	c->state |= C_SEND;
+	/* Without batch: submit it now, one io_uring_enter per send, as an
+	 * epoll server makes one send() per reply. */
+	if (!(l->feat & F_BATCH) && uring_submit(&l->ring) < 0)
+		die("loop %d: io_uring_enter:", l->id);
 }
 
 /* Cancel the request whose user_data is `what`; 0: every request on fd. */
@@ -206,6 +346,20 @@ static void cancel(struct loop *l, int fd, uint64_t what)
 
 	s->addr = what;
 	s->cancel_flags = what ? 0 : IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL;
+	if (!what && (l->feat & F_DIRECT))
+		s->cancel_flags |= IORING_ASYNC_CANCEL_FD_FIXED;	/* fd is a slot */
+	s->flags = IOSQE_CQE_SKIP_SUCCESS;
+}
+
+/* Close fd; direct: empty its slot (file_index counts from 1 here). */
+static void close_fd(struct loop *l, int fd)
+{
+	struct io_uring_sqe *s = prep(l, IORING_OP_CLOSE, fd, OP_CLOSE);
+
+	if (l->feat & F_DIRECT) {
+		s->fd = 0;
+		s->file_index = (unsigned)fd + 1;
+	}
 	s->flags = IOSQE_CQE_SKIP_SUCCESS;
 }
 
@@ -232,7 +386,7 @@ static void conn_finish(struct loop *l, int fd)
 		return;
 	while (c->head != NO_BUF)
 		pop(l, c);
-	prep(l, IORING_OP_CLOSE, fd, OP_CLOSE)->flags = IOSQE_CQE_SKIP_SUCCESS;
+	close_fd(l, fd);
 	c->state &= C_STARVED;	/* the starved list may still name it */
 }
 
@@ -267,7 +421,13 @@ static void on_accept(struct loop *l, struct io_uring_cqe *cqe)
 {
 	int fd = cqe->res;
 
+	if (fd == -EINVAL && (l->feat & F_DIRECT)) {
+		feature_off(l, F_DIRECT, EINVAL);	/* an accept that cannot allocate */
+		arm_accept(l);
+		return;
+	}
 	if (!(cqe->flags & IORING_CQE_F_MORE)) {
+		/* direct: a full file table is ENFILE, as a full fd table is EMFILE. */
 		if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM) {
 			/* Out of fds: leave the backlog in the kernel a while
 			 * rather than spin on an accept that keeps failing. */
@@ -284,10 +444,11 @@ static void on_accept(struct loop *l, struct io_uring_cqe *cqe)
 	if (fd < 0)
 		return;
 	if (fd >= fd_limit) {	/* cannot happen under RLIMIT_NOFILE */
-		prep(l, IORING_OP_CLOSE, fd, OP_CLOSE)->flags = IOSQE_CQE_SKIP_SUCCESS;
+		close_fd(l, fd);
 		return;
 	}
-	net_set_nodelay(fd);
+	/* TCP_NODELAY came with it from the listener (main sets it there):
+	 * a direct descriptor has no fd to setsockopt() on. */
 	l->full = 0;
 	l->conns[fd] = (struct conn){ NO_BUF, NO_BUF, C_OPEN | (l->conns[fd].state & C_STARVED), 0 };
 	arm_recv(l, fd);
@@ -326,21 +487,52 @@ static void echo_buf(struct loop *l, int fd, unsigned id, int len)
 	}
 }
 
+/*
+ * The buffers a receive filled, now ours: echo them, or, if the
+ * connection is closing, give them back. Without bundle, one. With
+ * bundle, the kernel filled res bytes into as many consecutive entries of
+ * the buffer ring, each full but the last; the completion names only the
+ * first id, and the others are the ring entries that followed it (the
+ * ids are in whatever order buffers came back, not consecutive).
+ */
+static void recv_bufs(struct loop *l, int fd, struct io_uring_cqe *cqe)
+{
+	unsigned first = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+	int left = cqe->res > 0 ? cqe->res : 0;
+	unsigned n = left ? ((unsigned)left + BUF_SIZE - 1) / BUF_SIZE : 1;
+
+	if (uring_buf_next(&l->bufs, 0) != first)
+		die("loop %d: buffer accounting: a completion names buffer %u, the ring's next is %u",
+		    l->id, first, uring_buf_next(&l->bufs, 0));
+	/* Giving a buffer back here cannot overwrite an entry still to be
+	 * read: the ring has room for every buffer, and these are out of it. */
+	for (unsigned i = 0; i < n; i++, left -= BUF_SIZE) {
+		unsigned id = uring_buf_next(&l->bufs, i);
+
+		if (left <= 0 || (l->conns[fd].state & C_CLOSE))
+			uring_buf_give(&l->bufs, id);
+		else
+			echo_buf(l, fd, id, left < BUF_SIZE ? left : BUF_SIZE);
+	}
+	uring_buf_taken(&l->bufs, n);
+}
+
 /* A receive completed: data, EOF, an empty buffer ring, or an error. */
 static void on_readable(struct loop *l, int fd, struct io_uring_cqe *cqe)
 {
 	struct conn *c = &l->conns[fd];
 
 	if (cqe->flags & IORING_CQE_F_BUFFER)
-		uring_buf_taken(&l->bufs);
+		recv_bufs(l, fd, cqe);
 	if (!(cqe->flags & IORING_CQE_F_MORE))
 		c->state &= ~C_RECV;
-	if (cqe->res > 0 && (c->state & C_CLOSE))
-		uring_buf_give(&l->bufs, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-	else if (cqe->res > 0)
-		echo_buf(l, fd, cqe->flags >> IORING_CQE_BUFFER_SHIFT, cqe->res);
 
-	if (c->state & (C_RECV | C_CLOSE)) {
+	if (cqe->res == -EINVAL && (l->feat & F_BUNDLE)) {
+		feature_off(l, F_BUNDLE, EINVAL);	/* a kernel without bundles */
+		if (!(c->state & (C_RECV | C_CLOSE)))
+			arm_recv(l, fd);
+		conn_finish(l, fd);
+	} else if (c->state & (C_RECV | C_CLOSE)) {
 		conn_finish(l, fd);
 	} else if (cqe->res == 0) {
 		c->state |= C_EOF;	/* flush what is queued, then close */
@@ -459,6 +651,55 @@ static void loop_run(struct loop *l)
 	 * whatever is in flight. */
 }
 
+/*
+ * This loop's ring, with the features of -F that this kernel takes; each
+ * one refused is said once and left off (feature_off).
+ */
+static void ring_setup(struct loop *l)
+{
+	/* defer: SINGLE_ISSUER | DEFER_TASKRUN (6.1): the kernel's completion
+	 * work for this ring runs only when this thread enters to wait: in
+	 * one batch, never interrupting it. coop: COOP_TASKRUN (5.19): that
+	 * work may wait for the thread's next system call instead of an IPI
+	 * kicking it out of user space. With both asked for, defer wins (it
+	 * implies what coop gives); coop is the fallback. */
+	static const struct { unsigned f, flags; } tries[] = {
+		{ F_DEFER, IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN },
+		{ F_COOP, IORING_SETUP_COOP_TASKRUN },
+	};
+	size_t i;
+
+	l->feat = atomic_load(&features);
+	for (i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+		if (!(l->feat & tries[i].f))
+			continue;
+		if (!denied(tries[i].f) &&
+		    uring_init(&l->ring, SQ_ENTRIES, CQ_ENTRIES, tries[i].flags) == 0)
+			break;
+		if (errno != EINVAL && errno != EOPNOTSUPP)
+			die("loop %d: io_uring_setup:", l->id);
+		feature_off(l, tries[i].f, errno);
+	}
+	if (i == 0)
+		feature_off(l, F_COOP, 0);	/* defer took: coop is moot */
+	if (i == sizeof(tries) / sizeof(tries[0]) &&
+	    uring_init(&l->ring, SQ_ENTRIES, CQ_ENTRIES, 0) < 0)
+		die("loop %d: io_uring_setup:", l->id);
+	/* regring: enter by a registered index, not the ring's fd. */
+	if ((l->feat & F_REGRING) && (denied(F_REGRING) || uring_register_ring(&l->ring) < 0))
+		feature_off(l, F_REGRING, errno);
+	/* direct: a table of fd_limit slots; the kernel refuses more than
+	 * RLIMIT_NOFILE (head comment), and fd_limit is at most that. */
+	if ((l->feat & F_DIRECT) &&
+	    (denied(F_DIRECT) || uring_register_files_sparse(&l->ring, (unsigned)fd_limit) < 0))
+		feature_off(l, F_DIRECT, errno);
+	/* bundle: the kernel says so in its features (6.10). */
+	errno = EINVAL;
+	if ((l->feat & F_BUNDLE) &&
+	    (denied(F_BUNDLE) || !(l->ring.features & IORING_FEAT_RECVSEND_BUNDLE)))
+		feature_off(l, F_BUNDLE, errno);
+}
+
 static sem_t setup_done;	/* a loop thread has its ring */
 
 /* A loop thread: its own fd table (a copy of main's, less the other loops'
@@ -476,8 +717,7 @@ static void *loop_thread(void *arg)
 	for (int i = 0; r == 0 && i < cfg.loops; i++)
 		if (i != l->id)
 			close(loops[i].lfd);
-	if (uring_init(&l->ring, SQ_ENTRIES, CQ_ENTRIES) < 0)
-		die("loop %d: io_uring_setup:", l->id);
+	ring_setup(l);
 	if (uring_bufs_init(&l->ring, &l->bufs, 0, (unsigned)cfg.bufs, BUF_SIZE) < 0)
 		die("loop %d: register %ld buffers:", l->id, cfg.bufs);
 	arm_accept(l);
@@ -492,6 +732,7 @@ static void *loop_thread(void *arg)
 static void report(void)
 {
 	uint64_t e = 0, s = 0, p = 0, r = 0, n = 0;
+	char names[128];
 	struct json j;
 
 	for (int i = 0; i < cfg.loops; i++) {
@@ -506,6 +747,7 @@ static void report(void)
 	json_i64(&j, "loops", cfg.loops);
 	json_i64(&j, "bufs_per_loop", cfg.bufs);
 	json_i64(&j, "min_wait_us", cfg.min_wait);
+	json_str(&j, "features", feature_list(atomic_load(&features), names, sizeof(names)));
 	json_u64(&j, "enobufs", e);
 	json_u64(&j, "short_sends", s);
 	json_u64(&j, "paused", p);
@@ -527,6 +769,12 @@ static void usage(void)
 	       "  -B BUFS   provided receive buffers per loop, a power of two (default 1024)\n"
 	       "  -m USEC   with a completion ready, wait this long for more before\n"
 	       "            handling them (default 50; 0: at once)\n"
+	       "  -F LIST   io_uring features, a comma list, or none, or all (default\n"
+	       "            defer,regring,bundle,batch): defer (DEFER_TASKRUN),\n"
+	       "            coop (COOP_TASKRUN; with defer, defer wins), regring,\n"
+	       "            direct, bundle, batch. One the kernel refuses is left off and\n"
+	       "            said once; the JSON's \"features\" is what was in effect.\n"
+	       "            Test hook: C1M_URING_DENY=LIST acts as a kernel refusing LIST.\n"
 	       "  -i SEC    stats interval on stderr (default 5)\n"
 	       "  -L        print this design's limits as one JSON line, for run.sh\n"
 	       "  -h        this help\n\n"
@@ -543,8 +791,8 @@ static void parse(int argc, char **argv)
 	int o;
 
 	arg_synopsis = "usage: server [-a ADDR] [-p PORT] [-c N] [-n CONNS] [-B BUFS] "
-		       "[-m USEC] [-i SEC] [-L] [-h]";
-	while ((o = getopt(argc, argv, ":a:p:c:n:B:m:i:Lh")) != -1) {
+		       "[-m USEC] [-F LIST] [-i SEC] [-L] [-h]";
+	while ((o = getopt(argc, argv, ":a:p:c:n:B:m:F:i:Lh")) != -1) {
 		switch (o) {
 		case 'a': arg_ipv4(o, optarg); cfg.addr = optarg; break;
 		case 'p': cfg.port = (int)arg_long(o, optarg, 0, 65535); break;
@@ -552,6 +800,7 @@ static void parse(int argc, char **argv)
 		case 'n': cfg.conns = arg_long(o, optarg, 1, 100000000); break;
 		case 'B': cfg.bufs = arg_long(o, optarg, 1, 32768); break;
 		case 'm': cfg.min_wait = arg_long(o, optarg, 0, 1000000); break;
+		case 'F': cfg.features = feature_parse("-F", optarg); break;
 		case 'i': cfg.interval = arg_seconds(o, optarg, 1e6); break;
 		case 'L': limits_print(&lim);
 		case 'h': usage(); exit(0);
@@ -565,6 +814,9 @@ static void parse(int argc, char **argv)
 		arg_usage_error("-i: must be at least 0.1 s");
 	if (cfg.bufs & (cfg.bufs - 1))	/* the buffer ring's size */
 		arg_usage_error("-B %ld: not a power of two", cfg.bufs);
+	if (getenv("C1M_URING_DENY"))
+		cfg.deny = feature_parse("C1M_URING_DENY", getenv("C1M_URING_DENY"));
+	atomic_store(&features, cfg.features);
 }
 
 int main(int argc, char **argv)
@@ -585,6 +837,9 @@ int main(int argc, char **argv)
 		loops[i].lfd = net_listen(cfg.addr, cfg.port, cfg.loops > 1, 4096);
 		if (loops[i].lfd < 0)
 			die("listen %s:%d:", cfg.addr, cfg.port);
+		/* Accepted sockets inherit it (sk_clone_lock() copies the
+		 * listener's sock): one call here, none per connection. */
+		net_set_nodelay(loops[i].lfd);
 		cfg.port = net_local_port(loops[i].lfd);	/* resolves -p 0 */
 	}
 	sig_setup();		/* before the threads: they inherit the mask */

@@ -61,7 +61,7 @@ void uring_check(void)
 	struct uring r;
 	struct uring_bufs b;
 
-	if (uring_init(&r, 4, 8) < 0)
+	if (uring_init(&r, 4, 8, 0) < 0)
 		skip("io_uring_setup", errno);
 	if (uring_bufs_init(&r, &b, 0, 1, 64) < 0)
 		skip("provided-buffer ring (needs Linux 5.19)", errno);
@@ -97,27 +97,19 @@ static int map_rings(struct uring *r, const struct io_uring_params *p)
 	return r->sqes == MAP_FAILED ? -1 : 0;
 }
 
-int uring_init(struct uring *r, unsigned entries, unsigned cq_entries)
+int uring_init(struct uring *r, unsigned entries, unsigned cq_entries, unsigned flags)
 {
-	static const unsigned tries[] = {
-		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,	/* 6.1 */
-		IORING_SETUP_COOP_TASKRUN,					/* 5.19 */
-		0,
-	};
 	struct io_uring_params p;
 	char *sq, *cq;
 
 	memset(r, 0, sizeof(*r));
-	for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
-		memset(&p, 0, sizeof(p));
-		p.flags = tries[i] | IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
-		p.cq_entries = cq_entries;
-		r->fd = sys_setup(entries, &p);
-		if (r->fd >= 0 || errno != EINVAL)
-			break;
-	}
+	memset(&p, 0, sizeof(p));
+	p.flags = flags | IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
+	p.cq_entries = cq_entries;
+	r->fd = sys_setup(entries, &p);
 	if (r->fd < 0)
 		return -1;
+	r->enter_fd = r->fd;
 	r->setup_flags = p.flags;
 	r->features = p.features;
 	if (map_rings(r, &p) < 0) {
@@ -158,6 +150,24 @@ void uring_exit(struct uring *r)
 	r->fd = -1;
 }
 
+int uring_register_ring(struct uring *r)
+{
+	struct io_uring_rsrc_update up = { .offset = -1U, .data = (uint64_t)r->fd };
+
+	if (sys_register(r->fd, IORING_REGISTER_RING_FDS, &up, 1) != 1)
+		return -1;
+	r->enter_fd = (int)up.offset;	/* the index the kernel picked */
+	r->enter_flags = IORING_ENTER_REGISTERED_RING;
+	return 0;
+}
+
+int uring_register_files_sparse(struct uring *r, unsigned nr)
+{
+	struct io_uring_rsrc_register reg = { .nr = nr, .flags = IORING_RSRC_REGISTER_SPARSE };
+
+	return sys_register(r->fd, IORING_REGISTER_FILES2, &reg, sizeof(reg)) < 0 ? -1 : 0;
+}
+
 /* ---- submitting and waiting ---- */
 
 /* Publish the new entries and enter the kernel once. */
@@ -169,7 +179,7 @@ static int enter(struct uring *r, unsigned wait_nr, unsigned flags, void *arg, s
 	__atomic_store_n(r->sq_tail, r->sqe_tail, __ATOMIC_RELEASE);
 	submit = r->sqe_tail - __atomic_load_n(r->sq_head, __ATOMIC_ACQUIRE);
 	r->enters++;
-	ret = sys_enter(r->fd, submit, wait_nr, flags, arg, argsz);
+	ret = sys_enter(r->enter_fd, submit, wait_nr, flags | r->enter_flags, arg, argsz);
 	/* A timeout, a signal, a completion queue still overflowing: none is
 	 * an error; the caller looks at the completion queue again. */
 	if (ret < 0 && errno != ETIME && errno != EINTR && errno != EAGAIN && errno != EBUSY)
@@ -213,6 +223,11 @@ int uring_enter(struct uring *r, unsigned wait_nr, unsigned min_wait_us, int tim
 
 	return enter(r, wait_nr, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
 		     &arg, sizeof(arg));
+}
+
+int uring_submit(struct uring *r)
+{
+	return enter(r, 0, 0, NULL, 0);
 }
 
 /* ---- provided buffers ---- */
