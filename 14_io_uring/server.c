@@ -17,8 +17,8 @@
  *    for the next completions: for WAIT_BATCH of them, or, once one is
  *    there, for -m USEC more (Linux 6.12's min-wait; a server that is not
  *    saturated would otherwise wake for every completion). 06 makes recv +
- *    send per request plus its epoll_waits: 2.5 system calls per request
- *    at 1,000 connections here; 14 makes 0.11 ("enters_per_req").
+ *    send per request plus its epoll_waits: 2.7 system calls per request
+ *    at 1,000 connections here; 14 makes 0.08 ("enters_per_req").
  *
  *  - Buffer ownership. An armed receive holds no memory: the kernel takes
  *    a buffer from the loop's provided-buffer ring only when data arrives,
@@ -48,35 +48,55 @@
  *  - EMFILE: a failed multishot accept ends; it is re-armed only after
  *    PAUSE_MS (accept_resume), as 06 pauses its listener.
  *
- * The io_uring features, each switchable at run time with -F (all but
- * coop and direct on by default, for now: the ablation decides), each probed: one
- * this kernel refuses (setup, register, or its first completion) is
- * left off and said once on stderr, and the JSON's "features" is what
- * was in effect (ring_setup, feature_off). Test hook: C1M_URING_DENY=LIST
- * makes the probes act as if the kernel refused LIST.
- *  - defer: SINGLE_ISSUER | DEFER_TASKRUN (6.1): completion work runs
- *    only when the loop enters to wait, in one batch (ring_setup);
- *  - coop: COOP_TASKRUN (5.19): no IPI to post completions; with defer,
- *    defer wins, and coop is defer's fallback;
- *  - regring: the ring fd registered (5.18); each enter skips its fd
- *    lookup (uring.c);
- *  - direct: accepted sockets go into a sparse per-ring file table, not
- *    the fd table (5.19): recv/send/cancel/close name the slot with
- *    IOSQE_FIXED_FILE (prep_conn, close_fd, cancel). The table counts
- *    against RLIMIT_NOFILE: io_sqe_files_register() refuses nr_args >
- *    rlimit(RLIMIT_NOFILE) with EMFILE (io_uring/rsrc.c), so a ring holds
- *    at most the soft limit, 20,000 here (the hard limit), as a private
- *    fd table does; but no fd is used per connection. TCP_NODELAY, which
- *    needs an fd, is set once on the listener and inherited (main);
- *  - bundle: one receive completion may fill several buffers (6.10);
- *    which ones is recv_bufs' job;
- *  - batch: every prepared request goes in with the loop's one
- *    io_uring_enter; without it each send is submitted at once, one
- *    enter per send (send_head), as an epoll server pays one send().
- *    At 1,000 connections here: -F none 1.16 enters per request, -F all
- *    0.17 (one pair run each, not a benchmark).
+ * What each io_uring feature buys. Kept ones switch at run time (-F;
+ * default defer,batch), each probed: one this kernel refuses is left off
+ * and said once on stderr, and the JSON's "features" is what was in
+ * effect (ring_setup, feature_off; test hook C1M_URING_DENY=LIST).
+ *  - batch: every prepared send goes in with the loop's one
+ *    io_uring_enter; without it each send is submitted at once, as an
+ *    epoll server makes one send() per reply (send_head);
+ *  - coop: COOP_TASKRUN (5.19): completion work waits for the loop's next
+ *    system call instead of an IPI kicking it out of user space;
+ *  - defer: SINGLE_ISSUER | DEFER_TASKRUN (6.1): completion work runs only
+ *    when the loop enters to wait, in one batch, never interrupting it;
+ *    it implies what coop gives, and coop is its fallback (ring_setup);
+ *  - -m 50: with one completion there, wait 50 us for more (6.12).
  *
- * Memory per connection: 8 bytes of struct conn in a per-loop array
+ * Measured, each added in turn (2026-12-01, this 2-core box, kernel 6.18;
+ * scripts/bench-side.sh -r 5, interleaved with 06, 05's client; server CPU
+ * per round trip over the window, median of 5; system calls per request
+ * from scripts/syscalls.sh -n 1000, one run each; the README has the
+ * commands and the rps):
+ *
+ *                          us/rt 1K    us/rt 100K   calls/req 1K
+ *   06_multi_epoll_server    12.04       13.74         2.70
+ *   14 -F none -m 0          15.34       15.61         1.30
+ *    + batch                 13.18       13.59         0.36
+ *    + coop                  12.01       13.75         0.50
+ *    defer, not coop         11.76       12.57         0.99
+ *    + -m 50 (the default)    9.37 (*)   12.78 (*)     0.08
+ *   (*) with regring, direct and bundle on too, which bought nothing
+ *   measurable (below); -F batch,defer -m 50 alone: 9.52 us at 1K.
+ *
+ * Tried, and removed (the code is in commit 5223129, -F regring,direct,
+ * bundle): each moved the median by less than this box's round-to-round
+ * noise (+-10%), at 1K and at 100K alike:
+ *  - regring, the ring fd registered (5.18): each enter skips an fd
+ *    lookup, but 14 enters 0.08 times a request: ~0.1% by arithmetic;
+ *  - direct, accepted sockets in a per-ring table instead of the fd table
+ *    (5.19): it works under RLIMIT_NOFILE, but the table counts against
+ *    it (io_sqe_files_register() refuses nr_args > rlimit(RLIMIT_NOFILE)),
+ *    so a ring still holds 19,968; the profile's fget + sock_from_file
+ *    share fell from 4.0% to 2.6% of the server's samples;
+ *  - bundle, several buffers a receive (6.10): an 8-byte frame never
+ *    fills one 512-byte buffer.
+ * Against the targets (server CPU per round trip <= 0.67x 06's at 1K,
+ * <= 0.75x at 100K): 0.78x and 0.91x, missed. Where the rest goes
+ * (perf record -g on the server at 1K): the kernel's TCP path over
+ * loopback, which a send also runs for the receiving end; io_uring's own
+ * code is 5.5% of the samples, user space 1.6%.
+ *
+ * Memory per connection: 6 bytes of struct conn in a per-loop array
  * indexed by fd, plus, in the kernel, the socket (~4 KB) and the armed
  * receive (an io_kiocb of 256 bytes and its poll entry). Per loop, whatever
  * the connection count: the rings (0.6 MB) and -B buffers of BUF_SIZE bytes
@@ -128,21 +148,10 @@
 #define WAIT_BATCH	32	/* completions worth waiting -m USEC for */
 #define NO_BUF		0xffff
 
-/* Linux 6.10; the header here may be older. */
-#ifndef IORING_RECVSEND_BUNDLE
-#define IORING_RECVSEND_BUNDLE		(1U << 4)
-#endif
-#ifndef IORING_FEAT_RECVSEND_BUNDLE
-#define IORING_FEAT_RECVSEND_BUNDLE	(1U << 14)
-#endif
-
 /* -F: the io_uring features, each switchable at run time (head comment). */
-enum {
-	F_DEFER = 1, F_COOP = 2, F_REGRING = 4, F_DIRECT = 8, F_BUNDLE = 16, F_BATCH = 32,
-	F_ALL = 63, F_DEFAULT = F_DEFER | F_REGRING | F_BUNDLE | F_BATCH,	/* direct: see on_accept */
-};
-static const char *const feature_names[] = { "defer", "coop", "regring", "direct", "bundle", "batch" };
-#define NFEATURES	6
+enum { F_DEFER = 1, F_COOP = 2, F_BATCH = 4, F_ALL = 7, F_DEFAULT = F_DEFER | F_BATCH };
+static const char *const feature_names[] = { "defer", "coop", "batch" };
+#define NFEATURES	3
 
 static struct {
 	const char *addr;
@@ -158,6 +167,7 @@ static struct {
 
 /* The F_* in effect: -F, less what a kernel refused (feature_off). */
 static _Atomic unsigned features;
+static atomic_int min_wait_said;	/* -m's fallback said (ring_setup) */
 
 static long fd_limit;		/* RLIMIT_NOFILE: the fds of each loop's table */
 
@@ -175,11 +185,11 @@ enum {
 	C_STARVED = 64,	/* in the starved list: re-arm when buffers return */
 };
 
-/* Per connection: the buffers waiting to be echoed, oldest first. 8 bytes. */
+/* Per connection: the buffers waiting to be echoed, oldest first. 6 bytes. */
 struct conn {
 	uint16_t head, tail;	/* buffer ids, NO_BUF when none */
 	uint8_t state;		/* C_* */
-	uint16_t held;		/* buffers queued (one bundle may add hundreds) */
+	uint8_t held;		/* buffers queued */
 };
 
 /* Per buffer: its place in a connection's queue, and how much is sent. */
@@ -238,8 +248,8 @@ static unsigned feature_parse(const char *what, const char *list)
 		while (i < NFEATURES && strcmp(name, feature_names[i]))
 			i++;
 		if (i == NFEATURES)
-			arg_usage_error("%s: unknown feature '%s' (known: defer,coop,regring,"
-					"direct,bundle,batch, or none, or all)", what, name);
+			arg_usage_error("%s: unknown feature '%s' (known: defer, coop, batch; "
+					"or none, or all)", what, name);
 		f |= 1u << i;
 	}
 	return f;
@@ -262,7 +272,7 @@ static void feature_off(struct loop *l, unsigned f, int err)
 	}
 }
 
-/* The test hook: C1M_URING_DENY=direct,bundle acts as a kernel that refuses them. */
+/* The test hook: C1M_URING_DENY=defer acts as a kernel that refuses it. */
 static int denied(unsigned f)
 {
 	if (!(cfg.deny & f))
@@ -283,41 +293,21 @@ static struct io_uring_sqe *prep(struct loop *l, uint8_t op, int fd, int tag)
 	return s;
 }
 
-/*
- * The same for a connection. direct: `fd` is a slot in the ring's own
- * file table, not a number in the process's fd table, and
- * IOSQE_FIXED_FILE says so: the kernel skips the fd-table lookup (and the
- * reference count on the file) on every request.
- */
-static struct io_uring_sqe *prep_conn(struct loop *l, uint8_t op, int fd, int tag)
-{
-	struct io_uring_sqe *s = prep(l, op, fd, tag);
-
-	if (l->feat & F_DIRECT)
-		s->flags |= IOSQE_FIXED_FILE;
-	return s;
-}
-
 static void arm_accept(struct loop *l)
 {
 	struct io_uring_sqe *s = prep(l, IORING_OP_ACCEPT, l->lfd, OP_ACCEPT);
 
 	s->ioprio = IORING_ACCEPT_MULTISHOT;
-	if (l->feat & F_DIRECT)
-		s->file_index = IORING_FILE_INDEX_ALLOC;	/* any free slot; no fd */
-	else
-		s->accept_flags = SOCK_CLOEXEC;	/* (a direct accept refuses it) */
+	s->accept_flags = SOCK_CLOEXEC;
 }
 
 /* Receive into whichever provided buffer is free when data comes. */
 static void arm_recv(struct loop *l, int fd)
 {
-	struct io_uring_sqe *s = prep_conn(l, IORING_OP_RECV, fd, OP_RECV);
+	struct io_uring_sqe *s = prep(l, IORING_OP_RECV, fd, OP_RECV);
 
 	s->ioprio = IORING_RECV_MULTISHOT;
-	if (l->feat & F_BUNDLE)
-		s->ioprio |= IORING_RECVSEND_BUNDLE;	/* several buffers a completion */
-	s->flags |= IOSQE_BUFFER_SELECT;
+	s->flags = IOSQE_BUFFER_SELECT;
 	s->buf_group = l->bufs.group;
 	l->conns[fd].state |= C_RECV;
 }
@@ -327,7 +317,7 @@ static void send_head(struct loop *l, int fd)
 {
 	struct conn *c = &l->conns[fd];
 	struct buf *b = &l->meta[c->head];
-	struct io_uring_sqe *s = prep_conn(l, IORING_OP_SEND, fd, OP_SEND);
+	struct io_uring_sqe *s = prep(l, IORING_OP_SEND, fd, OP_SEND);
 
 	s->addr = (uint64_t)(uintptr_t)(uring_buf(&l->bufs, c->head) + b->off);
 	s->len = b->len - b->off;
@@ -346,20 +336,6 @@ static void cancel(struct loop *l, int fd, uint64_t what)
 
 	s->addr = what;
 	s->cancel_flags = what ? 0 : IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL;
-	if (!what && (l->feat & F_DIRECT))
-		s->cancel_flags |= IORING_ASYNC_CANCEL_FD_FIXED;	/* fd is a slot */
-	s->flags = IOSQE_CQE_SKIP_SUCCESS;
-}
-
-/* Close fd; direct: empty its slot (file_index counts from 1 here). */
-static void close_fd(struct loop *l, int fd)
-{
-	struct io_uring_sqe *s = prep(l, IORING_OP_CLOSE, fd, OP_CLOSE);
-
-	if (l->feat & F_DIRECT) {
-		s->fd = 0;
-		s->file_index = (unsigned)fd + 1;
-	}
 	s->flags = IOSQE_CQE_SKIP_SUCCESS;
 }
 
@@ -386,7 +362,7 @@ static void conn_finish(struct loop *l, int fd)
 		return;
 	while (c->head != NO_BUF)
 		pop(l, c);
-	close_fd(l, fd);
+	prep(l, IORING_OP_CLOSE, fd, OP_CLOSE)->flags = IOSQE_CQE_SKIP_SUCCESS;
 	c->state &= C_STARVED;	/* the starved list may still name it */
 }
 
@@ -421,13 +397,7 @@ static void on_accept(struct loop *l, struct io_uring_cqe *cqe)
 {
 	int fd = cqe->res;
 
-	if (fd == -EINVAL && (l->feat & F_DIRECT)) {
-		feature_off(l, F_DIRECT, EINVAL);	/* an accept that cannot allocate */
-		arm_accept(l);
-		return;
-	}
 	if (!(cqe->flags & IORING_CQE_F_MORE)) {
-		/* direct: a full file table is ENFILE, as a full fd table is EMFILE. */
 		if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM) {
 			/* Out of fds: leave the backlog in the kernel a while
 			 * rather than spin on an accept that keeps failing. */
@@ -444,11 +414,10 @@ static void on_accept(struct loop *l, struct io_uring_cqe *cqe)
 	if (fd < 0)
 		return;
 	if (fd >= fd_limit) {	/* cannot happen under RLIMIT_NOFILE */
-		close_fd(l, fd);
+		prep(l, IORING_OP_CLOSE, fd, OP_CLOSE)->flags = IOSQE_CQE_SKIP_SUCCESS;
 		return;
 	}
-	/* TCP_NODELAY came with it from the listener (main sets it there):
-	 * a direct descriptor has no fd to setsockopt() on. */
+	/* TCP_NODELAY came with it from the listener (main sets it there). */
 	l->full = 0;
 	l->conns[fd] = (struct conn){ NO_BUF, NO_BUF, C_OPEN | (l->conns[fd].state & C_STARVED), 0 };
 	arm_recv(l, fd);
@@ -487,52 +456,21 @@ static void echo_buf(struct loop *l, int fd, unsigned id, int len)
 	}
 }
 
-/*
- * The buffers a receive filled, now ours: echo them, or, if the
- * connection is closing, give them back. Without bundle, one. With
- * bundle, the kernel filled res bytes into as many consecutive entries of
- * the buffer ring, each full but the last; the completion names only the
- * first id, and the others are the ring entries that followed it (the
- * ids are in whatever order buffers came back, not consecutive).
- */
-static void recv_bufs(struct loop *l, int fd, struct io_uring_cqe *cqe)
-{
-	unsigned first = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-	int left = cqe->res > 0 ? cqe->res : 0;
-	unsigned n = left ? ((unsigned)left + BUF_SIZE - 1) / BUF_SIZE : 1;
-
-	if (uring_buf_next(&l->bufs, 0) != first)
-		die("loop %d: buffer accounting: a completion names buffer %u, the ring's next is %u",
-		    l->id, first, uring_buf_next(&l->bufs, 0));
-	/* Giving a buffer back here cannot overwrite an entry still to be
-	 * read: the ring has room for every buffer, and these are out of it. */
-	for (unsigned i = 0; i < n; i++, left -= BUF_SIZE) {
-		unsigned id = uring_buf_next(&l->bufs, i);
-
-		if (left <= 0 || (l->conns[fd].state & C_CLOSE))
-			uring_buf_give(&l->bufs, id);
-		else
-			echo_buf(l, fd, id, left < BUF_SIZE ? left : BUF_SIZE);
-	}
-	uring_buf_taken(&l->bufs, n);
-}
-
 /* A receive completed: data, EOF, an empty buffer ring, or an error. */
 static void on_readable(struct loop *l, int fd, struct io_uring_cqe *cqe)
 {
 	struct conn *c = &l->conns[fd];
 
 	if (cqe->flags & IORING_CQE_F_BUFFER)
-		recv_bufs(l, fd, cqe);
+		uring_buf_taken(&l->bufs);
 	if (!(cqe->flags & IORING_CQE_F_MORE))
 		c->state &= ~C_RECV;
+	if (cqe->res > 0 && (c->state & C_CLOSE))
+		uring_buf_give(&l->bufs, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+	else if (cqe->res > 0)
+		echo_buf(l, fd, cqe->flags >> IORING_CQE_BUFFER_SHIFT, cqe->res);
 
-	if (cqe->res == -EINVAL && (l->feat & F_BUNDLE)) {
-		feature_off(l, F_BUNDLE, EINVAL);	/* a kernel without bundles */
-		if (!(c->state & (C_RECV | C_CLOSE)))
-			arm_recv(l, fd);
-		conn_finish(l, fd);
-	} else if (c->state & (C_RECV | C_CLOSE)) {
+	if (c->state & (C_RECV | C_CLOSE)) {
 		conn_finish(l, fd);
 	} else if (cqe->res == 0) {
 		c->state |= C_EOF;	/* flush what is queued, then close */
@@ -685,19 +623,12 @@ static void ring_setup(struct loop *l)
 	if (i == sizeof(tries) / sizeof(tries[0]) &&
 	    uring_init(&l->ring, SQ_ENTRIES, CQ_ENTRIES, 0) < 0)
 		die("loop %d: io_uring_setup:", l->id);
-	/* regring: enter by a registered index, not the ring's fd. */
-	if ((l->feat & F_REGRING) && (denied(F_REGRING) || uring_register_ring(&l->ring) < 0))
-		feature_off(l, F_REGRING, errno);
-	/* direct: a table of fd_limit slots; the kernel refuses more than
-	 * RLIMIT_NOFILE (head comment), and fd_limit is at most that. */
-	if ((l->feat & F_DIRECT) &&
-	    (denied(F_DIRECT) || uring_register_files_sparse(&l->ring, (unsigned)fd_limit) < 0))
-		feature_off(l, F_DIRECT, errno);
-	/* bundle: the kernel says so in its features (6.10). */
-	errno = EINVAL;
-	if ((l->feat & F_BUNDLE) &&
-	    (denied(F_BUNDLE) || !(l->ring.features & IORING_FEAT_RECVSEND_BUNDLE)))
-		feature_off(l, F_BUNDLE, errno);
+	/* -m needs min-wait (6.12): without it, the loop wakes for every
+	 * completion (uring_enter waits for one). Said once, as a refusal. */
+	if (cfg.min_wait && !(l->ring.features & IORING_FEAT_MIN_TIMEOUT) &&
+	    !atomic_exchange(&min_wait_said, 1))
+		warnx_("-m %ld: this kernel has no min-wait (Linux 6.12); waking for every completion",
+		       cfg.min_wait);
 }
 
 static sem_t setup_done;	/* a loop thread has its ring */
@@ -770,11 +701,12 @@ static void usage(void)
 	       "  -m USEC   with a completion ready, wait this long for more before\n"
 	       "            handling them (default 50; 0: at once)\n"
 	       "  -F LIST   io_uring features, a comma list, or none, or all (default\n"
-	       "            defer,regring,bundle,batch): defer (DEFER_TASKRUN),\n"
-	       "            coop (COOP_TASKRUN; with defer, defer wins), regring,\n"
-	       "            direct, bundle, batch. One the kernel refuses is left off and\n"
-	       "            said once; the JSON's \"features\" is what was in effect.\n"
-	       "            Test hook: C1M_URING_DENY=LIST acts as a kernel refusing LIST.\n"
+	       "            defer,batch): defer (SINGLE_ISSUER + DEFER_TASKRUN), coop\n"
+	       "            (COOP_TASKRUN; with defer, defer wins and coop is its fallback),\n"
+	       "            batch (every send in the loop's one io_uring_enter). One the\n"
+	       "            kernel refuses is left off and said once; the JSON's\n"
+	       "            \"features\" is what was in effect. Test hook:\n"
+	       "            C1M_URING_DENY=LIST acts as a kernel refusing LIST.\n"
 	       "  -i SEC    stats interval on stderr (default 5)\n"
 	       "  -L        print this design's limits as one JSON line, for run.sh\n"
 	       "  -h        this help\n\n"

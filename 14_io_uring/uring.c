@@ -17,10 +17,6 @@
 #include "c1m.h"
 #include "uring.h"
 
-/* Linux 6.12; the header here may be older (min_wait_usec was "pad"). */
-#ifndef IORING_FEAT_MIN_TIMEOUT
-#define IORING_FEAT_MIN_TIMEOUT	(1U << 15)
-#endif
 
 static int sys_setup(unsigned entries, struct io_uring_params *p)
 {
@@ -109,7 +105,6 @@ int uring_init(struct uring *r, unsigned entries, unsigned cq_entries, unsigned 
 	r->fd = sys_setup(entries, &p);
 	if (r->fd < 0)
 		return -1;
-	r->enter_fd = r->fd;
 	r->setup_flags = p.flags;
 	r->features = p.features;
 	if (map_rings(r, &p) < 0) {
@@ -150,24 +145,6 @@ void uring_exit(struct uring *r)
 	r->fd = -1;
 }
 
-int uring_register_ring(struct uring *r)
-{
-	struct io_uring_rsrc_update up = { .offset = -1U, .data = (uint64_t)r->fd };
-
-	if (sys_register(r->fd, IORING_REGISTER_RING_FDS, &up, 1) != 1)
-		return -1;
-	r->enter_fd = (int)up.offset;	/* the index the kernel picked */
-	r->enter_flags = IORING_ENTER_REGISTERED_RING;
-	return 0;
-}
-
-int uring_register_files_sparse(struct uring *r, unsigned nr)
-{
-	struct io_uring_rsrc_register reg = { .nr = nr, .flags = IORING_RSRC_REGISTER_SPARSE };
-
-	return sys_register(r->fd, IORING_REGISTER_FILES2, &reg, sizeof(reg)) < 0 ? -1 : 0;
-}
-
 /* ---- submitting and waiting ---- */
 
 /* Publish the new entries and enter the kernel once. */
@@ -179,7 +156,7 @@ static int enter(struct uring *r, unsigned wait_nr, unsigned flags, void *arg, s
 	__atomic_store_n(r->sq_tail, r->sqe_tail, __ATOMIC_RELEASE);
 	submit = r->sqe_tail - __atomic_load_n(r->sq_head, __ATOMIC_ACQUIRE);
 	r->enters++;
-	ret = sys_enter(r->enter_fd, submit, wait_nr, flags | r->enter_flags, arg, argsz);
+	ret = sys_enter(r->fd, submit, wait_nr, flags, arg, argsz);
 	/* A timeout, a signal, a completion queue still overflowing: none is
 	 * an error; the caller looks at the completion queue again. */
 	if (ret < 0 && errno != ETIME && errno != EINTR && errno != EAGAIN && errno != EBUSY)

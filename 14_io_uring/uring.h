@@ -15,6 +15,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Linux 6.12; the header here may be older (min_wait_usec was "pad"). */
+#ifndef IORING_FEAT_MIN_TIMEOUT
+#define IORING_FEAT_MIN_TIMEOUT	(1U << 15)
+#endif
+
 /*
  * Exit 77 ("skipped") with one line on stderr if this process cannot use
  * io_uring as 14 does: kernel.io_uring_disabled, a seccomp filter, or a
@@ -36,8 +41,6 @@ struct uring {
 	struct io_uring_cqe *cqes;
 	void *sq_map, *cq_map;
 	size_t sq_map_len, cq_map_len, sqes_len;
-	int enter_fd;			/* what io_uring_enter() is given: fd, or */
-	unsigned enter_flags;		/* its registered index with REGISTERED_RING */
 	uint64_t enters;		/* io_uring_enter() calls made */
 };
 
@@ -50,21 +53,6 @@ struct uring {
  */
 int uring_init(struct uring *r, unsigned entries, unsigned cq_entries, unsigned flags);
 void uring_exit(struct uring *r);
-
-/*
- * Register the ring's own fd with this thread (IORING_REGISTER_RING_FDS,
- * 5.18): every later uring_enter() passes its index and
- * IORING_ENTER_REGISTERED_RING, and the kernel skips the fd lookup (fdget,
- * fdput) on each call. Only this thread may enter the ring afterwards.
- */
-int uring_register_ring(struct uring *r);
-
-/*
- * A sparse table of `nr` direct descriptors (IORING_REGISTER_FILES2 with
- * IORING_RSRC_REGISTER_SPARSE): slots the ring's requests name instead of
- * fds. The kernel refuses nr > RLIMIT_NOFILE (soft) with EMFILE.
- */
-int uring_register_files_sparse(struct uring *r, unsigned nr);
 
 /*
  * A zeroed submission entry for `op` on `fd`, carrying user_data back in
@@ -118,7 +106,6 @@ struct uring_bufs {
 	unsigned count, size, mask;
 	uint16_t group;			/* sqe->buf_group */
 	uint16_t tail;			/* ours; published by uring_bufs_publish */
-	uint16_t head;			/* the kernel's: it takes entries in order */
 	unsigned avail;			/* buffers in the ring (published or not) */
 };
 
@@ -132,23 +119,10 @@ static inline char *uring_buf(const struct uring_bufs *b, unsigned id)
 	return b->mem + (size_t)id * b->size;
 }
 
-/*
- * The id of the i-th buffer the kernel will take next (or has taken but
- * the program has not yet accounted for with uring_buf_taken). The
- * kernel takes ring entries in order, so a completion that used n
- * buffers (a recv bundle) used uring_buf_next(b, 0 .. n-1). Read them
- * before uring_buf_taken(b, n).
- */
-static inline unsigned uring_buf_next(const struct uring_bufs *b, unsigned i)
+/* The kernel took a buffer (a completion said so). */
+static inline void uring_buf_taken(struct uring_bufs *b)
 {
-	return b->ring->bufs[(uint16_t)(b->head + i) & b->mask].bid;
-}
-
-/* The kernel took n buffers (a completion said so). */
-static inline void uring_buf_taken(struct uring_bufs *b, unsigned n)
-{
-	b->avail -= n;
-	b->head = (uint16_t)(b->head + n);
+	b->avail--;
 }
 
 /* Give buffer `id` back; the kernel sees it after uring_bufs_publish(). */
