@@ -417,16 +417,11 @@ static void parse(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	struct loop *l = &loop;
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN), fd_limit;
+	long fd_limit;
 	pid_t parent = getpid();
 
 	prog_init(argv[0]);
 	parse(argc, argv);
-	/* -c, if not given: enough fd tables for -n plus 1/8, or the CPUs. */
-	if (!cfg.loops && cfg.conns)
-		cfg.loops = fd_loops_for(cfg.conns + cfg.conns / 8,
-					 fd_raise_limit(cfg.conns + FD_RESERVE), FD_RESERVE,
-					 ncpu > 0 ? (int)ncpu : 1);
 	fd_limit = fd_size_loops(cfg.conns, FD_RESERVE, &cfg.loops);	/* exit 2: no fit */
 	if (cfg.loops > MAX_CHILDREN)
 		arg_usage_error("-c %d: at most %d children (%ld connections)", cfg.loops,

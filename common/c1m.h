@@ -71,8 +71,8 @@ int fd_private_table(void);
  * of them kept spare; never fewer than min_loops. */
 int fd_loops_for(long conns, long limit, long reserve, int min_loops);
 /* Size a program of private tables: raise the limit, and if *loops is 0
- * choose it (the CPU count, more when conns need more tables). Exits 2 if
- * conns cannot fit in *loops tables. Returns the fd limit of one table. */
+ * choose it (the CPUs, or tables for conns + 1/8: SO_REUSEPORT is uneven).
+ * Exits 2 if conns cannot fit in *loops tables. Returns one table's limit. */
 long fd_size_loops(long conns, long reserve, int *loops);
 /* For a design whose connections share one table: raise the limit as far
  * as allowed, print on stderr how many connections that table holds and
