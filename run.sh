@@ -45,6 +45,11 @@
 #                 (e.g. 'ip netns exec') gets it as words: sh -c 'COMMAND'
 #   --remote-dir DIR  where this repository is built on the hosts (default: this
 #                 directory's path); checked on every host before the run
+#   --perf DIR    profile the run: perf record -a -g and perf stat over the ramp
+#                 (DIR/ramp) and the measuring window's inside (DIR/window), by
+#                 scripts/perf-window.sh; then each process's and function's CPU
+#                 us per connection or round trip in DIR/*/top.txt (scripts/perf-top;
+#                 give it two DIRs to compare, e.g. 1K's and 1M's window)
 #   --no-tune     change no kernel setting; run at the size the machine allows as it is
 #   --dry-run     print the sizing, the kernel settings and the commands; run nothing
 #   --no-build    do not run make first
@@ -101,7 +106,7 @@ RESULTS_DIR=${RESULTS_DIR:-results}
 AWK_LIB=$(cat scripts/lib.awk)
 SYNOPSIS="usage: ./run.sh NN|all [-n N[,N...]] [-d SEC] [-c N] [-p PORT] [-i SEC] [-S ARGS] [-C ARGS]
                 [--client NN] [--quick] [--pin[ S:C]] [--netns] [-a ADDR] [--hosts H1,H2,...]
-                [--via PREFIX] [--remote-dir DIR] [--no-tune] [--dry-run] [--no-build] [-h]
+                [--via PREFIX] [--remote-dir DIR] [--perf DIR] [--no-tune] [--dry-run] [--no-build] [-h]
        ./run.sh compare [-d SEC] [-p PORT] [-i SEC] [--pin[ S:C]] [--netns] [--no-tune] [--dry-run] [--no-build]"
 
 KERNEL_PER_CONN=8300	# bytes of kernel memory per connection, both ends (SPEC: 8,255)
@@ -588,7 +593,7 @@ run_hosts() {
 
 # ---- cleanup: runs on exit, Ctrl-C and failure ----
 
-SERVER_PID='' CLIENT_PID='' SAMPLER_PID='' NS='' TUNED=0
+SERVER_PID='' CLIENT_PID='' SAMPLER_PID='' PERF_PID='' NS='' TUNED=0
 TUNE_STATE=${C1M_TUNE_STATE:-/var/tmp/c1m-tune.saved}
 
 stop_pid() { # PID SIGNAL GRACE_S
@@ -626,7 +631,8 @@ cleanup_run() {
 	HOST_PIDS=()
 	stop_pid "$SERVER_PID" TERM "$grace"
 	stop_pid "$SAMPLER_PID" TERM 2
-	CLIENT_PID='' SERVER_PID='' SAMPLER_PID=''
+	stop_pid "$PERF_PID" TERM 5
+	CLIENT_PID='' SERVER_PID='' SAMPLER_PID='' PERF_PID=''
 	if [[ -n "$NS" ]]; then
 		ip netns del "$NS" 2>/dev/null || echo "$PROG: could not remove namespace $NS" >&2
 		NS='' NSX=()
@@ -772,12 +778,37 @@ run_client() {
 	CLIENT_PID=$!
 	RUN_PIDS="$RUN_PIDS, \"client_pid\": $CLIENT_PID"
 	echo "  (client pid $CLIENT_PID)"
+	if [[ -n "$PERF_DIR" ]]; then
+		scripts/perf-window.sh "$LOG/client.log" "$CLIENT_PID" "$WARMUP" "$DURATION" "$PERF_DIR" &
+		PERF_PID=$!
+	fi
 	wait "$CLIENT_PID"
 	CLIENT_RC=$?
 	CLIENT_PID=''
+	if [[ -n "$PERF_PID" ]]; then
+		wait "$PERF_PID" || echo "$PROG: no profile: perf-window.sh failed (above)" >&2
+		PERF_PID=''
+	fi
 	STAT1=$(head -n 1 /proc/stat)
 	CLIENT_WALL=$(awk -v a="$CLIENT_T0" -v b="$(date +%s%N)" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
 	((CLIENT_RC == 124)) && echo "$PROG: the client ran past ${tmo}s and was stopped" >&2
+}
+
+# --perf: the run's round trips/s go beside the recorded seconds (the
+# server's count over the window when it gave one, else the client's), and
+# scripts/perf-top makes DIR/top.txt.
+perf_top() {
+	local rps
+	rps=$(awk "$(cat scripts/lib.awk)"' { s = jget($0, "server_window_rps"); c = jget($0, "rps")
+		print (s != "" && s != "null" && s + 0 > 0) ? s : c }' <<<"${SUMMARIES[-1]}")
+	sed -i '/^rate /d' "$PERF_DIR/window/window"
+	echo "rate $rps" >>"$PERF_DIR/window/window"
+	scripts/perf-top "$PERF_DIR/window" >"$PERF_DIR/window/top.txt"
+	[[ -s $PERF_DIR/ramp/window ]] && scripts/perf-top "$PERF_DIR/ramp" >"$PERF_DIR/ramp/top.txt"
+	echo
+	echo "profile of the window ($PERF_DIR/window/top.txt, and of the ramp in $PERF_DIR/ramp/top.txt):"
+	sed -n '1,/^process *function/p' "$PERF_DIR/window/top.txt"
+	awk '/^process *function/ { on = 1; next } on && n++ < 12' "$PERF_DIR/window/top.txt"
 }
 
 stop_server() {
@@ -1104,6 +1135,7 @@ run_one() {
 	record "$slab0" || rc=1
 	echo
 	print_table "${SUMMARIES[-1]}"
+	[[ -n "$PERF_DIR" && -s "$PERF_DIR/window/window" ]] && perf_top
 	((${#HOSTS[@]})) && print_hosts
 	echo "result: $RESULT_FILE"
 	local ext
@@ -1230,7 +1262,7 @@ compare_main() {
 
 C1M_PORT=8972
 TARGETS=() ASKED_LIST='' DURATION='' LOOPS='' PORT=$C1M_PORT INTERVAL='' EXTRA_S='' EXTRA_C=''
-CLIENT_NN='' QUICK=0 NETNS=0 NO_TUNE=0 DRY_RUN=0 BUILD=1 PIN_ARG='' PIN_SERVER='' PIN_CLIENT='' SET_ID=''
+CLIENT_NN='' PERF_DIR='' QUICK=0 NETNS=0 NO_TUNE=0 DRY_RUN=0 BUILD=1 PIN_ARG='' PIN_SERVER='' PIN_CLIENT='' SET_ID=''
 ADDR='' HOSTS_ARG='' VIA='ssh -o BatchMode=yes' REMOTE_DIR=$PWD
 PER_DESIGN=''	# the options compare refuses: it runs each design as it comes
 COMMAND=./run.sh
@@ -1267,6 +1299,7 @@ while (($#)); do
 	--via) want "$@"; VIA=$2; shift ;;
 	--remote-dir) want "$@"; [[ "$2" == /* ]] || bad "--remote-dir: want an absolute path, not '$2'"
 		REMOTE_DIR=$2; shift ;;
+	--perf) want "$@"; PERF_DIR=$2; shift ;;
 	--no-tune) NO_TUNE=1 ;;
 	--dry-run) DRY_RUN=1 ;;
 	--no-build) BUILD=0 ;;

@@ -12,6 +12,10 @@
 #                will change, and changes nothing
 #   interrupt    Ctrl-C in the middle of a run (over a fake /proc/sys that the run
 #                tunes): exit 130, settings put back, no process left
+#   perf         --perf DIR: ramp and window profiles; perf's server us per round
+#                trip at most 1.25x the server's own, and less only by what the
+#                samples missed (their coverage); no perf left; perf-top and
+#                perf-window.sh refuse bad arguments
 #   tune-fake    tune.sh apply / --undo / check over a fake /proc/sys tree, as
 #                root and as a user
 #   tune-ns      tune.sh apply and --undo for real, inside a throwaway namespace
@@ -732,7 +736,53 @@ limits | badargs | plan | tune-fake | tune-ns | pin-args | compare-plan | window
 		exit 77
 	fi ;;
 esac
+# --perf DIR: a profile of the ramp and of the window, whose server CPU per
+# round trip agrees with the server's own count (getrusage over the window):
+# two instruments, one answer. Nothing of perf is left running.
+case_perf() {
+	[[ $EUID -eq 0 ]] || { echo "skip: perf record -a needs root here"; exit 77; }
+	command -v perf >/dev/null || { echo "skip: no perf"; exit 77; }
+	[[ -z "${SAN:-}" ]] || { echo "skip: a sanitized build's CPU is not the design's"; exit 77; }
+	local d=$TMP/prof
+	./run.sh 06 -n 1000 -d 4 -p 0 --no-netns --perf "$d" >"$TMP/out" 2>&1
+	rc=$?
+	cat "$TMP/out"
+	[[ $rc -eq 0 ]] || fail "./run.sh 06 --perf exited $rc"
+	for f in window/perf.data window/stat.txt window/top.txt ramp/perf.data ramp/top.txt; do
+		[[ -s $d/$f ]] || fail "--perf left no $f"
+	done
+	grep -q '^unit round trip$' "$d/window/window" && grep -q '^unit connection$' "$d/ramp/window" ||
+		fail "the units: $(cat "$d"/*/window)"
+	grep -q 'us/conn' "$d/ramp/top.txt" || fail "the ramp is not per connection: $(head -5 "$d/ramp/top.txt")"
+	python3 - "$RESULTS_DIR"/06-*.json "$d/window/top.txt" <<-'EOF' || fail "perf and the server disagree"
+	import json, re, sys
+	s = json.load(open(sys.argv[1]))["summary"]
+	top = open(sys.argv[2]).read()
+	m = re.search(r"^server +([0-9.]+)$", top, re.M)
+	assert m, "no server total in top.txt"
+	cov = re.search(r"^  coverage ([0-9.]+)%", top, re.M)
+	assert cov, "top.txt does not say how much CPU time the samples hold"
+	perf, own, cov = float(m.group(1)), s["server_us_per_rt"], float(cov.group(1)) / 100
+	print("server us per round trip: perf %.2f (samples hold %.0f%%), its own count %.2f" % (perf, 100 * cov, own))
+	# Never more than it used; less only by the samples perf says it missed.
+	assert 0.8 * cov * own <= perf <= 1.25 * own, (perf, own, cov)
+	EOF
+	! pgrep -f "perf (record|stat) .*$d" >/dev/null || fail "perf left running"
+	# Bad arguments: exit 2 and one line saying what is wrong.
+	for args in "perf-top $TMP/nothing|has no perf.data" "perf-top|usage: scripts/perf-top" \
+		"perf-top -n x $d/window|-n wants a count" "perf-top $d/window $d/ramp|different units" \
+		"perf-window.sh a b|usage: scripts/perf-window.sh"; do
+		# shellcheck disable=SC2086
+		scripts/${args%%|*} >"$TMP/o" 2>"$TMP/e"
+		rc=$?
+		[[ $rc -eq 2 && $(wc -l <"$TMP/e") -eq 1 && ! -s $TMP/o ]] && grep -q -- "${args#*|}" "$TMP/e" ||
+			fail "scripts/${args%%|*}: exit $rc, want 2 and one line /${args#*|}/: $(cat "$TMP/e")"
+	done
+	echo pass
+}
+
 case ${1:-} in
+perf) case_perf ;;
 interrupt) case_interrupt ;;
 limits) case_limits ;;
 quick) case_quick ;;
@@ -745,5 +795,5 @@ pin-args) case_pin_args ;;
 pin-run) case_pin_run ;;
 compare-plan) case_compare_plan ;;
 window) case_window ;;
-*) echo "usage: tests/runsh.sh quick|netns|badargs|plan|interrupt|limits|pin-args|pin-run|compare-plan|window|tune-fake|tune-ns"; exit 2 ;;
+*) echo "usage: tests/runsh.sh quick|netns|perf|badargs|plan|interrupt|limits|pin-args|pin-run|compare-plan|window|tune-fake|tune-ns"; exit 2 ;;
 esac
