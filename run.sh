@@ -28,7 +28,11 @@
 #                 the first half of the usable CPUs for the server, the rest for
 #                 the client. The sets are recorded in the JSON.
 #   --netns       run both ends in a fresh network namespace (root), made after
-#                 raising net.ipv4.tcp_child_ehash_entries: ~1.5x faster at 1M
+#                 raising net.ipv4.tcp_child_ehash_entries, so that it has a TCP
+#                 hash table of its own (1.27x the round trips/s at 1M here).
+#                 As root, a run with more sockets than this namespace's table
+#                 has buckets gets one by default, and says so
+#   --no-netns    run in this namespace even then
 #   -a ADDR       the server's address: it listens there and the clients connect
 #                 to it (default 127.0.0.1)
 #   --hosts H1[=SRC],H2[=SRC],...
@@ -105,7 +109,7 @@ PROG=run.sh
 RESULTS_DIR=${RESULTS_DIR:-results}
 AWK_LIB=$(cat scripts/lib.awk)
 SYNOPSIS="usage: ./run.sh NN|all [-n N[,N...]] [-d SEC] [-c N] [-p PORT] [-i SEC] [-S ARGS] [-C ARGS]
-                [--client NN] [--quick] [--pin[ S:C]] [--netns] [-a ADDR] [--hosts H1,H2,...]
+                [--client NN] [--quick] [--pin[ S:C]] [--[no-]netns] [-a ADDR] [--hosts H1,H2,...]
                 [--via PREFIX] [--remote-dir DIR] [--perf DIR] [--no-tune] [--dry-run] [--no-build] [-h]
        ./run.sh compare [-d SEC] [-p PORT] [-i SEC] [--pin[ S:C]] [--netns] [--no-tune] [--dry-run] [--no-build]"
 
@@ -1066,6 +1070,29 @@ print_hosts() {
 			jget(merged, "duration_s"), jget(merged, "window_skew_ms") }'
 }
 
+# Every TCP packet looks its socket up in the namespace's established hash
+# table, and this one's size was fixed at boot. With more sockets than
+# buckets, the chains walked per packet grow: at 1M connections (2M sockets
+# in 262,144 buckets) __inet_lookup_established took 5.7 us per round trip
+# against 0.6 at 1K, and a fresh namespace with a table of its own ran 1.27x
+# the round trips/s (2026-12-01, README "What a million connections cost").
+# So as root, unless told --no-netns (or given --netns, or --hosts), a run
+# whose sockets outnumber the buckets gets a namespace of its own.
+auto_netns() {
+	local buckets
+	NETNS=$NETNS_ASKED
+	[[ $NETNS_ASKED == auto ]] || return 0
+	NETNS=0
+	((CAN_TUNE && ${#HOSTS[@]} == 0)) && [[ $ADDR == "" || $ADDR == 127.* ]] || return 0
+	command -v ip >/dev/null || return 0
+	buckets=$(sysctl -n net.ipv4.tcp_ehash_entries 2>/dev/null) || return 0
+	buckets=${buckets#-}
+	((2 * CONNS > buckets)) || return 0
+	NETNS=1
+	echo "netns: $(num $((2 * CONNS))) sockets would share this namespace's $(num "$buckets") TCP hash buckets;"
+	echo "  the run gets a network namespace with a table of its own (--no-netns: run here)"
+}
+
 # One design at one size. Returns 0 (passed), 1 (failed) or 2 (cannot fit).
 run_one() {
 	local slab0 rc=0
@@ -1097,9 +1124,8 @@ run_one() {
 	fi
 	PORT_RESERVE=$PORT
 	((PORT_RESERVE == 0)) && PORT_RESERVE=$C1M_PORT
+	auto_netns
 	prepare_kernel || { cleanup_run; return 1; }
-	((NETNS == 0 && CONNS > 100000 && CAN_TUNE)) &&
-		echo "  hint: --netns gives this run its own TCP hash table (SPEC: ~1.5x faster at 1M)"
 	LOG=$(mktemp -d /tmp/c1m-run.XXXXXX)
 	((RAISE_NOFILE > 0)) && ulimit -Hn "$RAISE_NOFILE" && ulimit -Sn "$RAISE_NOFILE"
 	STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -1262,7 +1288,7 @@ compare_main() {
 
 C1M_PORT=8972
 TARGETS=() ASKED_LIST='' DURATION='' LOOPS='' PORT=$C1M_PORT INTERVAL='' EXTRA_S='' EXTRA_C=''
-CLIENT_NN='' PERF_DIR='' QUICK=0 NETNS=0 NO_TUNE=0 DRY_RUN=0 BUILD=1 PIN_ARG='' PIN_SERVER='' PIN_CLIENT='' SET_ID=''
+CLIENT_NN='' PERF_DIR='' QUICK=0 NETNS=0 NETNS_ASKED=auto NO_TUNE=0 DRY_RUN=0 BUILD=1 PIN_ARG='' PIN_SERVER='' PIN_CLIENT='' SET_ID=''
 ADDR='' HOSTS_ARG='' VIA='ssh -o BatchMode=yes' REMOTE_DIR=$PWD
 PER_DESIGN=''	# the options compare refuses: it runs each design as it comes
 COMMAND=./run.sh
@@ -1292,7 +1318,8 @@ while (($#)); do
 		[[ $# -ge 2 && ("$2" == *:* || ("$2" =~ ^[0-9,-]+$ && "$2" =~ [,-])) ]] && { PIN_ARG=$2; shift; } ;;
 	--pin=*) PIN_ARG=${1#--pin=} ;;
 	compare) TARGETS+=(compare) ;;
-	--netns) NETNS=1 ;;
+	--netns) NETNS=1 NETNS_ASKED=1 ;;
+	--no-netns) NETNS=0 NETNS_ASKED=0 ;;
 	-a) want "$@"; [[ "$2" =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || bad "-a: want an IPv4 address, not '$2'"
 		ADDR=$2; shift ;;
 	--hosts) want "$@"; HOSTS_ARG=$2; shift ;;

@@ -12,6 +12,9 @@
 #                will change, and changes nothing
 #   interrupt    Ctrl-C in the middle of a run (over a fake /proc/sys that the run
 #                tunes): exit 130, settings put back, no process left
+#   autonetns    as root, ./run.sh 06 -n 1000000 --dry-run takes a namespace of its
+#                own when 2M sockets outnumber this one's TCP hash buckets, and
+#                says so; --no-netns and -n 1000 do not
 #   perf         --perf DIR: ramp and window profiles; perf's server us per round
 #                trip at most 1.25x the server's own, and less only by what the
 #                samples missed (their coverage); no perf left; perf-top and
@@ -736,6 +739,29 @@ limits | badargs | plan | tune-fake | tune-ns | pin-args | compare-plan | window
 		exit 77
 	fi ;;
 esac
+# As root, a run whose sockets outnumber this namespace's TCP hash buckets
+# gets a namespace of its own, and says why; --no-netns and small runs stay.
+case_autonetns() {
+	local buckets
+	[[ $EUID -eq 0 ]] || { echo "skip: the namespace is for root"; exit 77; }
+	buckets=$(sysctl -n net.ipv4.tcp_ehash_entries)
+	buckets=${buckets#-}
+	./run.sh 06 -n 1000000 --dry-run --no-build >"$TMP/big" 2>&1 || { cat "$TMP/big"; fail "1M dry run exited $?"; }
+	./run.sh 06 -n 1000000 --no-netns --dry-run --no-build >"$TMP/no" 2>&1 || fail "--no-netns dry run exited $?"
+	./run.sh 06 -n 1000 --dry-run --no-build >"$TMP/small" 2>&1 || fail "1K dry run exited $?"
+	cat "$TMP/big"
+	if ((buckets < 2000000)); then
+		grep -q "^netns: 2,000,000 sockets would share this namespace's $(python3 -c "print(f'{$buckets:,}')") TCP hash buckets" "$TMP/big" ||
+			fail "1M: no line saying why it takes a namespace"
+		grep -q '^server: ip netns exec c1m-run-' "$TMP/big" || fail "1M: the server does not run in a namespace"
+	else
+		! grep -q '^netns:' "$TMP/big" || fail "1M: a namespace although $buckets buckets are enough"
+	fi
+	! grep -q 'netns' "$TMP/no" || fail "--no-netns: still a namespace: $(grep netns "$TMP/no")"
+	! grep -q 'netns' "$TMP/small" || fail "1,000 connections: a namespace: $(grep netns "$TMP/small")"
+	echo pass
+}
+
 # --perf DIR: a profile of the ramp and of the window, whose server CPU per
 # round trip agrees with the server's own count (getrusage over the window):
 # two instruments, one answer. Nothing of perf is left running.
@@ -782,6 +808,7 @@ case_perf() {
 }
 
 case ${1:-} in
+autonetns) case_autonetns ;;
 perf) case_perf ;;
 interrupt) case_interrupt ;;
 limits) case_limits ;;
@@ -795,5 +822,5 @@ pin-args) case_pin_args ;;
 pin-run) case_pin_run ;;
 compare-plan) case_compare_plan ;;
 window) case_window ;;
-*) echo "usage: tests/runsh.sh quick|netns|perf|badargs|plan|interrupt|limits|pin-args|pin-run|compare-plan|window|tune-fake|tune-ns"; exit 2 ;;
+*) echo "usage: tests/runsh.sh quick|netns|autonetns|perf|badargs|plan|interrupt|limits|pin-args|pin-run|compare-plan|window|tune-fake|tune-ns"; exit 2 ;;
 esac
