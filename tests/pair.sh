@@ -8,8 +8,9 @@
 #   every connection up, p50 <= p99 <= max;
 #   the server exits 0 on SIGTERM, prints its JSON line, served at least
 #   every round trip the client counted, and saw every connection.
-# SERVER_ARGS (env) are passed to the server; SERVER_CHECK (env), one more
-# json_check expression over the server's JSON (e.g. 'overlaps == 0').
+# SERVER_ARGS (env) are passed to the server; SERVER_CHECK and CLIENT_CHECK
+# (env), one more json_check expression over the server's or the client's
+# JSON (e.g. 'overlaps == 0').
 source "$(dirname "$0")/lib.sh"
 [[ $# -ge 2 ]] || { echo "usage: tests/pair.sh SERVER_DIR CLIENT_DIR [CLIENT_ARGS...]"; exit 2; }
 sdir=$1 cdir=$2
@@ -25,7 +26,8 @@ echo "--- client stderr"; cat "$TMP/client.err"
 echo "--- client json"; cat "$TMP/client.json"
 [[ $crc -eq 0 ]] || fail "client exited $crc"
 json_check "$TMP/client.json" 'round_trips > 0' 'errors == 0' 'mismatches == 0' \
-	'conns == conns_target' 'lat_us["p50"] <= lat_us["p99"] <= lat_us["max"]'
+	'conns == conns_target' 'lat_us["p50"] <= lat_us["p99"] <= lat_us["max"]' \
+	${CLIENT_CHECK:+"$CLIENT_CHECK"}
 rt=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["round_trips"])' "$TMP/client.json")
 conns=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["conns"])' "$TMP/client.json")
 server_stop
