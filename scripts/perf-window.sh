@@ -10,14 +10,19 @@
 #                 (found from the "warming up" line, or with no warm-up the
 #                 "answered once" line, plus WARMUP_S): per round trip
 #
+# perf takes seconds to start on a loaded machine (9-14 s at 1M here), so
+# the window's perf runs start as the ramp ends, with their events off, and
+# are switched on and off through a control FIFO (perf --control) at the
+# window's edges: the samples hold the window, not the drain after it.
+#
 # Each holds perf.data (where the CPU went), stat.txt (task-clock, context
 # switches, migrations, page faults, and cache and TLB misses where the
 # machine has the counters: a VM often has none, "<not supported>") and
-# "window": the seconds recorded, the unit and, for the ramp, its rate
-# (run.sh adds the window's round trips/s once the run is over).
-# scripts/perf-top DIR/window (or DIR/ramp) turns them into microseconds per
-# unit. Exits 1, saying why, if the client ends too early or perf fails;
-# stopped with TERM, it stops its perf runs first.
+# "window": the unit and, for the ramp, its rate (run.sh adds the window's
+# round trips/s once the run is over). scripts/perf-top DIR/window (or
+# DIR/ramp) turns them into microseconds per unit. Exits 1, saying why, if
+# the client ends too early or perf fails; stopped with TERM, it stops its
+# perf runs first.
 set -u
 usage() { echo "usage: scripts/perf-window.sh CLIENT_LOG CLIENT_PID WARMUP_S WINDOW_S DIR [HZ]" >&2; exit 2; }
 (($# == 5 || $# == 6)) || usage
@@ -33,24 +38,39 @@ pids=()
 stop_perf() { for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null; done; }
 trap 'stop_perf; wait; exit 143' TERM INT
 
-# Start both perfs on $1 for $2 seconds, or with 0 until stop_perf (with no
-# command to run, perf counts until SIGINT; with one, it waits for it).
+# Start both perfs on $1, counting until stop_perf; with "ctl", their events
+# start off and follow "enable"/"disable" on $1/{record,stat}.ctl.
 start_perf() {
-	local cmd=()
-	[[ $2 == 0 ]] || cmd=(-- sleep "$2")
-	perf stat -a -e "$EVENTS" -o "$1/stat.txt" "${cmd[@]}" &
+	local r=() s=()
+	if [[ ${2:-} == ctl ]]; then
+		rm -f "$1"/{record,stat}.{ctl,ack}
+		mkfifo "$1"/{record,stat}.{ctl,ack} || exit 1
+		r=(-D -1 --control="fifo:$1/record.ctl,$1/record.ack")
+		s=(-D -1 --control="fifo:$1/stat.ctl,$1/stat.ack")
+	fi
+	perf stat -a -e "$EVENTS" "${s[@]}" -o "$1/stat.txt" &
 	pids+=($!)
-	perf record -q -a -g -F "$hz" -o "$1/perf.data" "${cmd[@]}" 2>"$1/record.log" &
+	perf record -q -a -g -F "$hz" "${r[@]}" -o "$1/perf.data" 2>"$1/record.log" &
 	pids+=($!)
+	if [[ ${2:-} == ctl ]]; then
+		# Read-write opens: a FIFO opened so does not wait for perf.
+		exec {rc}<>"$1/record.ctl" {sc}<>"$1/stat.ctl" {ra}<>"$1/record.ack" {sa}<>"$1/stat.ack"
+	fi
 }
-end_perf() { # DIR: wait for both; write the seconds perf stat counted
-	local p rc=0
-	for p in "${pids[@]}"; do wait "$p" || rc=1; done
+# "enable" or "disable" both, each answered with "ack" once done.
+switch() {
+	local a b
+	echo "$1" >&"$rc"
+	echo "$1" >&"$sc"
+	read -r -t 30 -u "$ra" a && read -r -t 30 -u "$sa" b && [[ $a == ack && $b == ack ]] ||
+		{ stop_perf; echo "$me: perf did not $1 its events" >&2; exit 1; }
+}
+end_perf() { # DIR: stop both, wait; perf exits 130 after SIGINT, yet wrote its files
+	local p
+	stop_perf
+	for p in "${pids[@]}"; do wait "$p"; done
 	pids=()
-	# perf exits 130 after SIGINT, yet wrote its files: judge by them.
 	[[ -s $1/perf.data && -s $1/stat.txt ]] || { echo "$me: perf failed; see $1/record.log" >&2; exit 1; }
-	awk '/seconds time elapsed/ { print "seconds", $1 }' "$1/stat.txt" >"$1/window"
-	return $rc
 }
 # Wait for a line with $1 in the client's log; fail if the client ends first.
 await() {
@@ -61,14 +81,14 @@ await() {
 }
 
 # The ramp: its start to "connected in".
-start_perf "$dir/ramp" 0
+start_perf "$dir/ramp"
 await 'connected in' "its connections were up"
-stop_perf
 end_perf "$dir/ramp"
-awk '/connected in/ { r = $0; sub(/.*\(/, "", r); sub(/ conn\/s.*/, "", r); print "rate", r }' "$log" >>"$dir/ramp/window"
+awk '/connected in/ { r = $0; sub(/.*\(/, "", r); sub(/ conn\/s.*/, "", r); print "rate", r }' "$log" >"$dir/ramp/window"
 echo "unit connection" >>"$dir/ramp/window"
 
-# The window: the line just before the warm-up (or, without one, the window).
+# The window: perf ready, events off, during the first round and warm-up.
+start_perf "$dir/window" ctl
 if awk -v w="$warm" 'BEGIN { exit !(w > 0) }'; then
 	await 'warming up for' "its warm-up"
 else
@@ -77,6 +97,9 @@ fi
 rec=$(awk -v w="$win" 'BEGIN { r = w - 1; if (r < 0.5) r = w / 2; print r }')
 sleep "$(awk -v w="$warm" 'BEGIN { print w + 0.5 }')"
 echo "$me: recording $rec s of the window (perf record -a -g -F $hz)" >&2
-start_perf "$dir/window" "$rec"
-end_perf "$dir/window" || { echo "$me: perf failed; see $dir/window/record.log" >&2; exit 1; }
-echo "unit round trip" >>"$dir/window/window"
+switch enable
+sleep "$rec"
+switch disable
+end_perf "$dir/window"
+rm -f "$dir/window"/{record,stat}.{ctl,ack}
+echo "unit round trip" >"$dir/window/window"
