@@ -710,9 +710,13 @@ static double first_round(void)
 		uint64_t now = clock_ns();
 
 		/* Done once every connection has had a reply and every loop
-		 * has sent its waiting ones again (start_step's second pass). */
-		if (left == 0 && live > 0 && loops_started() == cfg.loops)
-			return (now - go_ns) / 1e9;
+		 * has sent its waiting ones again (start_step's second pass,
+		 * which always ends: no stall to watch for then). */
+		if (left == 0 && live > 0) {
+			if (loops_started() == cfg.loops)
+				return (now - go_ns) / 1e9;
+			moved = now;
+		}
 		if (left != before) {
 			before = left;
 			moved = now;
