@@ -425,19 +425,20 @@ need_cpus_01() {
 case_pin_args() {
 	need_cpus_01
 	local out
+	# (As root, a 1M dry run says it runs in a namespace of its own.)
 	# Explicit sets: taskset -c on each side's command.
 	out=$(./run.sh 06 --pin 0:1 --dry-run --no-build 2>&1) || { echo "$out"; fail "--pin 0:1 dry run failed"; }
-	grep -Eq '^server: taskset -c 0 ./06_multi_epoll_server/server ' <<<"$out" || fail "--pin 0:1: no taskset -c 0 server: $out"
-	grep -Eq '^client: taskset -c 1 ./05_multi_epoll_client/client ' <<<"$out" || fail "--pin 0:1: no taskset -c 1 client"
+	grep -Eq '^server: (ip netns exec c1m-run-[0-9]+ )?taskset -c 0 ./06_multi_epoll_server/server ' <<<"$out" || fail "--pin 0:1: no taskset -c 0 server: $out"
+	grep -Eq '^client: (ip netns exec c1m-run-[0-9]+ )?taskset -c 1 ./05_multi_epoll_client/client ' <<<"$out" || fail "--pin 0:1: no taskset -c 1 client"
 	out=$(./run.sh 06 --pin=1:0 --dry-run --no-build 2>&1) || fail "--pin=1:0 exited $?"
-	grep -Eq '^server: taskset -c 1 ' <<<"$out" && grep -Eq '^client: taskset -c 0 ' <<<"$out" || fail "--pin=1:0: $out"
+	grep -Eq '^server: (ip netns exec c1m-run-[0-9]+ )?taskset -c 1 ' <<<"$out" && grep -Eq '^client: (ip netns exec c1m-run-[0-9]+ )?taskset -c 0 ' <<<"$out" || fail "--pin=1:0: $out"
 	# The default: the first half of the usable CPUs for the server.
 	out=$(taskset -c 0,1 ./run.sh 06 --pin --dry-run --no-build 2>&1) || fail "--pin (default) exited $?"
-	grep -Eq '^server: taskset -c 0 ' <<<"$out" && grep -Eq '^client: taskset -c 1 ' <<<"$out" ||
+	grep -Eq '^server: (ip netns exec c1m-run-[0-9]+ )?taskset -c 0 ' <<<"$out" && grep -Eq '^client: (ip netns exec c1m-run-[0-9]+ )?taskset -c 1 ' <<<"$out" ||
 		fail "--pin on CPUs 0,1: want server 0, client 1: $(grep -E '^(server|client):' <<<"$out")"
 	# --pin before the design number: the number is still the design.
 	out=$(./run.sh --pin 06 --dry-run --no-build 2>&1) || fail "./run.sh --pin 06 exited $?"
-	grep -q '^server: taskset -c ' <<<"$out" || fail "--pin 06: no taskset"
+	grep -Eq '^server: (ip netns exec c1m-run-[0-9]+ )?taskset -c ' <<<"$out" || fail "--pin 06: no taskset"
 	# Not pinned: no taskset.
 	! ./run.sh 06 --dry-run --no-build 2>&1 | grep -q taskset || fail "taskset without --pin"
 
