@@ -1348,6 +1348,11 @@ DURATION_ASKED=$DURATION INTERVAL=${INTERVAL:-5}
 
 [[ -n "$PIN_ARG" ]] && set_pins "$PIN_ARG"
 [[ -n "$HOSTS_ARG" ]] && parse_hosts "$HOSTS_ARG"
+if [[ -n "$PERF_DIR" ]]; then
+	[[ ${TARGETS[0]} == compare || ${TARGETS[0]} == all || $ASKED_LIST == *,* || -n "$HOSTS_ARG" ]] &&
+		bad "--perf profiles one run here: not with compare, all, an -n list or --hosts"
+	command -v perf >/dev/null || bad "--perf needs perf (Debian: apt-get install linux-perf)"
+fi
 
 valid=$(valid_designs)
 if [[ ${TARGETS[0]} == compare ]]; then

@@ -165,6 +165,9 @@ case_badargs() {
 	want 2 "not a design number" ./run.sh abc
 	want 2 "one number, or all" ./run.sh 06 06
 	want 2 "--client 99: no client" ./run.sh 06 --client 99 --dry-run --no-build
+	want 2 "--perf profiles one run" ./run.sh all --perf "$TMP/p" --dry-run --no-build
+	want 2 "--perf profiles one run" ./run.sh 06 -n 1000,2000 --perf "$TMP/p" --dry-run --no-build
+	want 2 "--perf needs a value" ./run.sh 06 --perf
 	# Sizes that cannot fit: refused with the reason, nothing run.
 	want 2 "-n 100,000,000 cannot fit: at most [0-9,]+ here, limited by memory" \
 		./run.sh 06 -n 100000000 --dry-run --no-build
