@@ -29,7 +29,7 @@
 #                 the client. The sets are recorded in the JSON.
 #   --netns       run both ends in a fresh network namespace (root), made after
 #                 raising net.ipv4.tcp_child_ehash_entries, so that it has a TCP
-#                 hash table of its own (1.27x the round trips/s at 1M here).
+#                 hash table of its own (1.13-1.27x the round trips/s at 1M here).
 #                 As root, a run with more sockets than this namespace's table
 #                 has buckets gets one by default, and says so
 #   --no-netns    run in this namespace even then
@@ -775,17 +775,21 @@ run_client() {
 	local first=$((CONNS / 200))
 	((first > 600)) && first=600
 	tmo=$((CONNS / 5000 + first + ${DURATION%.*} + WARMUP + 60))
+	# --perf: its ramp recording is on before the client starts (perf takes
+	# seconds to start; a 1K ramp is over in 0.1 s), or there is none.
+	if [[ -n "$PERF_DIR" ]]; then
+		scripts/perf-window.sh "$LOG/client.log" "$LOG/client.pid" "$WARMUP" "$DURATION" "$PERF_DIR" &
+		PERF_PID=$!
+		until [[ -e $PERF_DIR/ramp/ready ]] || ! kill -0 "$PERF_PID" 2>/dev/null; do sleep 0.1; done
+	fi
 	CLIENT_T0=$(date +%s%N)
 	STAT0=$(head -n 1 /proc/stat)
 	timeout -k 10 "$tmo" "${NSX[@]}" "${CLIENT_CMD[@]}" >"$LOG/client.json" \
 		2> >(tee "$LOG/client.log" | sed -u 's/^/  client| /' >&2) &
 	CLIENT_PID=$!
+	echo "$CLIENT_PID" >"$LOG/client.pid"
 	RUN_PIDS="$RUN_PIDS, \"client_pid\": $CLIENT_PID"
 	echo "  (client pid $CLIENT_PID)"
-	if [[ -n "$PERF_DIR" ]]; then
-		scripts/perf-window.sh "$LOG/client.log" "$CLIENT_PID" "$WARMUP" "$DURATION" "$PERF_DIR" &
-		PERF_PID=$!
-	fi
 	wait "$CLIENT_PID"
 	CLIENT_RC=$?
 	CLIENT_PID=''
@@ -798,14 +802,13 @@ run_client() {
 	((CLIENT_RC == 124)) && echo "$PROG: the client ran past ${tmo}s and was stopped" >&2
 }
 
-# --perf: the run's round trips/s go beside the recorded seconds (the
-# server's count over the window when it gave one, else the client's), and
-# scripts/perf-top makes DIR/top.txt.
+# --perf: the window's round trips/s (the server's count when it gave one,
+# else the client's) go into DIR/window/window, and scripts/perf-top makes
+# DIR/window/top.txt and DIR/ramp/top.txt.
 perf_top() {
 	local rps
-	rps=$(awk "$(cat scripts/lib.awk)"' { s = jget($0, "server_window_rps"); c = jget($0, "rps")
+	rps=$(awk "$AWK_LIB"' { s = jget($0, "server_window_rps"); c = jget($0, "rps")
 		print (s != "" && s != "null" && s + 0 > 0) ? s : c }' <<<"${SUMMARIES[-1]}")
-	sed -i '/^rate /d' "$PERF_DIR/window/window"
 	echo "rate $rps" >>"$PERF_DIR/window/window"
 	scripts/perf-top "$PERF_DIR/window" >"$PERF_DIR/window/top.txt"
 	[[ -s $PERF_DIR/ramp/window ]] && scripts/perf-top "$PERF_DIR/ramp" >"$PERF_DIR/ramp/top.txt"
@@ -1073,9 +1076,10 @@ print_hosts() {
 # Every TCP packet looks its socket up in the namespace's established hash
 # table, and this one's size was fixed at boot. With more sockets than
 # buckets, the chains walked per packet grow: at 1M connections (2M sockets
-# in 262,144 buckets) __inet_lookup_established took 5.7 us per round trip
-# against 0.6 at 1K, and a fresh namespace with a table of its own ran 1.27x
-# the round trips/s (2026-12-01, README "What a million connections cost").
+# in 262,144 buckets) __inet_lookup_established took 6.66 us per round trip
+# against 0.63 at 1K, and a fresh namespace with a table of its own ran
+# 1.13-1.27x the round trips/s (2026-12-01, README "What a million
+# connections cost").
 # So as root, unless told --no-netns (or given --netns, or --hosts), a run
 # whose sockets outnumber the buckets gets a namespace of its own.
 auto_netns() {

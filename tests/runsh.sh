@@ -17,7 +17,8 @@
 #                says so; --no-netns and -n 1000 do not
 #   perf         --perf DIR: ramp and window profiles; perf's server us per round
 #                trip at most 1.25x the server's own, and less only by what the
-#                samples missed (their coverage); no perf left; perf-top and
+#                samples missed (their coverage); no perf left, also when
+#                perf-window.sh is stopped in its wait; perf-top and
 #                perf-window.sh refuse bad arguments
 #   tune-fake    tune.sh apply / --undo / check over a fake /proc/sys tree, as
 #                root and as a user
@@ -798,6 +799,21 @@ case_perf() {
 	assert 0.8 * cov * own <= perf <= 1.25 * own, (perf, own, cov)
 	EOF
 	! pgrep -f "perf (record|stat) .*$d" >/dev/null || fail "perf left running"
+	# Stopped with TERM in its wait for the window (run.sh's cleanup gives
+	# it 5 s), it stops at once and takes its perf runs with it.
+	sleep 60 &
+	local fake=$! pw t0
+	printf 'x: 5/5 connected in 1.0 s (5 conn/s), 0 failed\nx: warming up for 30 s\n' >"$TMP/fake.log"
+	echo "$fake" >"$TMP/fake.pid"
+	scripts/perf-window.sh "$TMP/fake.log" "$TMP/fake.pid" 30 10 "$TMP/pw" 2>"$TMP/pw.err" &
+	pw=$!
+	sleep 3
+	t0=$(date +%s%N)
+	kill -TERM "$pw"
+	wait "$pw"
+	kill "$fake"
+	(($(date +%s%N) - t0 < 2000000000)) || fail "perf-window.sh took over 2 s to stop on TERM"
+	! pgrep -f "perf (record|stat) .*$TMP/pw" >/dev/null || fail "perf-window.sh left perf running: $(pgrep -af "perf .*$TMP/pw")"
 	# Bad arguments: exit 2 and one line saying what is wrong.
 	for args in "perf-top $TMP/nothing|has no perf.data" "perf-top|usage: scripts/perf-top" \
 		"perf-top -n x $d/window|-n wants a count" "perf-top $d/window $d/ramp|different units" \
