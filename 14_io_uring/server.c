@@ -100,8 +100,9 @@
  * indexed by fd, plus, in the kernel, the socket (~4 KB) and the armed
  * receive (an io_kiocb of 256 bytes and its poll entry). Per loop, whatever
  * the connection count: the rings (0.6 MB) and -B buffers of BUF_SIZE bytes
- * (0.5 MB). `-n 1000000` makes 57 loops here (1/8 to spare): ~48 MB of RSS at the start,
- * ~75 MB once every buffer has been used, so ~75 bytes a connection.
+ * (0.5 MB). `-n 1000000` makes 57 loops here (1/8 to spare): 48 MB of RSS
+ * at the start, ~82 MB once every buffer has been used (82 bytes a
+ * connection in the 1M runs of 2026-12-01).
  *
  * The ring itself (setup, mmap, the queues, io_uring_enter, the buffer
  * ring) is plumbing, in uring.c; every request the design makes is
