@@ -46,6 +46,9 @@ class Facts:
     server_dir: str = ""            # run (designs)
     client_dir: str = ""            # run (designs)
     set_id: str = ""                # compare
+    round: int = 0                  # compare: this run's round, 1..rounds
+    rounds: int = 0                 # compare: how many (0: not a compare)
+    reference: str = ""             # compare: the design ratios are to
     started: str = ""               # run: UTC, 2026-12-06T03:23:05Z
     conns: int = 0                  # plan: the connections asked of the client
     asked: Optional[int] = None     # plan
