@@ -11,6 +11,11 @@ from typing import List, Optional
 C1M_PORT = 8972
 
 
+class UsageError(Exception):
+    """Bad input from the user: run.main prints "run.sh: MESSAGE" and the
+    synopsis on stderr and exits 2. Raise it anywhere with one line."""
+
+
 @dataclass(frozen=True)
 class Options:
     """./run.sh's arguments, checked (cli.parse)."""
@@ -75,13 +80,18 @@ class Facts:
     clients: List[Optional[dict]] = field(default_factory=list)  # hosts: each
     host_names: List[str] = field(default_factory=list)  # hosts
     server: Optional[dict] = None   # pair: the server's JSON line
-    samples: List[List[int]] = field(default_factory=list)  # pair: sampler rows
-    # [slab_kb, tcp_inuse, tcp_tw, tcp_mem_pages, server_rss_kb] every 0.5 s
+    client_t0_wall_us: int = 0      # pair/hosts: CLOCK_REALTIME at client start
+    samples: List[List[float]] = field(default_factory=list)  # pair: every 0.5 s
+    # [t_s, slab_kb, tcp_inuse, tcp_tw, tcp_mem_pages, server_rss_kb,
+    #  server_cpu_s, client_cpu_s]; t_s from client start; tcp_* from
+    # /proc/SERVER_PID/net/sockstat (the run's namespace); cpu_s cumulative
     slab0_kb: int = 0               # kernel
     mem_available0_kb: int = 0      # kernel
     sysctls: dict = field(default_factory=dict)   # kernel: key -> value
     tcp_ext0: dict = field(default_factory=dict)  # kernel: TcpExt before
     tcp_ext1: dict = field(default_factory=dict)  # kernel: and after
     time_wait_left: int = 0         # kernel
-    progress: List[dict] = field(default_factory=list)  # pair: per-interval
-    # rows parsed from both programs' progress lines (formats.py's CSV)
+    progress: List[dict] = field(default_factory=list)  # pair/hosts: every
+    # stderr line of both programs, {"t_s": since client start, "who":
+    # "server" | "client" | "client@HOST", "line": text}; formats.py parses
+    # the progress lines ("conns 200  rps 119877  p99 3.3 ms") into its CSV
