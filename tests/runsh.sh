@@ -401,7 +401,7 @@ case_limits() {
 	[[ $(wc -l <"$TMP/e") -eq 1 ]] && grep -q '^run.sh: ./03_fake/server -L failed (exit 2): .*rebuild it' "$TMP/e" ||
 		fail "a server without -L: want one clear line, have: $(cat "$TMP/e")"
 	# A -L line without a key the sizing needs: one line naming it.
-	fake_programs "$t" "${srv/\"target\":5000/}" "$cli" 1
+	fake_programs "$t" "${srv/,\"target\":5000/}" "$cli" 1
 	"$t/run.sh" 03 --dry-run --no-build >/dev/null 2>"$TMP/e"
 	[[ $? -eq 1 ]] && [[ $(wc -l <"$TMP/e") -eq 1 ]] && grep -q '"target" is' "$TMP/e" ||
 		fail "-L without target: $(cat "$TMP/e")"
