@@ -202,8 +202,8 @@ class Run:
         f.tcp_ext1 = kernel.tcp_ext(self.ns)
         logs = {"server": os.path.join(self.logdir, "server.log"),
                 "client": os.path.join(self.logdir, "client.log")}
-        for name in f.host_names:
-            logs[f"client-{name}"] = os.path.join(self.logdir, f"client.{name}.log")
+        for i, name in enumerate(f.host_names):
+            logs[f"client-{name}"] = os.path.join(self.logdir, f"client.{i}.log")
         # Processes stopped, settings back, the namespace gone; then the record.
         self.cleanup.run_all()
         return self.record(logs)
@@ -251,7 +251,9 @@ class Run:
             from . import perf
             print(perf.after_run(o.perf_dir, _window_rps(self.summary)), end="", flush=True)
         if f.host_names:
-            print(record.hosts_table(f), flush=True)
+            text = record.hosts_table(f)
+            if text:
+                print(text, flush=True)
         print(f"result: {self.result_path}", flush=True)
         ext = " ".join(f"{k} {f.tcp_ext1.get(k, 0) - f.tcp_ext0.get(k, 0)}" for k in kernel.TCP_EXT
                        if f.tcp_ext1.get(k, 0) - f.tcp_ext0.get(k, 0) > 0)
