@@ -264,7 +264,7 @@ class Pair:
         with open(os.path.join(r.logdir, "client.json"), "w") as out:
             client = proc.bkg(["timeout", "-k", "10", str(tmo)] + r.nsx() + argv,
                               stdout=out, stderr=subprocess.PIPE)
-        ch = r.cleanup.defer(proc.stop_proc, client, grace_s=r.session.grace)
+        ch = r.cleanup.defer(lambda: proc.stop_proc(client, grace_s=r.session.grace))
         with open(pidfile, "w") as pf:
             pf.write(f"{client.pid}\n")
         f.client_pids.append(client.pid)

@@ -39,13 +39,20 @@ class Cleanup:
         self._steps = [s for s in self._steps if s[0] is not handle]
 
     def run_all(self):
-        """Run every step left, newest first, even if one raises."""
+        """Run every step left, newest first, even if one raises. An
+        interrupt during a step (Interrupted, KeyboardInterrupt) lets the
+        other steps run first and is raised again after them."""
+        pending = None
         while self._steps:
             _, fn, args, kw = self._steps.pop()
             try:
                 fn(*args, **kw)
             except Exception as e:  # one failed undo must not stop the others
                 print(f"run.sh: cleanup: {e}", file=sys.stderr, flush=True)
+            except BaseException as e:
+                pending = pending or e
+        if pending is not None:
+            raise pending
 
 
 def stop_proc(popen, sig=signal.SIGTERM, grace_s=30):

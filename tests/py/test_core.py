@@ -93,6 +93,21 @@ class Cleanup(unittest.TestCase):
         c.run_all()   # nothing left: nothing runs twice
         self.assertEqual(done, [4, 1])
 
+    def test_interrupt_in_a_step(self):
+        # Ctrl-C inside one step: the rest still run, then it is raised again.
+        done = []
+        c = proc.Cleanup()
+        c.defer(done.append, 1)
+        c.defer(self._interrupt)
+        c.defer(done.append, 3)
+        with self.assertRaises(proc.Interrupted):
+            c.run_all()
+        self.assertEqual(done, [3, 1])
+
+    @staticmethod
+    def _interrupt():
+        raise proc.Interrupted(130)
+
     def test_stop_proc_kills_after_grace(self):
         p = subprocess.Popen([sys.executable, "-c",
                               "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN);"
