@@ -7,7 +7,7 @@ import re
 import shutil
 
 from . import designs, hosts, plan
-from .model import C1M_PORT, Options, UsageError
+from .model import Options, UsageError
 
 USAGE = """\
 run.sh - run one c1m design (its server and its client) at this machine's
