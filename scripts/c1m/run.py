@@ -354,7 +354,10 @@ def main(argv=None, repo_dir=None):
     try:
         opts = cli.parse(argv, repo_dir)
     except cli.ShowHelp:
-        print(cli.USAGE, end="")
+        try:
+            print(cli.USAGE, end="", flush=True)
+        except BrokenPipeError:  # ./run.sh -h | head: as the Python docs advise
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except UsageError as e:
         print(f"run.sh: {e}\n{cli.SYNOPSIS}", file=sys.stderr, flush=True)
