@@ -194,7 +194,8 @@ def result(facts, opts, summary, machine, provenance):
     run.update({"netns": facts.netns_name, "tune_state": facts.tune_state})
     r = {"summary": summary, "command": command_line(opts.argv), "server_cmd": facts.server_line,
          "client_cmd": facts.client_line, "exit": {"client": facts.client_rc, "server": facts.server_rc},
-         "run": run, "provenance": provenance, "machine": machine,
+         "run": run, "provenance": provenance,
+         "machine": dict(machine, mem_available_kb=facts.mem_available0_kb),
          "sizing": {"conns": facts.conns, "asked": facts.asked, "cap": facts.size_cap,
                     "limited_by": facts.size_why},
          "sysctls": facts.sysctls,

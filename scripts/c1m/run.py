@@ -240,14 +240,14 @@ class Run:
         ncpu = os.cpu_count() or 1
         self.summary = record.summary(f, o, ncpu)
         res = record.result(f, o, self.summary, record.machine(), record.provenance(s.repo_dir))
-        res.setdefault("machine", {})["mem_available_kb"] = f.mem_available0_kb
         os.makedirs(s.results_dir, exist_ok=True)
         self.result_path = record.write(res, s.results_dir, logs)
         s.summaries.append(self.summary)
         rc = 0 if self.summary.get("status") == "ok" else 1
         print(flush=True)
         print(record.table([self.summary]), flush=True)
-        if o.perf_dir and os.path.getsize(os.path.join(o.perf_dir, "window", "window")) > 0:
+        win = os.path.join(o.perf_dir or "", "window", "window")
+        if o.perf_dir and os.path.isfile(win) and os.path.getsize(win) > 0:
             from . import perf
             print(perf.after_run(o.perf_dir, _window_rps(self.summary)), end="", flush=True)
         if f.host_names:
