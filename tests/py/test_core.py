@@ -9,7 +9,7 @@ import unittest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
-from c1m import cli, designs, proc  # noqa: E402
+from c1m import cli, designs, kernel, proc  # noqa: E402
 from c1m.model import UsageError  # noqa: E402
 
 
@@ -77,6 +77,26 @@ class Limits(unittest.TestCase):
         with self.assertRaises(designs.LimitsError) as e:
             designs.limit("s", '{"target":5000,}', ("target", "[0-9]+"))
         self.assertIn("./s -L: not a JSON object", str(e.exception))
+
+
+class Kernel(unittest.TestCase):
+    def test_sockstat(self):
+        text = "sockets: used 12\nTCP: inuse 5 orphan 0 tw 7 alloc 9 mem 3\nUDP: inuse 1 mem 2\n"
+        self.assertEqual(kernel.sockstat_tcp(text), {"inuse": 5, "orphan": 0, "tw": 7, "alloc": 9, "mem": 3})
+        self.assertEqual(kernel.sockstat_tcp(""), {})
+
+    def test_tune_args(self):
+        self.assertEqual(kernel.tune_args(200, 8972, False, 0, False), ["-n", "200", "-p", "8972"])
+        self.assertEqual(kernel.tune_args(10, 1, True, 1048576, True),
+                         ["-n", "10", "-p", "1", "--threads", "--fds", "1048576", "--netns"])
+
+    def test_auto_netns_asked(self):
+        # --netns / --no-netns are as asked, whatever the size; not root: never.
+        self.assertEqual(kernel.auto_netns("1", 10, False, False, ""), (True, []))
+        self.assertEqual(kernel.auto_netns("0", 10 ** 7, True, False, ""), (False, []))
+        self.assertEqual(kernel.auto_netns("auto", 10 ** 7, False, False, ""), (False, []))
+        self.assertEqual(kernel.auto_netns("auto", 10 ** 7, True, True, ""), (False, []))
+        self.assertEqual(kernel.auto_netns("auto", 10 ** 7, True, False, "10.0.0.1"), (False, []))
 
 
 class Cleanup(unittest.TestCase):
