@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""docs_check.py links|mentions [ROOT] - no dangling references in the tree.
+"""docs_check.py links|mentions|counts [ROOT] - no dangling references in
+the tree, and no stale figure that a command can check.
 
 links     every relative link and image in README.md and docs/**/*.md
           points at a file or directory that exists (links to a web
@@ -8,6 +9,8 @@ mentions  no file tracked by git names the design notes that are not in
           the repository (the spec file and the merge interface file), or
           an issue number ("issue" followed by a number): a reader of the
           repository cannot follow either.
+counts    the `server.c` lines column of README.md's designs table is
+          `wc -l` of each NN_*/server.c, and the table lists every one.
 
 Prints each dangling reference as FILE:LINE: what, and exits 1 if there is
 any, 0 if none, 2 on bad arguments. ROOT defaults to the repository that
@@ -92,9 +95,33 @@ def mentions(root):
     return bad
 
 
+def line_counts(root):
+    """(design, what the README says, what wc -l says) of every mismatch."""
+    actual = {}
+    for d in sorted(os.listdir(root)):
+        path = os.path.join(root, d, "server.c")
+        if re.match(r"^\d\d_", d) and os.path.isfile(path):
+            with open(path, "rb") as f:
+                actual[d] = f.read().count(b"\n")
+    header, stated = None, {}
+    with open(os.path.join(root, "README.md"), encoding="utf-8") as f:
+        for line in f:
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if "`server.c` lines" in cells:
+                header = cells.index("`server.c` lines")
+            elif header is not None and cells and cells[0].startswith("`"):
+                stated[cells[0].strip("`")] = cells[header] if header < len(cells) else ""
+            elif header is not None and not line.startswith("|"):
+                break
+    bad = [(d, stated.get(d, "missing"), n) for d, n in actual.items()
+           if stated.get(d) != str(n)]
+    bad += [(d, stated[d], "no such server.c") for d in stated if d not in actual]
+    return bad
+
+
 def main():
-    if len(sys.argv) not in (2, 3) or sys.argv[1] not in ("links", "mentions"):
-        print("usage: docs_check.py links|mentions [ROOT]", file=sys.stderr)
+    if len(sys.argv) not in (2, 3) or sys.argv[1] not in ("links", "mentions", "counts"):
+        print("usage: docs_check.py links|mentions|counts [ROOT]", file=sys.stderr)
         return 2
     root = sys.argv[2] if len(sys.argv) == 3 else os.path.dirname(
         os.path.dirname(os.path.abspath(__file__)))
@@ -106,6 +133,12 @@ def main():
         for path, n, target in bad:
             print(f"{path}:{n}: link to a missing file: {target}")
         print(f"{len(bad)} dangling links in {len(markdown_files(root))} pages")
+        return 1 if bad else 0
+    if sys.argv[1] == "counts":
+        bad = line_counts(root)
+        for d, said, n in bad:
+            print(f"README.md: {d}: says {said} lines, wc -l says {n}")
+        print(f"{len(bad)} stale line counts")
         return 1 if bad else 0
     bad = mentions(root)
     for path, n, what in bad:
