@@ -6,7 +6,8 @@ links     every relative link and image in README.md and docs/**/*.md
           points at a file or directory that exists (links to a web
           address or to an anchor in the same page are not checked).
 mentions  no file tracked by git names the design notes that are not in
-          the repository (the spec file and the merge interface file), or
+          the repository (the spec, by its file name or its upper-case
+          name alone, and the merge interface file), or
           an issue number ("issue" followed by a number): a reader of the
           repository cannot follow either.
 counts    the `server.c` lines column of README.md's designs table is
@@ -32,9 +33,10 @@ LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 CODE_SPAN = re.compile(r"`[^`]*`")
 # Built from parts so that this file does not name what it looks for.
-MENTION = re.compile(
-    r"\b(?:SPEC" r"\.md|i11-interface" r"\.md)|\biss" r"ues?\s+#?\d+",
-    re.IGNORECASE,
+# The spec is cited as its file name or as the upper-case word alone.
+MENTIONS = (
+    re.compile(r"\bSP" r"EC\b|\bi11-interface" r"\.md\b"),
+    re.compile(r"\biss" r"ues?\s+#?\d+", re.IGNORECASE),
 )
 
 
@@ -90,8 +92,9 @@ def mentions(root):
         if "\0" in text:
             continue
         for n, line in enumerate(text.splitlines(), 1):
-            for m in MENTION.finditer(line):
-                bad.append((rel, n, m.group(0)))
+            for pattern in MENTIONS:
+                for m in pattern.finditer(line):
+                    bad.append((rel, n, m.group(0)))
     return bad
 
 
