@@ -18,6 +18,7 @@
 usage="usage: tests/epoll-line.sh bulk|cap DIR"
 [[ $# -eq 2 && -d "$2" ]] || { echo "$usage" >&2; exit 2; }
 check=$1 dir=$2
+# shellcheck disable=SC2034 # server_start (tests/lib.sh) reads it
 [[ $check == cap ]] && SERVER_NOFILE=200
 source "$(dirname "$0")/lib.sh"
 

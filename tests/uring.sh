@@ -22,9 +22,10 @@ unavailable)
 				>"$TMP/$p.out" 2>"$TMP/$p.err"
 			rc=$?
 			cat "$TMP/$p.err"
-			[[ $rc -eq 77 && ! -s "$TMP/$p.out" && $(wc -l <"$TMP/$p.err") -eq 1 ]] &&
-				grep -q "io_uring unavailable" "$TMP/$p.err" ||
+			if ! [[ $rc -eq 77 && ! -s "$TMP/$p.out" && $(wc -l <"$TMP/$p.err") -eq 1 ]] ||
+				! grep -q "io_uring unavailable" "$TMP/$p.err"; then
 				fail "$p with io_uring_setup -> $e: exit $rc, want 77 and one line"
+			fi
 		done
 	done
 	;;
