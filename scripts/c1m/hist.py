@@ -87,8 +87,8 @@ def quantile(hist, q):
 
 
 def mean(hist):
-    """hist_mean() in ns: sum_ns / count, 0 when empty."""
-    return hist["sum_ns"] / hist["count"] if hist["count"] else 0
+    """hist_mean() in ns: sum_ns / count as doubles, 0 when empty."""
+    return float(hist["sum_ns"]) / float(hist["count"]) if hist["count"] else 0
 
 
 def of_values(values, sub_bits=6):
