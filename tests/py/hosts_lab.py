@@ -207,8 +207,10 @@ def main():
         if not os.access(os.path.join(ROOT, p), os.X_OK):
             print("no %s: run make first" % p)
             return 77
-    # timeout(1) sends TERM: unwind, so the namespaces and the server go.
-    signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
+    # timeout(1) sends TERM (unittest would catch a SystemExit and go on):
+    # remove the lab at once; `down` also ends what runs in it (the server,
+    # the clients).
+    signal.signal(signal.SIGTERM, lambda *a: (lab("down"), os._exit(143)))
     try:
         r = unittest.main(exit=False).result
     finally:
