@@ -151,6 +151,42 @@ class Quantiles(unittest.TestCase):
             self.assertLessEqual(abs(hist.quantile(h, q) - exact), exact / 128 + 1, q)
 
 
+# Broken copies of hist.py, each of which the comparison with hist.c must
+# catch (tests that cannot fail prove nothing): text, replacement.
+MUTANTS = (
+    ("mid rounded up", "return lo + (hi - lo) // 2", "return lo + (hi - lo + 1) // 2"),
+    ("upper edge", "return lo + (hi - lo) // 2", "return hi"),
+    ("rank floored", "    if rank < x:\n", "    if False:\n"),
+    ("rank + 1", "    if rank < x:\n", "    if True:\n"),
+    ("no clamp to min", "            if v < hist[\"min_ns\"]:", "            if False:"),
+    ("no clamp to max", "            if v > hist[\"max_ns\"]:", "            if False:"),
+    ("group shifted", "return (sub + s) << (group - 1)", "return (sub + s) << group"),
+    ("high = next low", "return bucket_low(i + 1, sub_bits) - 1", "return bucket_low(i + 1, sub_bits)"),
+    ("q <= 0 as 0", "        return hist[\"min_ns\"]\n    if q >= 1", "        return 0\n    if q >= 1"),
+)
+
+
+class Mutants(unittest.TestCase):
+    def test_each_broken_rule_is_caught(self):
+        import types
+        with open(hist.__file__) as f:
+            src = f.read()
+        r = random.Random(5)
+        cases = [mkhist({1000: 500, 1200: 400, 1500: 90, 1800: 9, 2100: 1}),
+                 mkhist({i: r.randrange(1, 50) for i in r.sample(range(NB), 40)}),
+                 mkhist({hist.index(5000, SB): 10, hist.index(9000, SB): 1}, lo=5030, hi=9001),
+                 mkhist({i: 1 for i in (0, 5, 127, 128, 200, 3000, NB - 1)}, lo=0, hi=U64)]
+        want = [c_quantiles(h, QS) for h in cases]
+        edges = c_edges(list(range(NB)))
+        for name, a, b in MUTANTS:
+            self.assertEqual(src.count(a), 1, "mutant %s: its text is no longer in hist.py" % name)
+            m = types.ModuleType("hist_mutant")
+            exec(compile(src.replace(a, b), "hist_mutant", "exec"), m.__dict__)
+            bad = any([m.quantile(h, q) for q in QS] != w for h, w in zip(cases, want))
+            bad = bad or any((m.bucket_low(i, SB), m.bucket_high(i, SB)) != edges[i][:2] for i in range(NB))
+            self.assertTrue(bad, "mutant '%s' agrees with hist.c: the test cannot see it" % name)
+
+
 class Merge(unittest.TestCase):
     def test_adds_buckets_and_saturates(self):
         a = {"sub_bits": 6, "count": 3, "sum_ns": U64 - 10, "min_ns": 7, "max_ns": 900,
