@@ -199,6 +199,9 @@ class Lab(unittest.TestCase):
 
 
 def main():
+    if os.environ.get("SAN"):
+        print("a sanitized client at 2 x 2,000 connections adds nothing here; plain make test runs it")
+        return 77
     if os.geteuid() != 0 or not shutil.which("ip") or subprocess.run(
             ["ip", "netns", "list"], capture_output=True).returncode:
         print("needs root and ip netns")
