@@ -7,7 +7,7 @@
 #   netns    ./run.sh 06 at 2 x 2,000 connections with --via 'ip netns exec':
 #            the run passes; the merged round trips are the sum of the two
 #            clients'; every merged key (p50 ... p99.9 among them) equals that
-#            of the two clients' buckets merged apart (tests/merge_check.py);
+#            of the two clients' buckets merged apart (tests/py/merge_tool.py);
 #            every client's window opens and closes within 50 ms of the
 #            other's; the server's window rps
 #            agrees with the merged one; each histogram holds the window's
@@ -99,7 +99,7 @@ r = json.load(open(sys.argv[1]))
 json.dump(r["client"], open(sys.argv[2] + "/merged.json", "w"), separators=(",", ":"))
 for i, c in enumerate(r["clients"]):
     json.dump(c, open("%s/host.%d.json" % (sys.argv[2], i), "w"), separators=(",", ":"))' "$1" "$TMP" &&
-		python3 tests/merge_check.py check "$TMP/merged.json" "$TMP"/host.[0-9].json ||
+		python3 tests/py/merge_tool.py check "$TMP/merged.json" "$TMP"/host.[0-9].json ||
 		fail "the merged line differs from an independent merge (above)"
 }
 
