@@ -397,7 +397,7 @@ def timeseries_svg(doc, title):
         for t in range(5):
             y = y0 + ph - ph * t / 4
             g.raw('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#ddd"/>' % (x0, y, x0 + pw, y))
-            lab = fmt_int(top * t / 4) if metric == "rps" else fmt_lat(top * t / 4)
+            lab = fmt_int(top * t / 4) if metric == "rps" or t == 0 else fmt_lat(top * t / 4)
             g.text(x0 - 6, y + 4, lab, ' text-anchor="end" font-size="11"')
         step = _nice(tmax / 8)
         t = 0.0

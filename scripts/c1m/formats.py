@@ -5,8 +5,10 @@
                             (values in ms), from the client's "hist" buckets
   progress RESULT.json      a per-interval CSV of both programs' progress
                             lines (time, connections, rps, p50, p99, CPU)
+  chart RESULT.json         the run's time-series SVG (rps and p99 over time,
+                            the ramp, first round and window shaded)
 
-usage: python3 -m c1m.formats hgrm|progress RESULT.json   (scripts/c1m formats ...)
+usage: scripts/formats hgrm|progress|chart RESULT.json   (python3 -m c1m.formats ...)
 """
 import csv
 import io
@@ -16,7 +18,7 @@ import sys
 
 from . import hist as histmod
 
-PROG = "scripts/c1m formats"
+PROG = "scripts/formats"
 TICKS_PER_HALF = 5          # wrk2's hdr_percentiles_print(..., 5, ...)
 NS_PER_MS = 1e6
 
@@ -94,7 +96,7 @@ def parse_progress(line):
         return None
     out = {}
     for key, val, unit in PAIR.findall(line):
-        v = float(val)
+        v = float(val) if "." in val else int(val)
         if key in ("p50", "p90", "p99", "max"):
             out[key + "_us"] = v * UNIT_US[unit or None]
         else:
@@ -158,8 +160,8 @@ def progress_csv(result):
 
 def main(argv):
     from . import schema
-    usage = "usage: %s hgrm|progress RESULT.json" % PROG
-    if len(argv) != 2 or argv[0] not in ("hgrm", "progress"):
+    usage = "usage: %s hgrm|progress|chart RESULT.json" % PROG
+    if len(argv) != 2 or argv[0] not in ("hgrm", "progress", "chart"):
         print("%s: want a format and one result file" % PROG, file=sys.stderr)
         print(usage, file=sys.stderr)
         return 2
@@ -172,6 +174,16 @@ def main(argv):
         text = hgrm(doc)
         if text is None:
             print("%s: %s: the client printed no histogram (\"hist\"); nothing to write"
+                  % (PROG, argv[1]), file=sys.stderr)
+            return 1
+        sys.stdout.write(text)
+    elif argv[0] == "chart":
+        from . import charts
+        s = doc["summary"]
+        text = charts.timeseries_svg(doc, "%s, %s connections: over time" % (
+            s.get("design") or "?", s.get("conns") or "?"))
+        if text is None:
+            print("%s: %s: no progress lines recorded (results before the Python record have none)"
                   % (PROG, argv[1]), file=sys.stderr)
             return 1
         sys.stdout.write(text)

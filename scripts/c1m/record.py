@@ -17,7 +17,7 @@ import socket
 import subprocess
 import time
 
-from . import formats, jsonio, schema
+from . import charts, formats, jsonio, schema
 from .fmt import fmt_bytes, fmt_int, fmt_lat
 
 # scripts/sample.sh's columns, as Facts.samples holds them.
@@ -383,7 +383,8 @@ def append_csv(results_dir, summary, name, say=print):
 
 def write(result, results_dir, logs, say=print):
     """NN-<ts>.json (+ -CONNS when taken), the CSV row, logs/BASE-WHO.log,
-    BASE.hgrm (when the client has a histogram) and BASE-progress.csv.
+    BASE.hgrm (when the client has a histogram), BASE-progress.csv and
+    BASE-timeseries.svg (when there are progress lines).
     LOGS: {"server": path, "client": path, "client-HOST": path}. -> the path."""
     schema.validate(result)
     s = result["summary"]
@@ -406,6 +407,10 @@ def write(result, results_dir, logs, say=print):
             f.write(text)
     with open(os.path.join(results_dir, base + "-progress.csv"), "w") as f:
         f.write(formats.progress_csv(result))
+    svg = charts.timeseries_svg(result, "%s, %s connections: over time" % (s["design"], fmt_int(s["conns"])))
+    if svg is not None:
+        with open(os.path.join(results_dir, base + "-timeseries.svg"), "w") as f:
+            f.write(svg)
     return path
 
 
