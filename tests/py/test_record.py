@@ -56,6 +56,15 @@ class Bottleneck(unittest.TestCase):
         self.assertEqual(record.bottleneck(20, 86, 2, 1, 2, 1000, 0, 0), "server")
         self.assertEqual(record.bottleneck(20, 84, 2, 1, 2, 1000, 0, 0), "neither (waiting)")
 
+    def test_edges(self):
+        b = record.bottleneck
+        # Busy from 85 % per loop: 170 of 2 loops is, 168 is not.
+        self.assertEqual(b(170, 20, 2, 2, 2, 1000, 0, 0), "client")
+        self.assertEqual(b(168, 20, 2, 2, 2, 1000, 0, 0), "client (cores shared)")
+        # Shared cores full from 75 % of the machine: 150 of 2 cores.
+        self.assertEqual(b(75, 75, 2, 2, 2, 1000, 0, 0), "server (cores shared)")
+        self.assertEqual(b(74, 75, 2, 2, 2, 1000, 0, 0), "neither (waiting)")
+
 
 class Summary(unittest.TestCase):
     def test_real_run_full_precision(self):
@@ -110,6 +119,12 @@ class Summary(unittest.TestCase):
                        stat1="cpu 500 0 500 1050 0 0 0 0 0 0")  # 1000 of 1050 busy
         self.assertEqual(record.summary(f, OPTS, 2)["bottleneck"], "other processes (machine busy)")
         f.stat1 = "cpu 100 0 100 1600 0 0 0 0 0 0"
+        self.assertEqual(record.summary(f, OPTS, 2)["bottleneck"], "neither (waiting)")
+        # The edge: 75 % of the machine busy, 25 % of it not this run's.
+        f.client_wall_s = 200.0                 # this run: 36.9 + 33.1 % of a core
+        f.stat1 = "cpu 400 0 350 1250 0 0 0 0 0 0"   # 750 of 1000: 150 %
+        self.assertEqual(record.summary(f, OPTS, 2)["bottleneck"], "other processes (machine busy)")
+        f.stat1 = "cpu 400 0 340 1260 0 0 0 0 0 0"   # 148 %
         self.assertEqual(record.summary(f, OPTS, 2)["bottleneck"], "neither (waiting)")
 
     def test_remote_hosts(self):
