@@ -19,8 +19,8 @@ import math
 from . import formats
 from .fmt import fmt_bytes, fmt_conns, fmt_int, fmt_lat
 
-SCALING = ["03", "06", "07", "08", "14"]
-COLOURS = ["#4a78c2", "#d9822b", "#6b9a3a", "#b8405e", "#7a5cb0"]
+SCALING = ("03", "06", "07", "08", "14")
+COLOURS = ("#4a78c2", "#d9822b", "#6b9a3a", "#b8405e", "#7a5cb0")
 
 
 # ---- a summary's values as the tables read them ----

@@ -86,7 +86,7 @@ def hgrm(result):
 
 PAIR = re.compile(r"\b(conns|rps|p50|p90|p99|max)\s+(-?[0-9]+(?:\.[0-9]+)?)(?:\s*(us|ms|s)\b)?")
 UNIT_US = {"us": 1.0, "ms": 1e3, "s": 1e6, None: 1.0}
-CSV_COLS = ["t_s", "who", "conns", "rps", "p50_us", "p99_us", "cpu_pct"]
+CSV_COLS = ("t_s", "who", "conns", "rps", "p50_us", "p99_us", "cpu_pct")
 
 
 def parse_progress(line):

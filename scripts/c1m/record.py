@@ -21,16 +21,16 @@ from . import charts, formats, jsonio, schema
 from .fmt import fmt_bytes, fmt_int, fmt_lat
 
 # scripts/sample.sh's columns, as Facts.samples holds them.
-SAMPLE_COLUMNS = ["t_s", "slab_kb", "tcp_inuse", "tcp_tw", "tcp_mem_pages",
-                  "server_rss_kb", "server_cpu_s", "client_cpu_s"]
-TCP_EXT = ["ListenOverflows", "ListenDrops", "SyncookiesSent",
-           "TCPMemoryPressures", "TCPAbortOnMemory", "TCPTimeouts"]
-CSV_COLS = ("started,nn,design,client,status,quick,netns,set,hosts,window_skew_ms,"
-            "pin_server,pin_client,conns_target,conns,connect_s,first_round_s,duration_s,"
-            "rps,server_window_rps,rps_agreement,rate_target,rate_achieved,late_sends,"
-            "dropped,p50_us,p99_us,max_us,errors,mismatches,server_rss_b_per_conn,"
-            "kernel_b_per_conn,server_us_per_rt,client_us_per_rt,client_cpu_window_pct,"
-            "server_cpu_window_pct,client_cpu_run_pct,server_cpu_run_pct,bottleneck").split(",")
+SAMPLE_COLUMNS = ("t_s", "slab_kb", "tcp_inuse", "tcp_tw", "tcp_mem_pages",
+                  "server_rss_kb", "server_cpu_s", "client_cpu_s")
+TCP_EXT = ("ListenOverflows", "ListenDrops", "SyncookiesSent",
+           "TCPMemoryPressures", "TCPAbortOnMemory", "TCPTimeouts")
+CSV_COLS = tuple(("started,nn,design,client,status,quick,netns,set,hosts,window_skew_ms,"
+             "pin_server,pin_client,conns_target,conns,connect_s,first_round_s,duration_s,"
+             "rps,server_window_rps,rps_agreement,rate_target,rate_achieved,late_sends,"
+             "dropped,p50_us,p99_us,max_us,errors,mismatches,server_rss_b_per_conn,"
+             "kernel_b_per_conn,server_us_per_rt,client_us_per_rt,client_cpu_window_pct,"
+             "server_cpu_window_pct,client_cpu_run_pct,server_cpu_run_pct,bottleneck").split(","))
 PROG = "run.sh"
 
 
@@ -334,7 +334,7 @@ def result(facts, opts, summary, machine, provenance):
                    "peaks": dict(zip(schema.PEAK_KEYS, peaks)),
                    "time_wait_left": facts.time_wait_left,
                    "stat0": facts.stat0, "stat1": facts.stat1},
-        "samples": {"columns": SAMPLE_COLUMNS, "rows": [list(r) for r in facts.samples]},
+        "samples": {"columns": list(SAMPLE_COLUMNS), "rows": [list(r) for r in facts.samples]},
         "progress": list(facts.progress),
         "client": facts.client,
     }

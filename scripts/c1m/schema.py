@@ -11,7 +11,7 @@ import math
 import shlex
 
 SCHEMA_VERSION = 2
-PEAK_KEYS = ["slab_kb", "tcp_inuse", "tcp_tw_at_end", "tcp_mem_pages", "server_rss_kb"]
+PEAK_KEYS = ("slab_kb", "tcp_inuse", "tcp_tw_at_end", "tcp_mem_pages", "server_rss_kb")
 
 # Summary keys: "n" a number, "n?" a number or null, "s" a string,
 # "i" an integer 0/1 flag or count.

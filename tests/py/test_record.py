@@ -175,7 +175,7 @@ class Result(unittest.TestCase):
             self.assertEqual(back, json.loads(json.dumps(d)))
             with open(os.path.join(tmp, "results.csv")) as f:
                 rows = list(csv.reader(f))
-            self.assertEqual(rows[0], record.CSV_COLS + ["file"])
+            self.assertEqual(rows[0], list(record.CSV_COLS) + ["file"])
             self.assertEqual(rows[1][record.CSV_COLS.index("rps")], "44041.64106")
             self.assertEqual(rows[1][-1], os.path.basename(path))
             self.assertTrue(os.path.exists(os.path.join(tmp, "logs", os.path.basename(base) + "-client.log")))
