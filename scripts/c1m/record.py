@@ -10,11 +10,12 @@ import csv
 import io
 import os
 import platform
+import re
 import resource
-import shlex
 import shutil
 import socket
 import subprocess
+import sys
 import time
 
 from . import charts, formats, jsonio, schema
@@ -299,7 +300,14 @@ def machine():
 
 
 def _command(opts):
-    return " ".join(["./run.sh"] + [shlex.quote(a) for a in opts.argv])
+    """./run.sh and its arguments as typed, shell-quoted: cli's (the core
+    helper's) when there, else the same rule here."""
+    try:
+        from .cli import command_line
+    except ImportError:
+        return " ".join(["./run.sh"] + [a if re.fullmatch(r"[A-Za-z0-9_./:=,@+-]+", a)
+                                       else "'" + a.replace("'", "'\\''") + "'" for a in opts.argv])
+    return command_line(opts.argv)
 
 
 def result(facts, opts, summary, machine, provenance):
@@ -385,8 +393,13 @@ def write(result, results_dir, logs, say=print):
     """NN-<ts>.json (+ -CONNS when taken), the CSV row, logs/BASE-WHO.log,
     BASE.hgrm (when the client has a histogram), BASE-progress.csv and
     BASE-timeseries.svg (when there are progress lines).
-    LOGS: {"server": path, "client": path, "client-HOST": path}. -> the path."""
-    schema.validate(result)
+    LOGS: {"server": path, "client": path, "client-HOST": path}. -> the path.
+    A result that does not validate is a bug here, but the run is written
+    all the same, with a warning on stderr: a measured run is not thrown away."""
+    bad = schema.problems(result)
+    if bad:
+        print("%s: warning: the result does not match docs/results-schema.md: %s"
+              % (PROG, "; ".join(bad)), file=sys.stderr)
     s = result["summary"]
     base = "%s-%s" % (s["nn"], time.strftime("%Y%m%d-%H%M%S", time.gmtime()))
     if os.path.exists(os.path.join(results_dir, base + ".json")):
@@ -425,7 +438,8 @@ def _pct(v):
 
 
 def table(summaries):
-    """The summary table, one row per run. CPU is over the measuring window."""
+    """The summary table, one row per run (CPU over the measuring window),
+    without a final newline: print() it."""
     fmt = "%-30s %9s %8s %9s %8s %8s %8s %9s %9s %9s %9s  %s\n"
     out = [fmt % ("design", "conns", "connect", "rps", "p50", "p99", "max", "srv us/rt",
                   "srv RSS", "kernel", "CPU c/s", "bottleneck"),
@@ -446,11 +460,12 @@ def table(summaries):
             fmt_bytes(s.get("kernel_b_per_conn")),
             _pct(s.get("client_cpu_window_pct")) + "/" + _pct(s.get("server_cpu_window_pct")),
             s.get("bottleneck", "") + ("" if s.get("status") == "ok" else "  FAILED")))
-    return "".join(out)
+    return "".join(out).rstrip("\n")
 
 
 def hosts_table(facts):
-    """Each host's share of a --hosts run, and its window against the common one."""
+    """Each host's share of a --hosts run, and its window against the common
+    one; no final newline."""
     merged = facts.client if isinstance(facts.client, dict) else None
     s0 = num(merged, "window_start_us")
     out = []
@@ -468,4 +483,4 @@ def hosts_table(facts):
     if merged is not None:
         out.append("  merged: window %.2f s in common, skew %s ms\n" % (
             num0(merged, "duration_s"), _dash(merged.get("window_skew_ms"))))
-    return "".join(out)
+    return "".join(out).rstrip("\n")

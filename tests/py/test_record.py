@@ -1,7 +1,9 @@
 """record: the bottleneck verdict, the summary from a run's facts, the result
 document and the files write() leaves (tests/record.cases)."""
+import contextlib
 import copy
 import csv
+import io
 import json
 import os
 import tempfile
@@ -162,6 +164,13 @@ class Result(unittest.TestCase):
         self.assertEqual(d["command"], "./run.sh 06 -n 200000")
         self.assertEqual(d["kernel"]["peaks"]["slab_kb"], 1949960)
 
+    def test_command_quoted_as_typed(self):
+        f = real_facts()
+        o = Options(target="06", argv=["06", "-S", "-x 1", "it's", "a,b=c"])
+        d = record.result(f, o, record.summary(f, o, 2), {}, {})
+        self.assertEqual(d["command"], "./run.sh 06 -S '-x 1' 'it'\\''s' a,b=c")
+        self.assertEqual(d["argv"]["run"], ["./run.sh", "06", "-S", "-x 1", "it's", "a,b=c"])
+
     def test_write(self):
         d = self.doc(progress=[{"t_s": 1.0, "who": "client", "line": "conns 200000  rps 44000  p99 5.3 s"},
                                {"t_s": 1.0, "who": "server", "line": "conns 200000  rps 43000  accepted 1"}])
@@ -169,7 +178,11 @@ class Result(unittest.TestCase):
             log = os.path.join(tmp, "c.log")
             with open(log, "w") as f:
                 f.write("client says\n")
-            path = record.write(d, tmp, {"client": log, "server": os.path.join(tmp, "missing")}, say=lambda m: None)
+            err = io.StringIO()
+            with contextlib.redirect_stderr(err):
+                path = record.write(d, tmp, {"client": log, "server": os.path.join(tmp, "missing")},
+                                    say=lambda m: None)
+            self.assertEqual(err.getvalue(), "")        # it validates
             base = path[:-len(".json")]
             back = schema.load(path)
             self.assertEqual(back, json.loads(json.dumps(d)))
@@ -188,13 +201,16 @@ class Result(unittest.TestCase):
             self.assertAlmostEqual(float(row[6]), 110.0)
             self.assertTrue(os.path.exists(base + "-timeseries.svg"))
 
-    def test_write_refuses_invalid(self):
+    def test_write_warns_on_invalid(self):
+        # A bug in the record must not lose a measured run: written, and said.
         d = self.doc()
         d["summary"]["rps"] = "fast"
-        with tempfile.TemporaryDirectory() as tmp:
-            with self.assertRaises(schema.Invalid):
-                record.write(d, tmp, {})
-            self.assertEqual(os.listdir(tmp), [])
+        err = io.StringIO()
+        with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stderr(err):
+            path = record.write(d, tmp, {}, say=lambda m: None)
+            self.assertTrue(os.path.exists(path))
+        self.assertIn("summary.rps: want a number", err.getvalue())
+        self.assertEqual(len(err.getvalue().splitlines()), 1)
 
     def test_csv_other_columns_kept_aside(self):
         with tempfile.TemporaryDirectory() as tmp:
