@@ -71,6 +71,9 @@ def check(cond, what):
     print(("ok   " if cond else "FAIL ") + what)
     ok = ok and cond
 check(s["status"] == "ok" and s["hosts"] == 2, "status ok, 2 hosts: %s, %s" % (s["status"], s["hosts"]))
+sys.path.insert(0, "scripts")
+from c1m import schema
+check(not schema.problems(r), "the result validates (docs/results-schema.md): %s" % schema.problems(r))
 check(len(cs) == 2 and all(c["conns"] == 2000 and c["errors"] == 0 and c["mismatches"] == 0 for c in cs),
       "each client: 2,000 connections, no errors, no mismatches")
 check(m["round_trips"] == sum(c["round_trips"] for c in cs) > 0,

@@ -315,6 +315,15 @@ def result(facts, opts, summary, machine, provenance):
     mach = dict(machine)
     mach["mem_available_kb"] = facts.mem_available0_kb
     peaks = _peaks(facts.samples, facts.slab0_kb)
+    # As run.sh had it: "client_pid" for one client here, "client_pids"
+    # for --hosts (one per host).
+    run = {"server_pid": facts.server_pid}
+    if facts.host_names:
+        run["client_pids"] = list(facts.client_pids)
+    else:
+        run["client_pid"] = facts.client_pids[0] if facts.client_pids else 0
+    run.update({"netns": facts.netns_name, "tune_state": facts.tune_state,
+                "client_t0_wall_us": facts.client_t0_wall_us, "client_wall_s": facts.client_wall_s})
     doc = {
         "schema_version": schema.SCHEMA_VERSION,
         "summary": summary,
@@ -326,10 +335,7 @@ def result(facts, opts, summary, machine, provenance):
         "argv": {"run": ["./run.sh"] + list(opts.argv), "server": list(facts.server_argv),
                  "clients": [list(a) for a in facts.client_argvs]},
         "exit": {"client": facts.client_rc, "server": facts.server_rc},
-        "run": {"server_pid": facts.server_pid, "client_pids": list(facts.client_pids),
-                "netns": facts.netns_name, "tune_state": facts.tune_state,
-                "client_t0_wall_us": facts.client_t0_wall_us,
-                "client_wall_s": facts.client_wall_s},
+        "run": run,
         "compare": {"set": facts.set_id, "round": facts.round, "rounds": facts.rounds,
                     "reference": facts.reference},
         "machine": mach,
