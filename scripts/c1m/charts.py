@@ -377,15 +377,23 @@ def timeseries_svg(doc, title):
     g = Svg(w, h)
     g.text(20, 28, title, ' font-size="16" font-weight="bold"')
     shade = {"ramp": "#f3e3cf", "first round": "#e6ddf3", "window": "#dcebd5"}
+    # One line per program (each --hosts client its own: "client@HOST").
+    whos = []
+    for r in rows:
+        if r["who"] not in whos:
+            whos.append(r["who"])
+    whos.sort(key=lambda w: (w == "server", w))
+    palette = ("#4a78c2", "#b8405e", "#6b9a3a", "#7a5cb0", "#3a9a9a", "#555555")
+    colour = {w: "#d9822b" if w == "server" else palette[i % len(palette)] for i, w in enumerate(whos)}
     series = [("rps", "round trips per second (each program's progress lines)", "rps",
-               [("client", "#4a78c2"), ("server", "#d9822b")]),
-              ("p99_us", "client p99 latency", "p99_us", [("client", "#b8405e")])]
+               [(w, colour[w]) for w in whos]),
+              ("p99_us", "client p99 latency", "p99_us", [(w, colour[w]) for w in whos if w != "server"])]
 
     def xpos(t):
         return x0 + pw * t / tmax
     for p, (metric, ptitle, key, whos) in enumerate(series):
         y0 = 60 + p * (ph + 70) + 10
-        vals = [r[key] for r in rows if r.get(key) is not None and r["who"].split("@")[0] in dict(whos)]
+        vals = [r[key] for r in rows if r.get(key) is not None and r["who"] in dict(whos)]
         top = _nice(max(vals + [0]) * 1.05)
         g.raw('<g class="panel" data-metric="%s">' % metric)
         g.text(x0, y0 - 8, ptitle, ' font-weight="bold"')
@@ -409,7 +417,7 @@ def timeseries_svg(doc, title):
         g.text(x0 + pw / 2, y0 + ph + 30, "seconds since the client started", ' text-anchor="middle" fill="#555"')
         for k, (who, col) in enumerate(whos):
             pts = ["%.1f,%.1f" % (xpos(r["t_s"]), y0 + ph - ph * r[key] / top)
-                   for r in rows if r["who"].split("@")[0] == who and r.get(key) is not None]
+                   for r in rows if r["who"] == who and r.get(key) is not None]
             if pts:
                 g.raw('<polyline class="series" data-who="%s" fill="none" stroke="%s" stroke-width="2" '
                       'points="%s"/>' % (who, col, " ".join(pts)))

@@ -99,3 +99,48 @@ class Progress(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TimeSeries(unittest.TestCase):
+    DOC = {"client": {"connect_s": 0.2, "first_round_s": 0.05, "duration_s": 2.0,
+                      "window_start_us": 1_000_001_000_000},
+           "run": {"client_t0_wall_us": 1_000_000_000_000},
+           "samples": {"columns": [], "rows": []},
+           "progress": [{"t_s": 0.5, "who": "server", "line": "conns 3  rps 10  accepted 3"},
+                        {"t_s": 1.5, "who": "client", "line": "conns 3  rps 12  p99 3.3 ms"},
+                        {"t_s": 2.5, "who": "client", "line": "conns 3  rps 14  p99 2.0 ms"},
+                        {"t_s": 3.5, "who": "server", "line": "conns 3  rps 11  accepted 3"}]}
+
+    def test_phases(self):
+        from c1m import charts
+        self.assertEqual(charts.phases(self.DOC),
+                         [("ramp", 0.0, 0.2), ("first round", 0.2, 0.25), ("window", 1.0, 3.0)])
+        self.assertEqual(charts.phases({"client": None, "run": {}}), [])
+
+    def test_svg(self):
+        import xml.etree.ElementTree as ET
+        from c1m import charts
+        root = ET.fromstring(charts.timeseries_svg(self.DOC, "t <&> \"q\""))
+
+        def tag(e):
+            return e.tag.split("}")[-1]
+        panels = [g for g in root.iter() if tag(g) == "g" and g.get("class") == "panel"]
+        self.assertEqual([p.get("data-metric") for p in panels], ["rps", "p99_us"])
+        lines = [{l.get("data-who"): l.get("points").split() for l in p.iter() if tag(l) == "polyline"}
+                 for p in panels]
+        self.assertEqual(sorted(lines[0]), ["client", "server"])
+        self.assertEqual(sorted(lines[1]), ["client"])
+        self.assertEqual(len(lines[1]["client"]), 2)
+        # p99 3.3 ms drawn above (smaller y) 2.0 ms; time runs left to right.
+        (x1, y1), (x2, y2) = [tuple(map(float, p.split(","))) for p in lines[1]["client"]]
+        self.assertLess(y1, y2)
+        self.assertLess(x1, x2)
+        ph = {r.get("data-phase"): float(r.get("x")) for r in panels[0].iter() if r.get("class") == "phase"}
+        self.assertEqual(sorted(ph), ["first round", "ramp", "window"])
+        self.assertLess(ph["ramp"], ph["first round"])
+        self.assertLess(ph["first round"], ph["window"])
+        # The window starts at 1.0 s: between the points at 0.5 and 1.5 s.
+        xs = sorted(float(p.split(",")[0]) for p in lines[0]["server"] + lines[0]["client"])
+        self.assertLess(xs[0], ph["window"])
+        self.assertLess(ph["window"], xs[1])
+        self.assertIsNone(charts.timeseries_svg({"progress": []}, "x"))
