@@ -3,6 +3,7 @@
   hgrm RESULT.json          HdrHistogram's percentile distribution, the text
                             wrk2 -L and outputPercentileDistribution print
                             (values in ms), from the client's "hist" buckets
+                            (RESULT may also be a client's own output)
   progress RESULT.json      a per-interval CSV of both programs' progress
                             lines (time, connections, rps, p50, p99, CPU)
   chart RESULT.json         the run's time-series SVG (rps and p99 over time,
@@ -17,6 +18,7 @@ import re
 import sys
 
 from . import hist as histmod
+from . import jsonio
 
 PROG = "scripts/formats"
 TICKS_PER_HALF = 5          # wrk2's hdr_percentiles_print(..., 5, ...)
@@ -168,8 +170,13 @@ def main(argv):
     try:
         doc = schema.load(argv[1])
     except (OSError, ValueError) as e:
-        print("%s: %s" % (PROG, e), file=sys.stderr)
-        return 2
+        # Not a result: a client's own output (its last JSON line) will do
+        # for the histogram.
+        line = jsonio.read_line(argv[1]) if argv[0] == "hgrm" else None
+        if not (isinstance(line, dict) and isinstance(line.get("hist"), dict)):
+            print("%s: %s" % (PROG, e), file=sys.stderr)
+            return 2
+        doc = {"client": line}
     if argv[0] == "hgrm":
         text = hgrm(doc)
         if text is None:

@@ -61,6 +61,16 @@ class Hgrm(unittest.TestCase):
                              capture_output=True, text=True)
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertIn("4596.957183     0.500000", out.stdout)
+        # A client's own output line (tests/fixtures/merge) works too.
+        out = subprocess.run([os.path.join(REPO, "scripts/formats"), "hgrm",
+                              os.path.join(REPO, "tests/fixtures/merge/real-1.json")],
+                             capture_output=True, text=True)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertTrue(out.stdout.startswith("       Value   Percentile"), out.stdout[:200])
+        out = subprocess.run([os.path.join(REPO, "scripts/formats"), "progress",
+                              os.path.join(REPO, "tests/fixtures/merge/real-1.json")],
+                             capture_output=True, text=True)
+        self.assertEqual((out.returncode, len(out.stderr.splitlines())), (2, 1), out.stderr)
         out = subprocess.run([os.path.join(REPO, "scripts/formats"), "bogus", REAL],
                              capture_output=True, text=True)
         self.assertEqual(out.returncode, 2)
