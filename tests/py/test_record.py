@@ -201,6 +201,22 @@ class Result(unittest.TestCase):
             self.assertAlmostEqual(float(row[6]), 110.0)
             self.assertTrue(os.path.exists(base + "-timeseries.svg"))
 
+    def test_failed_run_still_recorded(self):
+        # Neither program printed its line: a valid result that says so.
+        d = self.doc(client=None, server=None, client_rc=1, samples=[])
+        schema.validate(d)
+        self.assertEqual((d["summary"]["status"], d["summary"]["bottleneck"]),
+                         ("failed", "unknown (no window CPU)"))
+        with tempfile.TemporaryDirectory() as tmp:
+            err = io.StringIO()
+            with contextlib.redirect_stderr(err):
+                path = record.write(d, tmp, {}, say=lambda m: None)
+            self.assertEqual(err.getvalue(), "")
+            self.assertEqual(schema.load(path)["summary"]["status"], "failed")
+            base = os.path.basename(path)[:-len(".json")]
+            self.assertEqual(sorted(os.listdir(tmp)), sorted([base + ".json", base + "-progress.csv",
+                                                              "results.csv", "logs"]))
+
     def test_write_warns_on_invalid(self):
         # A bug in the record must not lose a measured run: written, and said.
         d = self.doc()
