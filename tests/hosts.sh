@@ -62,7 +62,7 @@ run_lab() {
 # The assertions on a --hosts result file $1.
 check_result() {
 	python3 - "$1" <<'EOF' || fail "the merged result is wrong (above)"
-import json, sys
+import json, os, sys
 r = json.load(open(sys.argv[1]))
 s, m, cs = r["summary"], r["client"], r["clients"]
 ok = True
@@ -71,6 +71,10 @@ def check(cond, what):
     print(("ok   " if cond else "FAIL ") + what)
     ok = ok and cond
 check(s["status"] == "ok" and s["hosts"] == 2, "status ok, 2 hosts: %s, %s" % (s["status"], s["hosts"]))
+if os.path.exists("scripts/c1m/run.py"):   # the Python layer's result (bash wrote version 1)
+    sys.path.insert(0, "scripts")
+    from c1m import schema
+    check(not schema.problems(r), "the result validates (docs/results-schema.md): %s" % schema.problems(r))
 check(len(cs) == 2 and all(c["conns"] == 2000 and c["errors"] == 0 and c["mismatches"] == 0 for c in cs),
       "each client: 2,000 connections, no errors, no mismatches")
 check(m["round_trips"] == sum(c["round_trips"] for c in cs) > 0,
