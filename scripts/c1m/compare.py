@@ -1,0 +1,544 @@
+"""./run.sh compare: every design like for like, in rounds, against a reference.
+
+The plan: every design at one count they can all hold (10,000, or the
+least cap), then 03 06 07 08 14 at 1,000 / 100,000 / 1,000,000, each up
+to its cap. With -r ROUNDS the rounds are interleaved: round 1 runs every
+(design, count) once, then round 2, ..., so the machine's drift falls on
+all of them alike. The reference (--ref: "baseline", scripts/baseline_pair,
+the bare epoll pair, or a design NN) runs in every round at every count
+it can hold; each design's figure is divided by the reference's figure
+of the SAME round (stats.ratios). Where the bare pair cannot hold a count
+(one process, one fd table each side), the reference there is 06 if the
+plan runs it at that count, else there is none; the plan says which.
+
+main(opts, env) is what run.py calls (docs: /work/prompts/interfaces.md);
+plan(), references(), figures() and tables() are pure.
+"""
+import datetime
+import json
+import os
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from . import stats
+from .fmt import fmt_conns, fmt_int, fmt_lat, fmt_list
+
+PROG = "run.sh"
+COMMON_CONNS = 10000                    # the count every design runs at
+SCALE_DESIGNS = ("03", "06", "07", "08", "14")  # the scaling chart's (issue 10)
+SCALE_CONNS = (1000, 100000, 1000000)   # their counts, each up to its cap
+BASELINE = "baseline"                   # --ref's default: scripts/baseline_pair
+BASELINE_NAME = "baseline_pair"
+FALLBACK = "06"                         # the reference where the bare pair cannot go
+FIGURES = ("rps", "p99_us", "server_us_per_rt")
+SCHEMA_VERSION = 1
+
+
+# ---- the plan (pure) ----
+
+def plan(caps):
+    """caps: {nn: cap} of every design that was built and sized, in order.
+
+    Returns (common, limiter, runs): the count all run at, the nn that
+    lowered it (or None), and the runs as [(nn, count)] in the order a
+    round runs them: every design at common, then each scaling design at
+    its counts (capped; a count it already has is not run twice).
+    """
+    common, limiter = COMMON_CONNS, None
+    for nn, cap in caps.items():
+        if cap < common:
+            common, limiter = cap, nn
+    runs = [(nn, common) for nn in caps]
+    for nn in SCALE_DESIGNS:
+        if nn not in caps:
+            continue
+        have = {common}
+        for n in SCALE_CONNS:
+            c = min(n, caps[nn])
+            if c not in have:
+                runs.append((nn, c))
+                have.add(c)
+    return common, limiter, runs
+
+
+def references(runs, ref, caps, baseline_cap):
+    """The reference at each count the plan runs, and the runs it adds.
+
+    ref: BASELINE or a design nn. Returns (refs, extra): refs {count:
+    (name, why)} with name BASELINE, an nn or None; extra: [(nn, count)]
+    runs of a design reference that the plan did not have. A design
+    reference runs at every count up to its cap; beyond it, or for the
+    bare pair beyond baseline_cap, the fallback is the other kind where
+    it can be had (the bare pair; or 06 where the plan runs it).
+    """
+    counts = sorted({c for _, c in runs})
+    planned = set(runs)
+    refs, extra = {}, []
+    for c in counts:
+        if ref != BASELINE and ref in caps and c <= caps[ref]:
+            refs[c] = (ref, "asked (--ref)")
+            if (ref, c) not in planned:
+                extra.append((ref, c))
+        elif ref == BASELINE and c <= baseline_cap:
+            refs[c] = (BASELINE, "the bare epoll pair")
+        elif ref != BASELINE and c <= baseline_cap:
+            refs[c] = (BASELINE, f"{ref} cannot hold it here; the bare epoll pair can")
+        elif (FALLBACK, c) in planned:
+            refs[c] = (FALLBACK, f"{BASELINE_NAME} cannot hold it here" if ref == BASELINE
+                       else f"{ref} cannot hold it here")
+        else:
+            refs[c] = (None, "no reference holds it here")
+    return refs, extra
+
+
+# ---- the figures and the tables (pure) ----
+
+def _figure(entry, key):
+    """A round's figure, or None when the round did not pass."""
+    if not entry or entry.get("rc") != 0:
+        return None
+    v = entry.get(key)
+    return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def figures(set_id, rounds, rows_by_count, refs, names):
+    """The set's figures and statistics, as compare-<set>.json holds them.
+
+    rows_by_count: {count: {name: [entry or None per round]}}, an entry
+    {"rc", "rps", "p99_us", "server_us_per_rt", "result"}; refs: {count:
+    (name, why)}; names: {name: what the tables call it}.
+    """
+    out = {"kind": "c1m-compare", "schema_version": SCHEMA_VERSION,
+           "set": set_id, "rounds": rounds, "counts": []}
+    for c in sorted(rows_by_count):
+        ref, why = refs.get(c, (None, ""))
+        by_name = rows_by_count[c]
+        ref_rps = [_figure(e, "rps") for e in by_name.get(ref, [])] if ref else []
+        rows = []
+        for name, entries in by_name.items():
+            entries = list(entries) + [None] * (rounds - len(entries))
+            rps = [_figure(e, "rps") for e in entries]
+            ratio = stats.ratios(rps, ref_rps) if ref_rps else [None] * rounds
+            row = {"name": name, "design": names.get(name, name), "reference": name == ref,
+                   "rounds": []}
+            for i, e in enumerate(entries):
+                r = {"round": i + 1, "rc": e.get("rc") if e else None}
+                for k in FIGURES:
+                    r[k] = e.get(k) if e else None
+                r["ratio"] = ratio[i]
+                r["result"] = e.get("result") if e else None
+                row["rounds"].append(r)
+            for k in FIGURES:
+                row[k] = stats.summary([_figure(e, k) for e in entries])
+            row["ratio"] = stats.summary(ratio)
+            row["_rps"], row["_ratio"] = rps, ratio
+            rows.append(row)
+        # Within noise: by the ratios where both have them, else by rps.
+        for a in rows:
+            a["within_noise_of"] = []
+            for b in rows:
+                if a is b:
+                    continue
+                by = "ratio" if a["ratio"]["n"] and b["ratio"]["n"] else "rps"
+                if stats.within_noise(a["_" + by], b["_" + by]):
+                    a["within_noise_of"].append(b["name"])
+        for a in rows:
+            del a["_rps"], a["_ratio"]
+        out["counts"].append({"conns": c, "reference": ref, "reference_why": why,
+                              "rows": rows})
+    return out
+
+
+def _num(v, digits=None):
+    if v is None:
+        return "-"
+    return f"{v:.{digits}f}" if digits is not None else fmt_int(v)
+
+
+def _range(s, digits=None):
+    """'median [min-max]' of a stats.summary; the median alone when the
+    rounds agree or there is one."""
+    if s["median"] is None:
+        return "-"
+    m = _num(s["median"], digits)
+    lo, hi = _num(s["min"], digits), _num(s["max"], digits)
+    return m if lo == hi else f"{m} [{lo}-{hi}]"
+
+
+def _us(v):
+    if v is None:
+        return "-"
+    return f"{v:.1f}" if v < 100 else f"{v:.0f}"
+
+
+TABLE_FMT = "{:<28} {:>27} {:>17} {:>8} {:>9}  {}"
+LEGEND = """\
+rps: round trips/s over the client's window, the median of the rounds [their min-max].
+x ref: each round's rps over the reference's rps in the SAME round; the median [min-max]
+  of those ratios. The x ref columns are what a reader on another machine can compare:
+  raw rps moves with the machine (2.5x between days here), the ratio to a reference
+  measured in the same rounds much less.
+p99, srv us/rt: the medians of the rounds (the client's p99; the server's CPU per round
+  trip over the window). A run that failed is left out of every figure.
+~ within noise of: those rows' rounds overlap (their x ref ranges intersect; their rps
+  ranges where there is no ratio), so this run does not tell them apart."""
+
+
+def tables(doc):
+    """The per-count tables and their legend, from figures()' document."""
+    lines = []
+    rounds = doc["rounds"]
+    for cnt in doc["counts"]:
+        ref = cnt["reference"]
+        refname = next((r["design"] for r in cnt["rows"] if r["name"] == ref), ref)
+        head = f"at {fmt_int(cnt['conns'])} connections, {rounds} round{'s' if rounds != 1 else ''}; "
+        head += f"reference {refname} ({cnt['reference_why']})" if ref else \
+            f"no reference ({cnt['reference_why']}): no ratios"
+        lines += ["", head,
+                  TABLE_FMT.format("design", "rps median [min-max]", "x ref [min-max]",
+                                   "p99", "srv us/rt", "~ within noise of")]
+        for r in cnt["rows"]:
+            name = r["design"] + ("  (reference)" if r["reference"] else "")
+            ratio = "1.00" if r["reference"] and r["ratio"]["n"] else _range(r["ratio"], 2)
+            lines.append(TABLE_FMT.format(
+                name, _range(r["rps"]), ratio, fmt_lat(r["p99_us"]["median"]),
+                _us(r["server_us_per_rt"]["median"]), ", ".join(r["within_noise_of"])).rstrip())
+    lines += [""] + LEGEND.splitlines()
+    if rounds < 2:
+        lines.append("  One round shows no noise, so nothing is marked: run -r 3 or more.")
+    return "\n".join(lines)
+
+
+# ---- the bare pair ----
+
+def baseline_cap():
+    """(connections scripts/baseline_pair holds here, why): each side is
+    one process with one fd table, its client one source address."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard == resource.RLIM_INFINITY:
+        with open("/proc/sys/fs/nr_open") as f:
+            hard = int(f.read())
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+        ports = hi - lo + 1
+    except (OSError, ValueError):
+        ports = 28232
+    by_fds, by_ports = hard - 16, ports - 1000
+    if by_fds <= by_ports:
+        return by_fds, f"one fd table each side, RLIMIT_NOFILE {fmt_int(hard)}"
+    return by_ports, f"one source address, {fmt_int(ports)} ephemeral ports"
+
+
+def _pins(pin):
+    """--pin's value -> (server CPUs, client CPUs) for taskset, or (None,
+    None): S:C as given; auto as run.sh splits them (the first half of
+    the CPUs this process may use for the server, the rest the client)."""
+    if not pin:
+        return None, None
+    if pin != "auto":
+        s, c = pin.split(":", 1)
+        return s, c
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None, None
+    half = len(cpus) // 2
+    return ",".join(map(str, cpus[:half])), ",".join(map(str, cpus[half:]))
+
+
+def _raise_nofile():
+    """In the child before exec: the soft fd limit up to the hard one."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def _free_port():
+    """A port nobody listens on now, on 127.0.0.1 (bind port 0, close)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stop(p):
+    """TERM, a moment, then KILL; reaped either way."""
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def _listens(pid, port):
+    """Whether process pid holds a socket listening on TCP port (its fds'
+    socket inodes against /proc/net/tcp's LISTEN rows), so another
+    process on that port is never taken for it."""
+    want = set()
+    try:
+        with open(f"/proc/{pid}/net/tcp") as f:
+            for line in f.readlines()[1:]:
+                w = line.split()
+                if w[1].endswith(f":{port:04X}") and w[3] == "0A":
+                    want.add(f"socket:[{w[9]}]")
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            if os.readlink(f"/proc/{pid}/fd/{fd}") in want:
+                return True
+    except OSError:
+        pass
+    return False
+
+
+def _listening(p, port, wait_s=5.0):
+    """True once the server p listens on port; False if it exited (its
+    bind failed: another process has the port) or never listened."""
+    end = time.monotonic() + wait_s
+    while time.monotonic() < end:
+        if p.poll() is not None:
+            return False
+        if _listens(p.pid, port):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def run_baseline(binary, conns, secs, pin=None, tries=5):
+    """One run of the bare pair: its server on a free 127.0.0.1 port, its
+    client CONNS connections for SECS seconds. Returns (rc, rps or None,
+    message): rc 0 with the client's rps, else 1 and why."""
+    spin, cpin = _pins(pin)
+    pre_s = ["taskset", "-c", spin] if spin else []
+    pre_c = ["taskset", "-c", cpin] if cpin else []
+    why = "no free port"
+    for _ in range(tries):
+        port = _free_port()
+        srv = subprocess.Popen(pre_s + [binary, "server", str(port)], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               preexec_fn=_raise_nofile)
+        try:
+            if not _listening(srv, port):
+                _stop(srv)
+                why = f"server did not listen on 127.0.0.1:{port}: " + \
+                    srv.stderr.read().decode(errors="replace").strip()
+                continue
+            try:
+                cli = subprocess.run(pre_c + [binary, "client", str(port), str(conns), f"{secs:g}"],
+                                     stdin=subprocess.DEVNULL, capture_output=True,
+                                     timeout=secs + conns / 1000 + 60, preexec_fn=_raise_nofile)
+            except subprocess.TimeoutExpired:
+                return 1, None, f"client timed out at {fmt_int(conns)} connections"
+            out = cli.stdout.decode(errors="replace").split()
+            if cli.returncode != 0 or len(out) != 2 or out[0] != "rps":
+                err = cli.stderr.decode(errors="replace").strip().splitlines()
+                return 1, None, f"client exit {cli.returncode}: " + (err[-1] if err else " ".join(out))
+            try:
+                return 0, float(out[1]), ""
+            except ValueError:
+                return 1, None, f"client printed {' '.join(out)!r}"
+        finally:
+            _stop(srv)
+            srv.stderr.close()
+    return 1, None, why
+
+
+# ---- main ----
+
+def _say_err(msg):
+    print(f"{PROG}: {msg}", flush=True, file=sys.stderr)
+
+
+def _utc(fmt="%Y%m%dT%H%M%SZ"):
+    return datetime.datetime.now(datetime.timezone.utc).strftime(fmt)
+
+
+def _provenance(repo_dir):
+    """record.provenance() when the record module is here; else None."""
+    try:
+        from . import record
+        return record.provenance(repo_dir)
+    except (ImportError, AttributeError):
+        return None
+
+
+def main(opts, env):
+    """./run.sh compare. 0 when every run passed; 1 when one failed or was
+    refused, or the reference failed."""
+    set_id = "compare-" + _utc()
+    rounds = max(1, opts.rounds or 1)
+    ref_asked = opts.reference or BASELINE
+    secs = float(opts.duration) if opts.duration else 10.0
+    designs = env.valid_designs()
+    if not designs:
+        _say_err("no design has both a server and a client yet")
+        return 1
+    caps, capwhy, bad = {}, {}, []
+    for nn in designs:
+        if not env.build(nn):
+            bad.append(f"{nn}: make failed")
+            continue
+        cap = env.cap(nn)
+        if cap is None:
+            bad.append(f"{nn}: cannot size it")
+            continue
+        caps[nn], capwhy[nn] = cap
+    if not caps:
+        _say_err("compare: no design could be built and sized: " + "; ".join(bad))
+        return 1
+
+    binary = os.path.join(env.repo_dir, "scripts", BASELINE_NAME)
+    if opts.build and not env.dry_run:
+        subprocess.run(["make", "-s", "-C", env.repo_dir, "scripts/" + BASELINE_NAME],
+                       stdin=subprocess.DEVNULL, check=False)
+    bcap, bwhy = baseline_cap()
+    if not os.access(binary, os.X_OK):
+        bcap, bwhy = 0, f"scripts/{BASELINE_NAME} is not built (make scripts/{BASELINE_NAME})"
+    if ref_asked != BASELINE and ref_asked not in caps:
+        bad.append(f"--ref {ref_asked}: not built or not sized; the reference falls back")
+
+    common, limiter, runs = plan(caps)
+    refs, extra = references(runs, ref_asked, caps, bcap)
+    runs += extra
+    base_counts = sorted(c for c, (name, _) in refs.items() if name == BASELINE)
+    per_round = sum(env.estimate(c) for _, c in runs) + sum(env.estimate(c) for c in base_counts)
+    total = rounds * per_round
+    n_runs = rounds * len(runs)
+    names = {nn: env.dir_of(nn) for nn in caps}
+    names[BASELINE] = BASELINE_NAME
+
+    print(f"compare {set_id}: {n_runs} runs, about {(total + 59) // 60} min")
+    if limiter:
+        print(f"  every design at {fmt_int(common)} connections, not {fmt_int(COMMON_CONNS)}: "
+              f"{names[limiter]} holds at most {fmt_int(caps[limiter])} here, limited by {capwhy[limiter]}")
+    else:
+        print(f"  every design at {fmt_int(common)} connections (all of them hold that here)")
+    print(f"  then {', '.join(SCALE_DESIGNS)} at {fmt_list(SCALE_CONNS)}, each only up to its cap:")
+    counts = {}
+    for nn, c in runs:
+        counts.setdefault(nn, set()).add(c)
+    for nn in caps:
+        print(f"  {names[nn]:<24} {fmt_list(sorted(counts[nn])):<36} "
+              f"(cap {fmt_int(caps[nn])}: {capwhy[nn]})")
+    for d in bad:
+        print(f"  not run: {d}")
+    _print_references(refs, names, bcap, bwhy, ref_asked, opts)
+    if rounds > 1:
+        print(f"  {rounds} rounds of {len(runs)} runs, interleaved: round 1 runs every design "
+              f"at every count once, then round 2, ...")
+
+    rows_by_count = {c: {} for _, c in runs}
+    for c, (name, _) in refs.items():
+        if name:
+            rows_by_count[c][name] = [None] * rounds
+    for nn, c in runs:
+        rows_by_count[c].setdefault(nn, [None] * rounds)
+    summaries, failed, ref_failed = [], [], []
+    i = 0
+    for rnd in range(1, rounds + 1):
+        if rounds > 1:
+            print(f"\ncompare: round {rnd}/{rounds} of set {set_id}", flush=True)
+        base_done = set()
+        for nn, c in runs:
+            ref = refs[c][0]
+            if ref == BASELINE and c not in base_done:
+                base_done.add(c)
+                e = _run_reference(binary, c, secs, rnd, rounds, opts, env)
+                rows_by_count[c][BASELINE][rnd - 1] = e
+                if e and e["rc"] != 0:
+                    ref_failed.append(f"{BASELINE_NAME} at {fmt_int(c)}, round {rnd}: {e['why']}")
+            i += 1
+            print(f"\ncompare: {i}/{n_runs} {names[nn]} at {fmt_int(c)} connections (set {set_id})",
+                  flush=True)
+            tags = {"set_id": set_id, "round": rnd, "rounds": rounds, "reference": ref or ""}
+            rc, summ, path = env.run_one(nn, c, tags)
+            if summ is not None:
+                summaries.append(summ)
+            if rc == 2:
+                failed.append(f"{nn} at {fmt_int(c)}: refused")
+            elif rc != 0:
+                failed.append(f"{nn} at {fmt_int(c)}: failed")
+            if not env.dry_run:
+                e = {"rc": rc, "result": path}
+                for k in FIGURES:
+                    e[k] = (summ or {}).get(k)
+                rows_by_count[c][nn][rnd - 1] = e
+
+    if not env.dry_run:
+        if summaries:
+            print(f"\ncompare {set_id}:")
+            print(env.table(summaries))
+        doc = figures(set_id, rounds, rows_by_count, refs, names)
+        doc["reference_asked"] = ref_asked
+        doc["duration_s"] = secs
+        doc["command"] = list(opts.argv)
+        doc["provenance"] = _provenance(env.repo_dir)
+        doc["not_run"] = bad
+        print(tables(doc))
+        path = write(doc, env.results_dir)
+        print(f"\nfigures: {path}")
+        if summaries:
+            print(f"scripts/report regenerates the README table and {env.results_dir}/summary.svg")
+    if failed:
+        _say_err(f"compare: {len(failed)} of {n_runs} runs did not pass:")
+        for f in failed:
+            print(f"  {f}", file=sys.stderr)
+    if ref_failed:
+        _say_err(f"compare: the reference did not pass {len(ref_failed)} time(s):")
+        for f in ref_failed:
+            print(f"  {f}", file=sys.stderr)
+    return 1 if failed or ref_failed or bad else 0
+
+
+def _print_references(refs, names, bcap, bwhy, ref_asked, opts):
+    """The plan's lines on the reference: which one at which counts, and why."""
+    by = {}
+    for c in sorted(refs):
+        by.setdefault(refs[c], []).append(c)
+    for (name, why), cs in by.items():
+        where = fmt_list(cs)
+        if name == BASELINE:
+            print(f"  reference at {where}: scripts/{BASELINE_NAME} ({why}; it holds at most "
+                  f"{fmt_int(bcap)} here: {bwhy}), in every round")
+        elif name:
+            print(f"  reference at {where}: {names[name]} ({why}), in every round")
+        else:
+            print(f"  no reference at {where}: {why}; those counts get no ratios")
+    if any(n == BASELINE for n, _ in refs.values()):
+        notes = []
+        if opts.netns == "1":
+            notes.append("in this namespace, not the runs' own")
+        spin, cpin = _pins(opts.pin)
+        if spin:
+            notes.append(f"pinned as the runs are: server on CPUs {spin}, client on {cpin}")
+        if notes:
+            print(f"  ({BASELINE_NAME} runs " + ", ".join(notes) + ")")
+
+
+def _run_reference(binary, conns, secs, rnd, rounds, opts, env):
+    """The bare pair at conns in round rnd: printed, run unless dry."""
+    print(f"\ncompare: reference {BASELINE_NAME} at {fmt_int(conns)} connections, "
+          f"round {rnd} of {rounds}", flush=True)
+    argv = f"scripts/{BASELINE_NAME} server PORT; scripts/{BASELINE_NAME} client PORT {conns} {secs:g}"
+    print(f"  {argv}")
+    if env.dry_run:
+        return None
+    rc, rps, why = run_baseline(binary, conns, secs, opts.pin)
+    print(f"  {BASELINE_NAME}: " + (f"{fmt_int(rps)} round trips/s" if rc == 0 else f"FAILED: {why}"),
+          flush=True)
+    return {"rc": rc, "rps": rps, "p99_us": None, "server_us_per_rt": None, "result": None,
+            "why": why}
+
+
+def write(doc, results_dir):
+    """compare-<set>.json in results_dir, numbers at full precision."""
+    os.makedirs(results_dir, exist_ok=True)
+    path = os.path.join(results_dir, doc["set"] + ".json")
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    os.replace(tmp, path)
+    return path
