@@ -86,10 +86,10 @@ def references(runs, ref, caps, baseline_cap):
         elif ref == BASELINE and c <= baseline_cap:
             refs[c] = (BASELINE, "the bare epoll pair")
         elif ref != BASELINE and c <= baseline_cap:
-            refs[c] = (BASELINE, f"{ref} cannot hold it here; the bare epoll pair can")
+            refs[c] = (BASELINE, f"{ref} cannot run it here; the bare epoll pair can")
         elif (FALLBACK, c) in planned:
             refs[c] = (FALLBACK, f"{BASELINE_NAME} cannot hold it here" if ref == BASELINE
-                       else f"{ref} cannot hold it here")
+                       else f"{ref} cannot run it here")
         else:
             refs[c] = (None, "no reference holds it here")
     return refs, extra
@@ -355,19 +355,21 @@ def _utc(fmt="%Y%m%dT%H%M%SZ"):
     return datetime.datetime.now(datetime.timezone.utc).strftime(fmt)
 
 
-def _provenance(repo_dir):
-    """record.provenance() when the record module is here; else None."""
+def _from_record(repo_dir):
+    """(record.provenance(), record.machine()) when the record module is
+    here; (None, None) before it lands."""
     try:
         from . import record
-        return record.provenance(repo_dir)
+        return record.provenance(repo_dir), record.machine()
     except (ImportError, AttributeError):
-        return None
+        return None, None
 
 
 def main(opts, env):
     """./run.sh compare. 0 when every run passed; 1 when one failed or was
     refused, or the reference failed."""
-    set_id = "compare-" + _utc()
+    started = datetime.datetime.now(datetime.timezone.utc)
+    set_id = "compare-" + started.strftime("%Y%m%dT%H%M%SZ")
     rounds = max(1, opts.rounds or 1)
     ref_asked = opts.reference or BASELINE
     secs = float(opts.duration) if opts.duration else 10.0
@@ -474,7 +476,11 @@ def main(opts, env):
         doc["reference_asked"] = ref_asked
         doc["duration_s"] = secs
         doc["command"] = list(opts.argv)
-        doc["provenance"] = _provenance(env.repo_dir)
+        doc["started"] = started.strftime("%Y-%m-%dT%H:%M:%SZ")
+        doc["finished"] = _utc("%Y-%m-%dT%H:%M:%SZ")
+        doc["common_conns"] = common
+        doc["baseline_cap"] = {"conns": bcap, "why": bwhy}
+        doc["provenance"], doc["machine"] = _from_record(env.repo_dir)
         doc["not_run"] = bad
         print(tables(doc))
         path = write(doc, env.results_dir)
