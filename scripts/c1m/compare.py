@@ -438,35 +438,19 @@ def main(opts, env):
     for nn, c in runs:
         rows_by_count[c].setdefault(nn, [None] * rounds)
     summaries, failed, ref_failed = [], [], []
-    i = 0
-    for rnd in range(1, rounds + 1):
-        if rounds > 1:
-            print(f"\ncompare: round {rnd}/{rounds} of set {set_id}", flush=True)
-        base_done = set()
-        for nn, c in runs:
-            ref = refs[c][0]
-            if ref == BASELINE and c not in base_done:
-                base_done.add(c)
-                e = _run_reference(binary, c, secs, rnd, rounds, opts, env)
-                rows_by_count[c][BASELINE][rnd - 1] = e
-                if e and e["rc"] != 0:
-                    ref_failed.append(f"{BASELINE_NAME} at {fmt_int(c)}, round {rnd}: {e['why']}")
-            i += 1
-            print(f"\ncompare: {i}/{n_runs} {names[nn]} at {fmt_int(c)} connections (set {set_id})",
-                  flush=True)
-            tags = {"set_id": set_id, "round": rnd, "rounds": rounds, "reference": ref or ""}
-            rc, summ, path = env.run_one(nn, c, tags)
-            if summ is not None:
-                summaries.append(summ)
-            if rc == 2:
-                failed.append(f"{nn} at {fmt_int(c)}: refused")
-            elif rc != 0:
-                failed.append(f"{nn} at {fmt_int(c)}: failed")
-            if not env.dry_run:
-                e = {"rc": rc, "result": path}
-                for k in FIGURES:
-                    e[k] = (summ or {}).get(k)
-                rows_by_count[c][nn][rnd - 1] = e
+    run = {"i": 0, "n": n_runs, "set_id": set_id, "secs": secs, "binary": binary}
+    try:
+        for rnd in range(1, rounds + 1):
+            _round(rnd, rounds, runs, refs, names, rows_by_count, run, summaries, failed,
+                   ref_failed, opts, env)
+    except KeyboardInterrupt:
+        # Ctrl-C (or run.py's TERM): keep what the rounds so far measured.
+        if not env.dry_run:
+            doc = figures(set_id, rounds, rows_by_count, refs, names)
+            doc["interrupted"] = True
+            print(f"\n{PROG}: compare stopped; the rounds so far: {write(doc, env.results_dir)}",
+                  file=sys.stderr)
+        raise
 
     if not env.dry_run:
         if summaries:
@@ -496,6 +480,40 @@ def main(opts, env):
         for f in ref_failed:
             print(f"  {f}", file=sys.stderr)
     return 1 if failed or ref_failed or bad else 0
+
+
+def _round(rnd, rounds, runs, refs, names, rows_by_count, run, summaries, failed,
+           ref_failed, opts, env):
+    """Round rnd: every (design, count) once, in the plan's order, the bare
+    pair before the first run at each count it is the reference of."""
+    if rounds > 1:
+        print(f"\ncompare: round {rnd}/{rounds} of set {run['set_id']}", flush=True)
+    in_round = f", round {rnd}" if rounds > 1 else ""
+    base_done = set()
+    for nn, c in runs:
+        ref = refs[c][0]
+        if ref == BASELINE and c not in base_done:
+            base_done.add(c)
+            e = _run_reference(run["binary"], c, run["secs"], rnd, rounds, opts, env)
+            rows_by_count[c][BASELINE][rnd - 1] = e
+            if e and e["rc"] != 0:
+                ref_failed.append(f"{BASELINE_NAME} at {fmt_int(c)}{in_round}: {e['why']}")
+        run["i"] += 1
+        print(f"\ncompare: {run['i']}/{run['n']} {names[nn]} at {fmt_int(c)} connections "
+              f"(set {run['set_id']})", flush=True)
+        tags = {"set_id": run["set_id"], "round": rnd, "rounds": rounds, "reference": ref or ""}
+        rc, summ, path = env.run_one(nn, c, tags)
+        if summ is not None:
+            summaries.append(summ)
+        if rc == 2:
+            failed.append(f"{nn} at {fmt_int(c)}{in_round}: refused")
+        elif rc != 0:
+            failed.append(f"{nn} at {fmt_int(c)}{in_round}: failed")
+        if not env.dry_run:
+            e = {"rc": rc, "result": path}
+            for k in FIGURES:
+                e[k] = (summ or {}).get(k)
+            rows_by_count[c][nn][rnd - 1] = e
 
 
 def _print_references(refs, names, bcap, bwhy, ref_asked, opts):

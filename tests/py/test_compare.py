@@ -235,7 +235,7 @@ class KnownAnswer(unittest.TestCase):
     def test_failed_run_reported(self):
         self.assertEqual(self.rc, 1)
         self.assertIn("run.sh: compare: 1 of 24 runs did not pass:", self.err)
-        self.assertIn("  09 at 10,000: failed", self.err)
+        self.assertIn("  09 at 10,000, round 2: failed", self.err)
 
 
 class OneRound(unittest.TestCase):
@@ -251,6 +251,30 @@ class OneRound(unittest.TestCase):
         self.assertIn(" 0.50 ", line_of(out, "10,000", "09_few_clients"))
         self.assertEqual(marks(out, "10,000", "03_epoll_throughput"), "")
         self.assertEqual(marks(out, "10,000", "09_few_clients"), "")
+
+
+class Interrupted(unittest.TestCase):
+    def test_ctrl_c_keeps_the_rounds_so_far(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            env = FakeEnv(tmp)
+            real = env.run_one
+
+            def run_one(nn, asked, tags):
+                if len(env.calls) == 10:        # round 2's third run
+                    raise KeyboardInterrupt
+                return real(nn, asked, tags)
+            env.run_one = run_one
+            with self.assertRaises(KeyboardInterrupt):
+                run_main(env)
+            files = glob.glob(os.path.join(env.results_dir, "compare-*.json"))
+            self.assertEqual(len(files), 1)
+            with open(files[0]) as f:
+                doc = json.load(f)
+        self.assertTrue(doc["interrupted"])
+        rows = {r["name"]: r for r in doc["counts"][1]["rows"]}
+        self.assertEqual([r["rps"] for r in rows["03"]["rounds"]], [50, 110, None])
+        self.assertEqual([r["rc"] for r in rows["09"]["rounds"]], [0, None, None])
+        self.assertEqual(rows["03"]["ratio"]["n"], 2)
 
 
 class DryRun(unittest.TestCase):
