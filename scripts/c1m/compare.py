@@ -91,7 +91,9 @@ def references(runs, ref, caps, baseline_cap):
             refs[c] = (FALLBACK, f"{BASELINE_NAME} cannot hold it here" if ref == BASELINE
                        else f"{ref} cannot run it here")
         else:
-            refs[c] = (None, "no reference holds it here")
+            refs[c] = (None, f"{BASELINE_NAME} cannot hold it here and the plan runs no "
+                       f"{FALLBACK} there" if ref == BASELINE else
+                       f"neither {ref} nor {BASELINE_NAME} can run it here")
     return refs, extra
 
 
@@ -183,7 +185,8 @@ x ref: each round's rps over the reference's rps in the SAME round; the median [
   raw rps moves with the machine (2.5x between days here), the ratio to a reference
   measured in the same rounds much less.
 p99, srv us/rt: the medians of the rounds (the client's p99; the server's CPU per round
-  trip over the window). A run that failed is left out of every figure.
+  trip over the window). A run that failed is left out of every figure; "(2 of 3)"
+  after a design: only that many of its rounds passed.
 ~ within noise of: those rows' rounds overlap (their x ref ranges intersect; their rps
   ranges where there is no ratio), so this run does not tell them apart."""
 
@@ -197,12 +200,14 @@ def tables(doc):
         refname = next((r["design"] for r in cnt["rows"] if r["name"] == ref), ref)
         head = f"at {fmt_int(cnt['conns'])} connections, {rounds} round{'s' if rounds != 1 else ''}; "
         head += f"reference {refname} ({cnt['reference_why']})" if ref else \
-            f"no reference ({cnt['reference_why']}): no ratios"
+            f"no reference: {cnt['reference_why']}; no ratios"
         lines += ["", head,
                   TABLE_FMT.format("design", "rps median [min-max]", "x ref [min-max]",
                                    "p99", "srv us/rt", "~ within noise of")]
         for r in cnt["rows"]:
             name = r["design"] + ("  (reference)" if r["reference"] else "")
+            if r["rps"]["n"] < rounds:      # rounds that failed: say how many are left
+                name += f"  ({r['rps']['n']} of {rounds})"
             ratio = "1.00" if r["reference"] and r["ratio"]["n"] else _range(r["ratio"], 2)
             lines.append(TABLE_FMT.format(
                 name, _range(r["rps"]), ratio, fmt_lat(r["p99_us"]["median"]),
@@ -529,7 +534,7 @@ def _print_references(refs, names, bcap, bwhy, ref_asked, opts):
         elif name:
             print(f"  reference at {where}: {names[name]} ({why}), in every round")
         else:
-            print(f"  no reference at {where}: {why}; those counts get no ratios")
+            print(f"  no reference at {where}: {why}; no ratios there")
     if any(n == BASELINE for n, _ in refs.values()):
         notes = []
         if opts.netns == "1":

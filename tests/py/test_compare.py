@@ -192,7 +192,7 @@ class KnownAnswer(unittest.TestCase):
         self.assertIn("0.80 [0.75-0.80]", row)
         # No marks: its rps range meets 03's, its ratio range does not.
         self.assertEqual(marks(self.out, "10,000", "06_multi_epoll_server"), "")
-        row = line_of(self.out, "10,000", "09_few_clients")
+        row = line_of(self.out, "10,000", "09_few_clients  (2 of 3)")
         self.assertIn("0.55 [0.50-0.60]", row)      # the failed round left out
         self.assertEqual(marks(self.out, "10,000", "09_few_clients"), "03")
         row = line_of(self.out, "10,000", "baseline_pair  (reference)")
