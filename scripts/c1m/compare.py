@@ -23,9 +23,10 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 
 from . import stats
-from .fmt import fmt_conns, fmt_int, fmt_lat, fmt_list
+from .fmt import fmt_int, fmt_lat, fmt_list
 
 PROG = "run.sh"
 COMMON_CONNS = 10000                    # the count every design runs at
@@ -370,172 +371,204 @@ def _from_record(repo_dir):
         return None, None
 
 
+@dataclass
+class CompareSet:
+    """One ./run.sh compare set, passed through its stages: sized, planned,
+    printed, run round by round, then its figures written."""
+    set_id: str
+    started: str                    # UTC, 2026-12-06T03:23:05Z
+    rounds: int
+    ref_asked: str                  # BASELINE or a design nn
+    secs: float                     # each run's measuring time
+    binary: str                     # scripts/baseline_pair
+    caps: dict = field(default_factory=dict)      # nn -> cap, the designs that run
+    capwhy: dict = field(default_factory=dict)    # nn -> what limits the cap
+    names: dict = field(default_factory=dict)     # nn or BASELINE -> its directory
+    bad: list = field(default_factory=list)       # designs not run, and why
+    bcap: int = 0                   # the most connections the bare pair holds
+    bwhy: str = ""
+    common: int = 0                 # the count every design runs at
+    limiter: str = ""               # the design that lowered it
+    runs: list = field(default_factory=list)      # [(nn, count)], one round's order
+    refs: dict = field(default_factory=dict)      # count -> (reference, why)
+    rows: dict = field(default_factory=dict)      # count -> name -> [entry per round]
+    done: int = 0                   # runs started so far (the i of "i/N")
+    summaries: list = field(default_factory=list)
+    failed: list = field(default_factory=list)    # design runs that did not pass
+    ref_failed: list = field(default_factory=list)  # bare-pair runs that did not
+
+    @property
+    def n_runs(self):
+        return self.rounds * len(self.runs)
+
+
 def main(opts, env):
     """./run.sh compare. 0 when every run passed; 1 when one failed or was
-    refused, or the reference failed."""
-    started = datetime.datetime.now(datetime.timezone.utc)
-    set_id = "compare-" + started.strftime("%Y%m%dT%H%M%SZ")
-    rounds = max(1, opts.rounds or 1)
-    ref_asked = opts.reference or BASELINE
-    secs = float(opts.duration) if opts.duration else 10.0
+    refused, a design could not be built or sized, or the reference failed."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cs = CompareSet(set_id="compare-" + now.strftime("%Y%m%dT%H%M%SZ"),
+                    started=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    rounds=max(1, opts.rounds or 1), ref_asked=opts.reference or BASELINE,
+                    secs=float(opts.duration) if opts.duration else 10.0,
+                    binary=os.path.join(env.repo_dir, "scripts", BASELINE_NAME))
     designs = env.valid_designs()
     if not designs:
         _say_err("no design has both a server and a client yet")
         return 1
-    caps, capwhy, bad = {}, {}, []
-    for nn in designs:
-        if not env.build(nn):
-            bad.append(f"{nn}: make failed")
-            continue
-        cap = env.cap(nn)
-        if cap is None:
-            bad.append(f"{nn}: cannot size it")
-            continue
-        caps[nn], capwhy[nn] = cap
-    if not caps:
-        _say_err("compare: no design could be built and sized: " + "; ".join(bad))
+    if not _size(cs, designs, opts, env):
+        _say_err("compare: no design could be built and sized: " + "; ".join(cs.bad))
         return 1
-
-    binary = os.path.join(env.repo_dir, "scripts", BASELINE_NAME)
-    if opts.build and not env.dry_run:
-        subprocess.run(["make", "-s", "-C", env.repo_dir, "scripts/" + BASELINE_NAME],
-                       stdin=subprocess.DEVNULL, check=False)
-    bcap, bwhy = baseline_cap()
-    if not os.access(binary, os.X_OK):
-        bcap, bwhy = 0, f"scripts/{BASELINE_NAME} is not built (make scripts/{BASELINE_NAME})"
-    if ref_asked != BASELINE and ref_asked not in caps:
-        bad.append(f"--ref {ref_asked}: not built or not sized; the reference falls back")
-
-    common, limiter, runs = plan(caps)
-    refs, extra = references(runs, ref_asked, caps, bcap)
-    runs += extra
-    base_counts = sorted(c for c, (name, _) in refs.items() if name == BASELINE)
-    per_round = sum(env.estimate(c) for _, c in runs) + sum(env.estimate(c) for c in base_counts)
-    total = rounds * per_round
-    n_runs = rounds * len(runs)
-    names = {nn: env.dir_of(nn) for nn in caps}
-    names[BASELINE] = BASELINE_NAME
-
-    print(f"compare {set_id}: {n_runs} runs, about {(total + 59) // 60} min")
-    if limiter:
-        print(f"  every design at {fmt_int(common)} connections, not {fmt_int(COMMON_CONNS)}: "
-              f"{names[limiter]} holds at most {fmt_int(caps[limiter])} here, limited by {capwhy[limiter]}")
-    else:
-        print(f"  every design at {fmt_int(common)} connections (all of them hold that here)")
-    print(f"  then {', '.join(SCALE_DESIGNS)} at {fmt_list(SCALE_CONNS)}, each only up to its cap:")
-    counts = {}
-    for nn, c in runs:
-        counts.setdefault(nn, set()).add(c)
-    for nn in caps:
-        print(f"  {names[nn]:<24} {fmt_list(sorted(counts[nn])):<36} "
-              f"(cap {fmt_int(caps[nn])}: {capwhy[nn]})")
-    for d in bad:
-        print(f"  not run: {d}")
-    _print_references(refs, names, bcap, bwhy, ref_asked, opts)
-    if rounds > 1:
-        print(f"  {rounds} rounds of {len(runs)} runs, interleaved: round 1 runs every design "
-              f"at every count once, then round 2, ...")
-
-    rows_by_count = {c: {} for _, c in runs}
-    for c, (name, _) in refs.items():
+    cs.common, limiter, cs.runs = plan(cs.caps)
+    cs.limiter = limiter or ""
+    cs.refs, extra = references(cs.runs, cs.ref_asked, cs.caps, cs.bcap)
+    cs.runs += extra
+    for c, (name, _) in cs.refs.items():
+        cs.rows.setdefault(c, {})
         if name:
-            rows_by_count[c][name] = [None] * rounds
-    for nn, c in runs:
-        rows_by_count[c].setdefault(nn, [None] * rounds)
-    summaries, failed, ref_failed = [], [], []
-    run = {"i": 0, "n": n_runs, "set_id": set_id, "secs": secs, "binary": binary}
+            cs.rows[c][name] = [None] * cs.rounds
+    for nn, c in cs.runs:
+        cs.rows.setdefault(c, {}).setdefault(nn, [None] * cs.rounds)
+    _print_plan(cs, opts, env)
     try:
-        for rnd in range(1, rounds + 1):
-            _round(rnd, rounds, runs, refs, names, rows_by_count, run, summaries, failed,
-                   ref_failed, opts, env)
+        for rnd in range(1, cs.rounds + 1):
+            _round(cs, rnd, opts, env)
     except KeyboardInterrupt:
         # Ctrl-C (or run.py's TERM): keep what the rounds so far measured.
         if not env.dry_run:
-            doc = figures(set_id, rounds, rows_by_count, refs, names)
+            doc = _document(cs, opts, env)
             doc["interrupted"] = True
             print(f"\n{PROG}: compare stopped; the rounds so far: {write(doc, env.results_dir)}",
                   file=sys.stderr)
         raise
-
     if not env.dry_run:
-        if summaries:
-            print(f"\ncompare {set_id}:")
-            print(env.table(summaries))
-        doc = figures(set_id, rounds, rows_by_count, refs, names)
-        doc["reference_asked"] = ref_asked
-        doc["duration_s"] = secs
-        doc["command"] = list(opts.argv)
-        doc["started"] = started.strftime("%Y-%m-%dT%H:%M:%SZ")
-        doc["finished"] = _utc("%Y-%m-%dT%H:%M:%SZ")
-        doc["common_conns"] = common
-        doc["baseline_cap"] = {"conns": bcap, "why": bwhy}
-        doc["provenance"], doc["machine"] = _from_record(env.repo_dir)
-        doc["not_run"] = bad
+        if cs.summaries:
+            print(f"\ncompare {cs.set_id}:")
+            print(env.table(cs.summaries))
+        doc = _document(cs, opts, env)
         print(tables(doc))
-        path = write(doc, env.results_dir)
-        print(f"\nfigures: {path}")
-        if summaries:
+        print(f"\nfigures: {write(doc, env.results_dir)}")
+        if cs.summaries:
             print(f"scripts/report regenerates the README table and {env.results_dir}/summary.svg")
-    if failed:
-        _say_err(f"compare: {len(failed)} of {n_runs} runs did not pass:")
-        for f in failed:
-            print(f"  {f}", file=sys.stderr)
-    if ref_failed:
-        _say_err(f"compare: the reference did not pass {len(ref_failed)} time(s):")
-        for f in ref_failed:
-            print(f"  {f}", file=sys.stderr)
-    return 1 if failed or ref_failed or bad else 0
+    if cs.failed:
+        _say_err(f"compare: {len(cs.failed)} of {cs.n_runs} runs did not pass:")
+        print("".join(f"  {f}\n" for f in cs.failed), end="", file=sys.stderr)
+    if cs.ref_failed:
+        _say_err(f"compare: the reference did not pass {len(cs.ref_failed)} time(s):")
+        print("".join(f"  {f}\n" for f in cs.ref_failed), end="", file=sys.stderr)
+    return 1 if cs.failed or cs.ref_failed or cs.bad else 0
 
 
-def _round(rnd, rounds, runs, refs, names, rows_by_count, run, summaries, failed,
-           ref_failed, opts, env):
+def _size(cs, designs, opts, env):
+    """Build and size every design, and the bare pair; False if no design
+    is left to run."""
+    for nn in designs:
+        if not env.build(nn):
+            cs.bad.append(f"{nn}: make failed")
+            continue
+        cap = env.cap(nn)
+        if cap is None:
+            cs.bad.append(f"{nn}: cannot size it")
+            continue
+        cs.caps[nn], cs.capwhy[nn] = cap
+        cs.names[nn] = env.dir_of(nn)
+    cs.names[BASELINE] = BASELINE_NAME
+    if opts.build and not env.dry_run:
+        subprocess.run(["make", "-s", "-C", env.repo_dir, "scripts/" + BASELINE_NAME],
+                       stdin=subprocess.DEVNULL, check=False)
+    cs.bcap, cs.bwhy = baseline_cap()
+    if not os.access(cs.binary, os.X_OK):
+        cs.bcap, cs.bwhy = 0, f"scripts/{BASELINE_NAME} is not built (make scripts/{BASELINE_NAME})"
+    if cs.ref_asked != BASELINE and cs.ref_asked not in cs.caps:
+        cs.bad.append(f"--ref {cs.ref_asked}: not built or not sized; the reference falls back")
+    return bool(cs.caps)
+
+
+def _print_plan(cs, opts, env):
+    """The plan and its time (every round's runs and the bare pair's), first."""
+    base_counts = [c for c, (name, _) in cs.refs.items() if name == BASELINE]
+    total = cs.rounds * (sum(env.estimate(c) for _, c in cs.runs) +
+                         sum(env.estimate(c) for c in base_counts))
+    print(f"compare {cs.set_id}: {cs.n_runs} runs, about {(total + 59) // 60} min")
+    if cs.limiter:
+        nn = cs.limiter
+        print(f"  every design at {fmt_int(cs.common)} connections, not {fmt_int(COMMON_CONNS)}: "
+              f"{cs.names[nn]} holds at most {fmt_int(cs.caps[nn])} here, limited by {cs.capwhy[nn]}")
+    else:
+        print(f"  every design at {fmt_int(cs.common)} connections (all of them hold that here)")
+    print(f"  then {', '.join(SCALE_DESIGNS)} at {fmt_list(SCALE_CONNS)}, each only up to its cap:")
+    counts = {}
+    for nn, c in cs.runs:
+        counts.setdefault(nn, set()).add(c)
+    for nn in cs.caps:
+        print(f"  {cs.names[nn]:<24} {fmt_list(sorted(counts[nn])):<36} "
+              f"(cap {fmt_int(cs.caps[nn])}: {cs.capwhy[nn]})")
+    for d in cs.bad:
+        print(f"  not run: {d}")
+    _print_references(cs, opts)
+    if cs.rounds > 1:
+        print(f"  {cs.rounds} rounds of {len(cs.runs)} runs, interleaved: round 1 runs every "
+              f"design at every count once, then round 2, ...")
+
+
+def _round(cs, rnd, opts, env):
     """Round rnd: every (design, count) once, in the plan's order, the bare
     pair before the first run at each count it is the reference of."""
-    if rounds > 1:
-        print(f"\ncompare: round {rnd}/{rounds} of set {run['set_id']}", flush=True)
-    in_round = f", round {rnd}" if rounds > 1 else ""
+    if cs.rounds > 1:
+        print(f"\ncompare: round {rnd}/{cs.rounds} of set {cs.set_id}", flush=True)
+    in_round = f", round {rnd}" if cs.rounds > 1 else ""
     base_done = set()
-    for nn, c in runs:
-        ref = refs[c][0]
+    for nn, c in cs.runs:
+        ref = cs.refs[c][0]
         if ref == BASELINE and c not in base_done:
             base_done.add(c)
-            e = _run_reference(run["binary"], c, run["secs"], rnd, rounds, opts, env)
-            rows_by_count[c][BASELINE][rnd - 1] = e
+            e = _run_reference(cs, c, rnd, opts, env)
+            cs.rows[c][BASELINE][rnd - 1] = e
             if e and e["rc"] != 0:
-                ref_failed.append(f"{BASELINE_NAME} at {fmt_int(c)}{in_round}: {e['why']}")
-        run["i"] += 1
-        print(f"\ncompare: {run['i']}/{run['n']} {names[nn]} at {fmt_int(c)} connections "
-              f"(set {run['set_id']})", flush=True)
-        tags = {"set_id": run["set_id"], "round": rnd, "rounds": rounds, "reference": ref or ""}
+                cs.ref_failed.append(f"{BASELINE_NAME} at {fmt_int(c)}{in_round}: {e['why']}")
+        cs.done += 1
+        print(f"\ncompare: {cs.done}/{cs.n_runs} {cs.names[nn]} at {fmt_int(c)} connections "
+              f"(set {cs.set_id})", flush=True)
+        tags = {"set_id": cs.set_id, "round": rnd, "rounds": cs.rounds, "reference": ref or ""}
         rc, summ, path = env.run_one(nn, c, tags)
         if summ is not None:
-            summaries.append(summ)
+            cs.summaries.append(summ)
         if rc == 2:
-            failed.append(f"{nn} at {fmt_int(c)}{in_round}: refused")
+            cs.failed.append(f"{nn} at {fmt_int(c)}{in_round}: refused")
         elif rc != 0:
-            failed.append(f"{nn} at {fmt_int(c)}{in_round}: failed")
+            cs.failed.append(f"{nn} at {fmt_int(c)}{in_round}: failed")
         if not env.dry_run:
             e = {"rc": rc, "result": path}
             for k in FIGURES:
                 e[k] = (summ or {}).get(k)
-            rows_by_count[c][nn][rnd - 1] = e
+            cs.rows[c][nn][rnd - 1] = e
 
 
-def _print_references(refs, names, bcap, bwhy, ref_asked, opts):
+def _document(cs, opts, env):
+    """figures() and the set's own facts: compare-<set>.json's content."""
+    doc = figures(cs.set_id, cs.rounds, cs.rows, cs.refs, cs.names)
+    doc.update({"started": cs.started, "finished": _utc("%Y-%m-%dT%H:%M:%SZ"),
+                "reference_asked": cs.ref_asked, "duration_s": cs.secs,
+                "command": list(opts.argv), "common_conns": cs.common,
+                "baseline_cap": {"conns": cs.bcap, "why": cs.bwhy}, "not_run": cs.bad})
+    doc["provenance"], doc["machine"] = _from_record(env.repo_dir)
+    return doc
+
+
+def _print_references(cs, opts):
     """The plan's lines on the reference: which one at which counts, and why."""
     by = {}
-    for c in sorted(refs):
-        by.setdefault(refs[c], []).append(c)
-    for (name, why), cs in by.items():
-        where = fmt_list(cs)
+    for c in sorted(cs.refs):
+        by.setdefault(cs.refs[c], []).append(c)
+    for (name, why), counts in by.items():
+        where = fmt_list(counts)
         if name == BASELINE:
             print(f"  reference at {where}: scripts/{BASELINE_NAME} ({why}; it holds at most "
-                  f"{fmt_int(bcap)} here: {bwhy}), in every round")
+                  f"{fmt_int(cs.bcap)} here: {cs.bwhy}), in every round")
         elif name:
-            print(f"  reference at {where}: {names[name]} ({why}), in every round")
+            print(f"  reference at {where}: {cs.names[name]} ({why}), in every round")
         else:
             print(f"  no reference at {where}: {why}; no ratios there")
-    if any(n == BASELINE for n, _ in refs.values()):
+    if any(n == BASELINE for n, _ in cs.refs.values()):
         notes = []
         if opts.netns == "1":
             notes.append("in this namespace, not the runs' own")
@@ -546,15 +579,15 @@ def _print_references(refs, names, bcap, bwhy, ref_asked, opts):
             print(f"  ({BASELINE_NAME} runs " + ", ".join(notes) + ")")
 
 
-def _run_reference(binary, conns, secs, rnd, rounds, opts, env):
+def _run_reference(cs, conns, rnd, opts, env):
     """The bare pair at conns in round rnd: printed, run unless dry."""
     print(f"\ncompare: reference {BASELINE_NAME} at {fmt_int(conns)} connections, "
-          f"round {rnd} of {rounds}", flush=True)
-    argv = f"scripts/{BASELINE_NAME} server PORT; scripts/{BASELINE_NAME} client PORT {conns} {secs:g}"
-    print(f"  {argv}")
+          f"round {rnd} of {cs.rounds}", flush=True)
+    print(f"  scripts/{BASELINE_NAME} server PORT; "
+          f"scripts/{BASELINE_NAME} client PORT {conns} {cs.secs:g}")
     if env.dry_run:
         return None
-    rc, rps, why = run_baseline(binary, conns, secs, opts.pin)
+    rc, rps, why = run_baseline(cs.binary, conns, cs.secs, opts.pin)
     print(f"  {BASELINE_NAME}: " + (f"{fmt_int(rps)} round trips/s" if rc == 0 else f"FAILED: {why}"),
           flush=True)
     return {"rc": rc, "rps": rps, "p99_us": None, "server_us_per_rt": None, "result": None,
