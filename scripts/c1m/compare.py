@@ -81,7 +81,7 @@ def references(runs, ref, caps, baseline_cap):
     refs, extra = {}, []
     for c in counts:
         if ref != BASELINE and ref in caps and c <= caps[ref]:
-            refs[c] = (ref, "asked (--ref)")
+            refs[c] = (ref, "asked with --ref")
             if (ref, c) not in planned:
                 extra.append((ref, c))
         elif ref == BASELINE and c <= baseline_cap:

@@ -28,6 +28,7 @@ KNOWN = {
     ("06", 10000): [80, 150, 120],      # ratios 0.8 0.75 0.8
     ("09", 10000): [50, None, 90],      # ratios 0.5 - 0.6 (round 2 failed)
     ("03", 1000): [500, 500, 500],
+    ("09", 1000): [250, 500, 400],      # only with --ref 09
     ("06", 1000): [900, 1100, 1000],
     ("03", 50000): [40, 41, 42],
     ("06", 100000): [30, 33, 36],
@@ -251,6 +252,22 @@ class OneRound(unittest.TestCase):
         self.assertIn(" 0.50 ", line_of(out, "10,000", "09_few_clients"))
         self.assertEqual(marks(out, "10,000", "03_epoll_throughput"), "")
         self.assertEqual(marks(out, "10,000", "09_few_clients"), "")
+
+
+class NamedReference(unittest.TestCase):
+    def test_ref_design_runs_at_every_count_it_holds(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            env = FakeEnv(tmp)
+            rc, out, _, base = run_main(env, rounds=2, reference="09")
+        self.assertEqual(rc, 1)                   # 09 at 10,000, round 2 failed
+        self.assertIn(("09", 1000), [(nn, c) for nn, c, _ in env.calls])
+        self.assertIn("  09_few_clients           1,000, 10,000 ", out)
+        self.assertRegex(out.splitlines()[0], r": 18 runs, ")
+        # The bare pair only where 09 cannot go and it can: nowhere here.
+        self.assertEqual(base, [])
+        self.assertIn("at 1,000 connections, 2 rounds; reference 09_few_clients (asked with --ref)", out)
+        self.assertIn("1.50 [1.00-2.00]", line_of(out, "1,000", "03_epoll_throughput"))
+        self.assertIn("  no reference at 50,000: neither 09 nor baseline_pair can run it here", out)
 
 
 class Interrupted(unittest.TestCase):
