@@ -39,12 +39,14 @@ DIRS     := $(sort $(wildcard [0-9][0-9]_*))
 PROGS    := $(foreach d,$(DIRS),$(patsubst %.c,%,$(wildcard $(d)/server.c $(d)/client.c)))
 UNITS    := $(patsubst tests/unit/%.c,$(OBJ)/tests/%,$(wildcard tests/unit/*.c))
 TOOLS    := $(patsubst tests/tools/%.c,$(OBJ)/tests/%,$(wildcard tests/tools/*.c))
+# The bare epoll pair compare measures against (no common/, no histogram).
+BASELINE := scripts/baseline_pair
 STAMP    := $(OBJ)/.variant
 # which variant the in-place binaries were last linked as
 LINKED   := build/.linked
 
 .PHONY: all test clean units
-all: $(PROGS) $(UNITS) $(TOOLS)
+all: $(PROGS) $(UNITS) $(TOOLS) $(BASELINE)
 units: $(UNITS)
 
 # The binaries live beside their source, so record which variant built them
@@ -79,6 +81,11 @@ $(PROGS): %: $(OBJ)/%.o $$(call helpers,$$(@D)) $(LIB) $(LINKED)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS)
 
+# Beside its source like the designs' programs; ./run.sh compare runs it.
+$(BASELINE): $(OBJ)/scripts/baseline_pair.o $(LINKED)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^)
+
 $(OBJ)/tests/%: $(OBJ)/tests/unit/%.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
@@ -92,6 +99,6 @@ test: all
 	$(Q)UNIT_DIR=$(OBJ)/tests SAN=$(SAN) tests/run.sh $(T)
 
 clean:
-	rm -rf build $(PROGS)
+	rm -rf build $(PROGS) $(BASELINE)
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -14,14 +14,12 @@
  * with the 1 KiB read buffer on it; in the kernel a 16 KiB kernel stack
  * and a task_struct (~31 KB per thread, which RSS does not show and
  * MemAvailable does), the ~4 KB socket, a pid and two memory maps.
- * Measured here at 10,000 and 19,900 connections: 8.3 KB of RSS per
- * connection (rss_kb_per_conn), +16.0 KB of KernelStack per thread, and
- * 35-40 KB less MemAvailable per connection, counting the client's socket.
  * And per request, two context switches (the thread wakes, then sleeps).
+ * What that came to when measured, with the command: docs/results.md.
  *
- * Why it does not reach 1M here: every thread shares the process's one fd
- * table, and RLIMIT_NOFILE is 20,000 here, not raisable: ~19,968
- * connections, whatever memory is left (06 and 07 have a table per loop
+ * Why it does not reach 1M: every thread shares the process's one fd
+ * table, capped by RLIMIT_NOFILE (20,000 on the development machine, a
+ * hard limit): ~19,968 connections there, whatever memory is left (06 and 07 have a table per loop
  * or per process; a thread per connection cannot). Past the fd limit come
  * kernel.pid_max, vm.max_map_count / 2 and memory. The server names its
  * ceiling at start and refuses an -n beyond it (exit 2); without -n it

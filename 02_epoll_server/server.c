@@ -25,7 +25,8 @@
  *
  * Why it stops scaling: one loop does every read and write: one core
  * (06 runs a loop per core). And every connection lives in one fd table,
- * which RLIMIT_NOFILE caps (20,000 here, not raisable); it says at start.
+ * which RLIMIT_NOFILE caps (20,000 on the development machine, a hard
+ * limit); it says so at start.
  *
  * usage: server [-a ADDR] [-p PORT] [-i SEC] [-L] [-h]
  * build: cc -std=gnu11 -O2 -pthread -Icommon -o 02_epoll_server/server 02_epoll_server/server.c common/[a-z]*.c -lm

@@ -20,7 +20,8 @@
  *
  * Why it stops scaling: one thread is one core (06 runs this loop once per
  * core), and every connection lives in the process's one fd table, capped
- * by RLIMIT_NOFILE (20,000 here), which it says at start. Per connection:
+ * by RLIMIT_NOFILE (20,000 on the development machine), which it says at
+ * start. Per connection:
  * 16 bytes (struct conn) in a flat array indexed by fd.
  *
  * usage: server [-a ADDR] [-p PORT] [-i SEC] [-L] [-h]

@@ -10,8 +10,8 @@
  *
  * It spreads the echo over -c cores. But every accept goes through one
  * thread, and every connection lives in the ONE fd table (the acceptor
- * opens every fd for all loops), which RLIMIT_NOFILE caps (20,000 here,
- * said at start). 06 gives each loop its own listener and fd table: 1M.
+ * opens every fd for all loops), which RLIMIT_NOFILE caps (20,000 on the
+ * development machine; said at start). 06 gives each loop its own listener and fd table: 1M.
  *
  * usage: server [-a ADDR] [-p PORT] [-c N] [-i SEC] [-L] [-h]
  * build: cc -std=gnu11 -O2 -pthread -Icommon -o 05_multi_epoll_client/server 05_multi_epoll_client/server.c common/[a-z]*.c -lm

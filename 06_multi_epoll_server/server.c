@@ -4,9 +4,9 @@
  * epoll set and fd table. The loops share no connection, lock or queue and
  * run 03's handlers unchanged; main only runs the meter.
  *
- * Why it reaches 1M: RLIMIT_NOFILE is per fd *table* (20,000 here, a hard
- * limit), and each loop unshares a table of its own: 64 loops x ~19,970 =
- * 1.27M connections, 16 bytes each (struct conn) plus the kernel's ~4 KB
+ * Why it reaches 1M: RLIMIT_NOFILE is per fd *table* (20,000 on the
+ * development machine, a hard limit), and each loop unshares a table of its
+ * own: with 20,000, 64 loops x ~19,970 = 1.27M connections, 16 bytes each (struct conn) plus the kernel's ~4 KB
  * socket. Past one loop per core the loops only take turns.
  *
  * usage: server [-a ADDR] [-p PORT] [-c N] [-n CONNS] [-i SEC] [-L] [-h]

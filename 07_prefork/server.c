@@ -7,9 +7,10 @@
  * The parent forwards SIGTERM, reaps, and sums the children's counters,
  * which live in MAP_SHARED memory.
  *
- * Why it reaches 1M: RLIMIT_NOFILE (20,000 here, not raisable) counts per
- * fd table, and each process has its own: -n 1000000 starts 57 children
- * (51, plus 1/8 spare: the spread is not even). A child that dies costs
+ * Why it reaches 1M: RLIMIT_NOFILE (20,000 on the development machine, a
+ * hard limit) counts per fd table, and each process has its own: there,
+ * -n 1000000 starts 57 children (51, plus 1/8 spare: the spread is not
+ * even). A child that dies costs
  * only its connections: the parent says so at once, counts it in the JSON
  * ("children_died") and exits 1 instead of 0, so a benchmark notices.
  *

@@ -15,7 +15,8 @@
  * epoll_ctl to re-arm, and a cache miss as the connection changes cores;
  * one thread runs every epoll_wait, however many workers there are; and
  * one fd table (the workers need the reactor's fds), capped by
- * RLIMIT_NOFILE (20,000 here): -n beyond it is refused. What it buys: slow
+ * RLIMIT_NOFILE (20,000 on the development machine): -n beyond it is
+ * refused. What it buys: slow
  * work per request (12, 13) no longer stalls the loop. Per connection: 24
  * bytes (struct conn) in a flat array indexed by fd.
  *

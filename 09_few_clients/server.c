@@ -23,7 +23,8 @@
  * context switches, and with more runnable threads than cores the
  * scheduler decides who runs. ctx_switches_per_req in the result shows
  * where that grows; an epoll loop (06) serves a whole batch of ready
- * connections per wakeup. Like 01 it has one fd table (20,000 here).
+ * connections per wakeup. Like 01 it has one fd table, capped by
+ * RLIMIT_NOFILE (20,000 on the development machine).
  *
  * usage: server [-a ADDR] [-p PORT] [-c N] [-i SEC] [-L] [-h]
  * build: cc -std=gnu11 -O2 -pthread -Icommon -o 09_few_clients/server 09_few_clients/server.c common/[a-z]*.c -lm

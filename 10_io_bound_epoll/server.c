@@ -4,12 +4,15 @@
  * A request counts only whole: the loop assembles its 8 bytes in struct
  * conn and reads no further until it is answered. -m says how it waits:
  *   block  (default) usleep() in the loop. A sleeping loop serves nobody:
- *          2 loops at 10 ms do 196 rps with 100 or 1000 connections, and
- *          latency grows with them (p99 0.96 s, 5.2 s), the cores idle.
+ *          2 loops at 10 ms cap at 200 rps ("cap_rps") whatever the
+ *          connection count, latency grows with the connections, and the
+ *          cores idle.
  *   timer  how an event loop waits: the fd leaves the epoll set and joins
  *          a FIFO (every wait is as long, so they end in the order they
  *          began); one timerfd, armed for the oldest, brings it back. The
- *          waits overlap: 9,400 rps (p99 12 ms) and 53,000 (p99 33 ms).
+ *          waits overlap: about connections / wait requests a second,
+ *          until the cores run out.
+ * What each mode did when measured, with the command: docs/results.md.
  *
  * usage: server [-a ADDR] [-p PORT] [-c N] [-n CONNS] [-w USEC] [-m MODE] [-i SEC] [-L] [-h]
  * build: cc -std=gnu11 -O2 -pthread -Icommon -o 10_io_bound_epoll/server 10_io_bound_epoll/server.c common/[a-z]*.c -lm

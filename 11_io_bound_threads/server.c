@@ -15,14 +15,11 @@
  * every other connection of that loop waits too (100 rps per loop); -m
  * timer gets the overlap back by parking requests on a timer. A thread per
  * connection gets it for free, from the scheduler, at the price of a
- * thread per connection: a stack (8 KB resident here), a 16 KB kernel
- * stack and a task, two context switches per request, and one fd table
- * for all, so one process holds at most RLIMIT_NOFILE connections.
- * Measured (2-core box, preliminary): 100 connections 9,550 rps, p99 13 ms
- * (10 -m timer: 9,400, 12 ms); 1000 connections 28,000 rps, p99 49 ms
- * (timer: 52,000, 33 ms); 5000 connections 27,000 rps, p99 0.22 s, in 43
- * MB (timer: 48,000 rps, 0.19 s, in 2.5 MB). Block mode: 195 rps at any
- * count.
+ * thread per connection: a stack (only its touched pages resident), a
+ * 16 KB kernel stack and a task, two context switches per request, and
+ * one fd table for all, so one process holds at most RLIMIT_NOFILE
+ * connections. The two measured side by side, with the command:
+ * docs/results.md.
  *
  * usage: server [-a ADDR] [-p PORT] [-w USEC] [-i SEC] [-L] [-h]
  * build: cc -std=gnu11 -O2 -pthread -Icommon -o 11_io_bound_threads/server 11_io_bound_threads/server.c common/[a-z]*.c -lm

@@ -11,15 +11,13 @@
  * What it shows, against 12_cpu_bound_epoll: when the work is CPU, the
  * design hardly matters for throughput. Two cores do ~2 x (hash rate /
  * 2^BITS) proofs a second whether two loops or 5,000 threads run them
- * (printed at start: one 12-bit proof is ~4096 hashes, a couple of ms
- * here). What differs is the latency: a loop finishes a request before it
+ * (printed at start: one 12-bit proof is ~4096 hashes, and how long it
+ * takes on this machine). What differs is the latency: a loop finishes a request before it
  * takes the next, so a request waits for the ones ahead of it; threads
  * are time-sliced, so every request in flight advances at once, all
  * finishing late together, plus a context switch per request and a
- * thread's memory per connection. Measured (2-core box, preliminary):
- * 100, 1000 and 5000 connections give 1,300, 1,140 and 920 rps, p99
- * 0.28 s, 1.1 s and 4.6 s, in 2.6, 9.8 and 43 MB (12: 1,270, 1,340 and
- * 1,370 rps in 1.7-1.9 MB). The threads lose ground as they multiply.
+ * thread's memory per connection. The two measured side by side, with
+ * the command: docs/results.md.
  *
  * The original (Go) hashed "hello world N" from N = 0 for every request,
  * so the 12-bit proof always won at N = 4: 5 hashes, not 4096. Here the

@@ -3,127 +3,37 @@
  * listener and fd table), but every loop is an io_uring instead of an
  * epoll set. The design the Go original never had.
  *
- * What changes compared to 06:
+ * Completion instead of readiness: the loop arms a multishot accept on its
+ * listener and a multishot receive on each connection once, and the kernel
+ * reports what it has *done* (a new fd; bytes received, and into which
+ * buffer). Receives take buffers from a provided-buffer ring only when data
+ * arrives, so an idle connection pins none; a reply is sent straight from
+ * that buffer, which goes back to the ring once the send has completed.
+ * Sends are queued and submitted with the one io_uring_enter() that also
+ * waits for the next completions, so the loop enters the kernel far less
+ * than once a request ("enters_per_req"; 06 makes recv + send + its waits).
  *
- *  - Completion instead of readiness. 06 asks "which sockets are ready?"
- *    and then makes the calls itself (accept4, recv, send). Here the loop
- *    says once "accept on this listener, until further notice" and
- *    "receive on this socket, until further notice" (multishot requests),
- *    and the kernel reports what it has *done*: a completion carries a new
- *    fd, or the bytes already received and where they are.
- *
- *  - Fewer system calls per request. Sends are queued in the submission
- *    ring and one io_uring_enter() per batch submits them all and waits
- *    for the next completions: for WAIT_BATCH of them, or, once one is
- *    there, for -m USEC more (Linux 6.12's min-wait; a server that is not
- *    saturated would otherwise wake for every completion). 06 makes recv +
- *    send per request plus its epoll_waits: 2.7 system calls per request
- *    at 1,000 connections here; 14 makes 0.08 ("enters_per_req").
- *
- *  - Buffer ownership. An armed receive holds no memory: the kernel takes
- *    a buffer from the loop's provided-buffer ring only when data arrives,
- *    so idle connections pin no receive buffer. The buffer is then the
- *    loop's: it sends the reply straight out of it and gives it back only
- *    when that send has completed (until then the kernel may still read
- *    it). A buffer is in exactly one place: the ring, a completion, a
- *    connection's queue.
- *
- * What io_uring makes subtle, and where it is handled:
- *  - short sends: send the rest; at most one send per connection in
- *    flight, later data queued behind it, so replies stay in order
- *    (on_writable);
- *  - the buffer ring running dry: the receive fails with ENOBUFS and its
- *    multishot ends; the connection waits in a FIFO until buffers come
- *    back and is re-armed then (on_readable, rearm_starved); "enobufs";
- *  - multishot ending: a completion without IORING_CQE_F_MORE means no
- *    more will come (also when the completion queue overflowed); re-arm
- *    unless the connection is done (on_readable, on_accept); "rearms";
- *  - close: a request in flight still names the fd, so the loop cancels
- *    them (IORING_OP_ASYNC_CANCEL) and closes only once none is left: the
- *    fd number cannot come back while a completion for it still can
- *    (conn_close, conn_finish);
- *  - a peer that does not read: with MAX_HELD buffers queued for it the
- *    loop cancels its receive (as 06 stops reading it) and re-arms once
- *    its replies have drained (echo_buf, recv_resume); "paused";
- *  - EMFILE: a failed multishot accept ends; it is re-armed only after
- *    PAUSE_MS (accept_resume), as 06 pauses its listener.
- *
- * What each io_uring feature buys. Kept ones switch at run time (-F;
- * default defer,batch), each probed: one this kernel refuses is left off
- * and said once on stderr, and the JSON's "features" is what was in
- * effect (ring_setup, feature_off; test hook C1M_URING_DENY=LIST).
- *  - batch: every prepared send goes in with the loop's one
- *    io_uring_enter; without it each send is submitted at once, as an
- *    epoll server makes one send() per reply (send_head);
- *  - coop: COOP_TASKRUN (5.19): completion work waits for the loop's next
- *    system call instead of an IPI kicking it out of user space;
- *  - defer: SINGLE_ISSUER | DEFER_TASKRUN (6.1): completion work runs only
- *    when the loop enters to wait, in one batch, never interrupting it;
- *    it implies what coop gives, and coop is its fallback (ring_setup);
- *  - -m 50: with one completion there, wait 50 us for more (6.12).
- *
- * Measured, each added in turn (2026-12-01, this 2-core box, kernel 6.18;
- * scripts/bench-side.sh -r 5, interleaved with 06, 05's client; server CPU
- * per round trip over the window, median of 5; system calls per request
- * from scripts/syscalls.sh -n 1000, one run each; the README has the
- * commands and the rps):
- *
- *                          us/rt 1K    us/rt 100K   calls/req 1K
- *   06_multi_epoll_server    12.04       13.74         2.70
- *   14 -F none -m 0          15.34       15.61         1.30
- *    + batch                 13.18       13.59         0.36
- *    + coop                  12.01       13.75         0.50
- *    defer, not coop         11.76       12.57         0.99
- *    + -m 50 (the default)    9.37 (*)   12.78 (*)     0.08
- *   (*) with regring, direct and bundle on too, which bought nothing
- *   measurable (below); -F batch,defer -m 50 alone: 9.52 us at 1K.
- *
- * Tried, and removed (the code is in commit 5223129, -F regring,direct,
- * bundle): each moved the median by less than this box's round-to-round
- * noise (+-10%), at 1K and at 100K alike:
- *  - regring, the ring fd registered (5.18): each enter skips an fd
- *    lookup, but 14 enters 0.08 times a request: ~0.1% by arithmetic;
- *  - direct, accepted sockets in a per-ring table instead of the fd table
- *    (5.19): it works under RLIMIT_NOFILE, but the table counts against
- *    it (io_sqe_files_register() refuses nr_args > rlimit(RLIMIT_NOFILE)),
- *    so a ring still holds 19,968; the profile's fget + sock_from_file
- *    share fell from 4.0% to 2.6% of the server's samples;
- *  - bundle, several buffers a receive (6.10): an 8-byte frame never
- *    fills one 512-byte buffer.
- * Against the targets (server CPU per round trip <= 0.67x 06's at 1K,
- * <= 0.75x at 100K): 0.78x and 0.91x, missed. Where the rest goes
- * (perf record -g on the server at 1K): the kernel's TCP path over
- * loopback, which a send also runs for the receiving end; io_uring's own
- * code is 5.5% of the samples, user space 1.6%.
- *
- * Memory per connection: 6 bytes of struct conn in a per-loop array
- * indexed by fd, plus, in the kernel, the socket (~4 KB) and the armed
- * receive (an io_kiocb of 256 bytes and its poll entry). Per loop, whatever
- * the connection count: the rings (0.6 MB) and -B buffers of BUF_SIZE bytes
- * (0.5 MB). `-n 1000000` makes 57 loops here (1/8 to spare): 48 MB of RSS
- * at the start, ~82 MB once every buffer has been used (82 bytes a
- * connection in the 1M runs of 2026-12-01).
- *
- * The ring itself (setup, mmap, the queues, io_uring_enter, the buffer
- * ring) is plumbing, in uring.c; every request the design makes is
- * prepared here.
+ * What io_uring makes subtle, and where: short sends and one send in
+ * flight per connection (on_writable); the buffer ring running dry, ENOBUFS
+ * (on_readable, rearm_starved); a multishot that ends without
+ * IORING_CQE_F_MORE (on_readable, on_accept); close with requests still in
+ * flight, cancelled first (conn_close, conn_finish); a peer that does not
+ * read (echo_buf, recv_resume); EMFILE (accept_resume). -F picks features
+ * at run time (batch, coop, defer; default defer,batch), each probed and
+ * left off if refused; -m USEC waits that long for more completions (6.12).
+ * What each buys, measured: docs/io_uring.md. The ring's plumbing is in
+ * uring.c; every request the design makes is prepared here.
  *
  * usage: server [-a ADDR] [-p PORT] [-c N] [-n CONNS] [-B BUFS] [-m USEC]
  *               [-F LIST] [-i SEC] [-L] [-h]
  * build: cc -std=gnu11 -O2 -pthread -Icommon -o 14_io_uring/server 14_io_uring/server.c 14_io_uring/uring.c common/[a-z]*.c -lm
- *
- * test with:
- *   ./14_io_uring/server &
- *   ./14_io_uring/client -n 1000 -d 5
- *
+ * test with: ./14_io_uring/server & ./14_io_uring/client -n 1000 -d 5
  * diff against: 06_multi_epoll_server (the same loops, listeners and fd
  * tables; its readiness handlers become completion handlers here).
- *
  * sample output (stderr; then the JSON line on stdout at SIGTERM):
  *   14_io_uring/server: listening on 127.0.0.1:8972, 2 rings x 19968 fds, 1024 x 512-byte buffers each
  *   conns 1000  rps 65221  accepted 1000  resets 0  errors 0
- *   {"design":"14_io_uring","conns_peak":1000,"requests":281900,"rps":55717.3,...,
- *    "enobufs":0,"short_sends":0,"paused":0,"rearms":0,"enters":30160,"enters_per_req":0.107}
+ *   {"design":"14_io_uring","conns_peak":1000,"requests":281900,...,"enters_per_req":0.107}
  */
 #define _GNU_SOURCE
 #include <errno.h>

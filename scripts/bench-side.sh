@@ -47,9 +47,8 @@ for d in "${designs[@]}"; do
 	[[ ${d%%:*} == baseline || -n "$(server_of "$d")" ]] || die2 "unknown design '${d%%:*}' (no server built)"
 done
 
-make -s
+make -s	# the designs and scripts/baseline_pair
 tmp=$(mktemp -d /tmp/c1m-bench.XXXXXX)
-gcc -O2 -o "$tmp/baseline_pair" scripts/baseline_pair.c
 spid=
 cleanup() { [[ -n "$spid" ]] && kill -KILL "$spid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
@@ -62,9 +61,9 @@ run_one() { # design -> "rps p99_ms server_cpu_us_per_req"
 	[[ $d == *:* ]] && sargs=${d#*:}
 	if [[ $nn == baseline ]]; then
 		port=$(free_port)
-		"$tmp/baseline_pair" server "$port" & spid=$!
+		scripts/baseline_pair server "$port" & spid=$!
 		sleep 0.3
-		out=$("$tmp/baseline_pair" client "$port" "$conns" "$secs")
+		out=$(scripts/baseline_pair client "$port" "$conns" "$secs")
 		kill "$spid"; wait "$spid" 2>/dev/null || true; spid=
 		echo "${out#rps } - -"
 		return

@@ -94,7 +94,8 @@ need() {
 		NEED=$((2 * n + 4096)) ;;
 	net.ipv4.tcp_mem)
 		# Pages. 1M connections ran without memory pressure at 4M/6M/8M
-		# pages (SPEC: ~8.3 KB of kernel memory per connection, both ends).
+		# pages (~8.3-9.5 KB of kernel memory per connection, both ends:
+		# docs/ten-million.md).
 		((n > 10000)) || return 0
 		WHY="pages of TCP memory before pressure (costs ~12%): 4/6/8 per connection"
 		NEED="$(((n * 4194304 + 999999) / 1000000)) $(((n * 6291456 + 999999) / 1000000))"

@@ -7,7 +7,7 @@
 #   netns    ./run.sh 06 at 2 x 2,000 connections with --via 'ip netns exec':
 #            the run passes; the merged round trips are the sum of the two
 #            clients'; every merged key (p50 ... p99.9 among them) equals that
-#            of the two clients' buckets merged apart (tests/merge_check.py);
+#            of the two clients' buckets merged apart (tests/py/merge_tool.py);
 #            every client's window opens and closes within 50 ms of the
 #            other's; the server's window rps
 #            agrees with the merged one; each histogram holds the window's
@@ -62,7 +62,7 @@ run_lab() {
 # The assertions on a --hosts result file $1.
 check_result() {
 	python3 - "$1" <<'EOF' || fail "the merged result is wrong (above)"
-import json, sys
+import json, os, sys
 r = json.load(open(sys.argv[1]))
 s, m, cs = r["summary"], r["client"], r["clients"]
 ok = True
@@ -71,6 +71,10 @@ def check(cond, what):
     print(("ok   " if cond else "FAIL ") + what)
     ok = ok and cond
 check(s["status"] == "ok" and s["hosts"] == 2, "status ok, 2 hosts: %s, %s" % (s["status"], s["hosts"]))
+if os.path.exists("scripts/c1m/run.py"):   # the Python layer's result (bash wrote version 1)
+    sys.path.insert(0, "scripts")
+    from c1m import schema
+    check(not schema.problems(r), "the result validates (docs/results-schema.md): %s" % schema.problems(r))
 check(len(cs) == 2 and all(c["conns"] == 2000 and c["errors"] == 0 and c["mismatches"] == 0 for c in cs),
       "each client: 2,000 connections, no errors, no mismatches")
 check(m["round_trips"] == sum(c["round_trips"] for c in cs) > 0,
@@ -99,7 +103,7 @@ r = json.load(open(sys.argv[1]))
 json.dump(r["client"], open(sys.argv[2] + "/merged.json", "w"), separators=(",", ":"))
 for i, c in enumerate(r["clients"]):
     json.dump(c, open("%s/host.%d.json" % (sys.argv[2], i), "w"), separators=(",", ":"))' "$1" "$TMP" &&
-		python3 tests/merge_check.py check "$TMP/merged.json" "$TMP"/host.[0-9].json ||
+		python3 tests/py/merge_tool.py check "$TMP/merged.json" "$TMP"/host.[0-9].json ||
 		fail "the merged line differs from an independent merge (above)"
 }
 

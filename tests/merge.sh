@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # tests/merge.sh CASE - scripts/merge, the exact merge of several client hosts'
-# JSON lines (issue 11). The client lines are made by tests/merge_check.py
-# from random latencies, bucketed as common/hist.c does, shaped as a client
-# prints them; tests/merge_check.py check holds scripts/merge's line against
-# a merge of its own (Python integers, written apart from the awk one).
+# JSON lines (issue 11; scripts/c1m/merge.py behind it). The client lines are
+# made by tests/py/merge_tool.py from random latencies, bucketed as
+# common/hist.c does, shaped as a client prints them; tests/py/merge_tool.py
+# check holds scripts/merge's line against the rules worked out apart from
+# merge.py (exact integers), with hist.py's quantile (held against hist.c
+# itself by tests/py/test_hist.py).
 # Cases (tests/merge.cases):
 #
 #   exact    3 hosts (fast, a 2% tail of stalls, slow; 100,000 + 50,000 +
@@ -30,17 +32,18 @@
 #   bad      no files, a missing file, a directory, an unreadable file, an
 #            empty file, no JSON line, no "hist", a json overflow line,
 #            different sub_bits, count != sum of buckets, malformed, unsorted
-#            or out-of-range buckets, an unknown option, a merged line as
-#            input: each exit 2, one line on stderr, nothing on stdout;
+#            or out-of-range buckets, a line that is not JSON, an unknown
+#            option, a merged line as input: each exit 2, one line on
+#            stderr, nothing on stdout;
 #            -h prints the usage
 #   mutants quantile|keys
-#            broken copies of scripts/merge, each must make its case fail.
-#            quantile: p50 or p99 averaged over the hosts, the rank one too
-#            high, a floor for the ceiling, a bucket's upper or lower edge
-#            for its middle, no clamp to min. keys: sum_ns added as a
-#            double, %d for counts, the earliest start as the window's, an
-#            empty host's min 0, no count check, only the first per_host,
-#            a skew from the starts alone
+#            broken copies of scripts/c1m/{merge,hist}.py, each must make
+#            its case fail. quantile: p50 or p99 averaged over the hosts,
+#            the rank one too high, a floor for the ceiling, a bucket's
+#            upper or lower edge for its middle, no clamp to min. keys:
+#            sum_ns added as a double, counts written as floats, the
+#            earliest start as the window's, an empty host's min 0, no count
+#            check, only the first per_host, a skew from the starts alone
 #
 # MERGE=PATH runs the cases against another merge (the mutants case uses it).
 set -u
@@ -48,11 +51,11 @@ cd "$(dirname "$0")/.." || exit 1
 MERGE=${MERGE:-scripts/merge}
 TMP=$(mktemp -d /tmp/c1m-merge-test.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
-CHECK="python3 tests/merge_check.py"
+CHECK="python3 tests/py/merge_tool.py"
 # The mutants case makes the random client lines once, for all its runs.
 GEN_CACHE=${GEN_CACHE:-}
 
-# gen FILE ARGS...: tests/merge_check.py gen FILE ARGS (FILE.samples beside it).
+# gen FILE ARGS...: tests/py/merge_tool.py gen FILE ARGS (FILE.samples beside it).
 gen() {
 	local f=$1 c
 	c=${GEN_CACHE:+$GEN_CACHE/$(basename "$f")-$(echo "${*:2}" | md5sum | cut -c1-8)}
@@ -60,7 +63,7 @@ gen() {
 		cp "$c" "$f" && cp "$c.samples" "$f.samples"
 		return
 	fi
-	$CHECK gen "$@" || fail "merge_check.py gen $*"
+	$CHECK gen "$@" || fail "merge_tool.py gen $*"
 	[[ -z "$c" ]] || { cp "$f" "$c" && cp "$f.samples" "$c.samples"; }
 }
 
@@ -321,8 +324,10 @@ case_bad() {
 	refused "unsorted buckets" "not ascending" "$g" "$TMP/uns.json"
 	sed 's/\]\]}}$/],[3776,1]]}}/; s/"count":5000/"count":5001/' "$g" >"$TMP/oor.json"
 	refused "a bucket out of range" "bucket index 3776 out of range" "$g" "$TMP/oor.json"
-	sed 's/"count":5000/"count":x/' "$g" >"$TMP/nocount.json"
+	sed 's/"count":5000/"count":"5000"/' "$g" >"$TMP/nocount.json"
 	refused "a non-integer count" "no integer count" "$g" "$TMP/nocount.json"
+	sed 's/"count":5000/"count":x/' "$g" >"$TMP/notjson.json"
+	refused "a line that is not JSON" "notjson.json: its JSON line is not JSON" "$g" "$TMP/notjson.json"
 	refused "an unknown option" "unknown option '-x'" -x "$g"
 	"$MERGE" "$g" "$g" >"$TMP/merged.json" || fail "merging a file with itself"
 	refused "a merged line" "already a merge of 2 hosts" "$g" "$TMP/merged.json"
@@ -332,8 +337,9 @@ case_bad() {
 }
 
 # mutants GROUP: the mutants of GROUP (quantile, keys). A mutant: its group,
-# its name, the case that must catch it, the file (scripts/merge or lib.awk),
-# then pairs of its text and the broken replacement (\t, \n: a tab, a newline).
+# its name, the case that must catch it, the file (c1m/merge.py or
+# c1m/hist.py, copied with scripts/merge), then pairs of its text and the
+# broken replacement (\t, \n: a tab, a newline).
 case_mutants() {
 	local failed=0 n=0 line group name cs file m rc
 	export GEN_CACHE=$TMP/gen
@@ -345,7 +351,7 @@ case_mutants() {
 		n=$((n + 1))
 		m=$TMP/mut-$name
 		mkdir -p "$m"
-		cp scripts/merge scripts/lib.awk "$m/"
+		cp scripts/merge "$m/" && cp -r scripts/c1m "$m/" && rm -rf "$m/c1m/__pycache__"
 		python3 - "$m/$file" "$line" <<-'EOF' || { echo "mutant $name: its text is no longer in $file: update it"; failed=1; continue; }
 		import sys
 		p, line = sys.argv[1:]
@@ -357,7 +363,7 @@ case_mutants() {
 		    s = s.replace(a, b)
 		open(p, "w").write(s)
 		EOF
-		MERGE=$m/merge timeout 30 tests/merge.sh "$cs" </dev/null >"$m/log" 2>&1
+		MERGE=$m/merge timeout 60 tests/merge.sh "$cs" </dev/null >"$m/log" 2>&1
 		rc=$?
 		if [[ $rc -ne 0 ]]; then
 			echo "caught     $name by '$cs': $(grep -m 1 -e MISMATCH -e '^FAIL' "$m/log")"
@@ -366,27 +372,27 @@ case_mutants() {
 			failed=1
 		fi
 	done <<'EOF'
-quantile|average-p99|exact|merge|quantile(0.99) / 1e3|avg_of("p99") / 1e3|function isint(v)|function avg_of(key,    k, t) { for (k = 1; k <= nin; k++) t += V[k, key]; return t / nin * 1e3 }\nfunction isint(v)
-quantile|average-p50|exact|merge|quantile(0.50) / 1e3|avg_of("p50") / 1e3|function isint(v)|function avg_of(key,    k, t) { for (k = 1; k <= nin; k++) t += V[k, key]; return t / nin * 1e3 }\nfunction isint(v)
-quantile|rank-plus-one|edge|merge|\tif (rank < x) rank++|\trank++
-quantile|rank-floor|edge|merge|\tif (rank < x) rank++|\trank += 0
-quantile|upper-edge|exact|lib.awk|\treturn lo + int((hi - lo) / 2)|\treturn hi
-quantile|lower-edge|exact|lib.awk|\treturn lo + int((hi - lo) / 2)|\treturn lo
-quantile|no-clamp|edge|merge|\t\t\tif (v < H_min + 0) v = H_min + 0\n|
-keys|sum-as-double|big|merge|\tH_sum = dec_add(H_sum, HV["sum_ns"])|\tH_sum = sprintf("%.0f", H_sum + HV["sum_ns"])
-keys|counts-with-d|big|merge|\tput("round_trips", "%.0f", rt)|\tput("round_trips", "%d", rt)
-keys|earliest-start|exact|merge|\tW_start = s1; W_end = e0|\tW_start = s0; W_end = e0
-keys|empty-min|empty|merge|\tif (tot > 0) {\t# an empty|\tif (1) {\t# an empty
-keys|no-count-check|bad|merge|\tif (tot != HV["count"] + 0)|\tif (0)
-keys|one-per-host|exact|merge|\tfor (k = 1; k <= nin; k++) {\n\t\tdur = V[k, "duration_s"]|\tfor (k = 1; k <= 1; k++) {\n\t\tdur = V[k, "duration_s"]
-keys|skew-starts-only|exact|merge|\tW_skew = (s1 - s0 > e1 - e0 ? s1 - s0 : e1 - e0) / 1000|\tW_skew = (s1 - s0) / 1000
+quantile|average-p99|exact|c1m/merge.py|    lat["max"] = |    lat["p99"] = sum(c["lat_us"]["p99"] for c in cs) / len(cs)\n    lat["max"] = 
+quantile|average-p50|exact|c1m/merge.py|    lat["max"] = |    lat["p50"] = sum(c["lat_us"]["p50"] for c in cs) / len(cs)\n    lat["max"] = 
+quantile|rank-plus-one|edge|c1m/hist.py|    if rank < x:\n|    if True:\n
+quantile|rank-floor|edge|c1m/hist.py|    if rank < x:\n|    if False:\n
+quantile|upper-edge|exact|c1m/hist.py|    return lo + (hi - lo) // 2|    return hi
+quantile|lower-edge|exact|c1m/hist.py|    return lo + (hi - lo) // 2|    return lo
+quantile|no-clamp|edge|c1m/hist.py|            if v < hist["min_ns"]:\n                v = hist["min_ns"]\n|
+keys|sum-as-double|big|c1m/hist.py|        total += h["sum_ns"]|        total = int(float(total) + h["sum_ns"])
+keys|counts-as-float|big|c1m/merge.py|        return sum(xs)|        return float(sum(xs))
+keys|earliest-start|exact|c1m/merge.py|    return max(s), min(e), |    return min(s), min(e), 
+keys|empty-min|empty|c1m/hist.py|        if h["count"]:\n            lo = |        if True:\n            lo = 
+keys|no-count-check|bad|c1m/merge.py|    if tot != h["count"]:|    if False:
+keys|one-per-host|exact|c1m/merge.py|zip(cs, cw)]|zip(cs, cw)][:1]
+keys|skew-starts-only|exact|c1m/merge.py|    skew = max(max(s) - min(s), max(e) - min(e)) / 1000|    skew = (max(s) - min(s)) / 1000
 EOF
 	((n > 0)) || fail "no mutant in group '$1'"
 	((failed == 0)) || fail "a broken merge passed its case (above)"
 	echo pass
 }
 
-# scripts/merge is bash and awk (histc builds its own hist.c): a sanitizer
+# scripts/merge is Python (histc builds its own hist.c): a sanitizer
 # suite would run the same shell again, so these skip there.
 if [[ -n "${SAN:-}" ]]; then
 	echo "script-only case: plain make test runs it, a sanitizer build adds nothing"

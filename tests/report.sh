@@ -309,7 +309,7 @@ case_multihost() {
 	echo pass
 }
 
-# scripts/report is bash and awk over fixture files: a sanitizer suite
+# scripts/report is Python over fixture files: a sanitizer suite
 # (SAN set) would run the same script again, so these cases skip there.
 if [[ -n "${SAN:-}" ]]; then
 	echo "script-only case: plain make test runs it, a sanitizer build adds nothing"

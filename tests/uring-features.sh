@@ -1,5 +1,11 @@
 #!/usr/bin/env bash
 # tests/uring-features.sh CHECK - 14_io_uring's -F features, one check:
+#   each        every feature alone, none and all (-F none|defer|coop|batch|
+#               all): the pair runs clean, replies equal requests, and the
+#               JSON's "features" says what was in effect (coop is moot
+#               once defer took, so all is defer,batch)
+#   badarg      -F bogus, -F defer,,nope and a bare -F: exit 2 with a first
+#               line naming -F; a bad C1M_URING_DENY: exit 2
 #   deny        C1M_URING_DENY refuses defer and coop: the server says each
 #               once (two loops), runs without them, serves, and its JSON
 #               "features" is what was left
@@ -7,9 +13,29 @@
 #               the listener only, and inherited); read from the socket
 #               itself (pidfd_getfd). A server without it fails this.
 source "$(dirname "$0")/lib.sh"
-[[ $# -eq 1 ]] || { echo "usage: tests/uring-features.sh deny|nodelay"; exit 2; }
+[[ $# -eq 1 ]] || { echo "usage: tests/uring-features.sh each|badarg|deny|nodelay"; exit 2; }
 
 case $1 in
+each)
+	for f in none defer coop batch all; do
+		case $f in all) want=defer,batch ;; *) want=$f ;; esac
+		SERVER_ARGS="-F $f" SERVER_CHECK="features == '$want'" \
+			tests/pair.sh 14_io_uring 05_multi_epoll_client -n 200 -d 1 >"$TMP/feat.log" 2>&1 ||
+			{ cat "$TMP/feat.log"; fail "-F $f"; }
+		echo "ok -F $f"
+	done
+	;;
+badarg)
+	for a in "-F bogus" "-F defer,,nope" "-F"; do
+		# shellcheck disable=SC2086
+		14_io_uring/server -p 0 $a >/dev/null 2>"$TMP/fb.err"
+		rc=$?
+		[[ $rc -eq 2 && $(head -n 1 "$TMP/fb.err") == *-F* ]] ||
+			{ cat "$TMP/fb.err"; fail "'$a' exit $rc, want 2 and a first line naming -F"; }
+	done
+	C1M_URING_DENY=nope 14_io_uring/server -p 0 2>/dev/null
+	[[ $? -eq 2 ]] || fail "bad C1M_URING_DENY"
+	;;
 deny)
 	C1M_URING_DENY=defer,coop server_start 14_io_uring -c 2 -F all
 	14_io_uring/client -p "$SERVER_PORT" -n 200 -d 1 -i 1 >"$TMP/client.json" 2>/dev/null ||
@@ -56,6 +82,6 @@ sys.exit(0 if checked else 2)
 EOF
 	server_stop
 	;;
-*) echo "usage: tests/uring-features.sh deny|nodelay"; exit 2 ;;
+*) echo "usage: tests/uring-features.sh each|badarg|deny|nodelay"; exit 2 ;;
 esac
 echo pass

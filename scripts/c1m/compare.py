@@ -1,75 +1,606 @@
-# STAND-IN: replaced by the compare helper's module (compare.py). It runs
-# today's one-round plan through run.py's env, so run.py's tests run.
-"""./run.sh compare: every design like for like."""
+"""./run.sh compare: every design like for like, in rounds, against a reference.
+
+The plan: every design at one count they can all hold (10,000, or the
+least cap), then 03 06 07 08 14 at 1,000 / 100,000 / 1,000,000, each up
+to its cap. With -r ROUNDS the rounds are interleaved: round 1 runs every
+(design, count) once, then round 2, ..., so the machine's drift falls on
+all of them alike. The reference (--ref: "baseline", scripts/baseline_pair,
+the bare epoll pair, or a design NN) runs in every round at every count
+it can hold; each design's figure is divided by the reference's figure
+of the SAME round (stats.ratios). Where the bare pair cannot hold a count
+(one process, one fd table each side), the reference there is 06 if the
+plan runs it at that count, else there is none; the plan says which.
+
+main(opts, env) is what run.py calls (docs: /work/prompts/interfaces.md);
+plan(), references(), figures() and tables() are pure.
+"""
+import datetime
+import json
+import os
+import resource
+import signal
+import socket
+import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 
-from .fmt import fmt_int as num
-from .fmt import fmt_list
+from . import stats
+from .fmt import fmt_int, fmt_lat, fmt_list
 
-COMMON_CONNS = 10000
-SCALE_DESIGNS = ("03", "06", "07", "08", "14")
-SCALE_CONNS = (1000, 100000, 1000000)
+PROG = "run.sh"
+COMMON_CONNS = 10000                    # the count every design runs at
+SCALE_DESIGNS = ("03", "06", "07", "08", "14")  # the scaling chart's (issue 10)
+SCALE_CONNS = (1000, 100000, 1000000)   # their counts, each up to its cap
+BASELINE = "baseline"                   # --ref's default: scripts/baseline_pair
+BASELINE_NAME = "baseline_pair"
+FALLBACK = "06"                         # the reference where the bare pair cannot go
+FIGURES = ("rps", "p99_us", "server_us_per_rt")
+SCHEMA_VERSION = 1
 
 
-def main(opts, env):
-    set_id = "compare-" + time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    designs = env.valid_designs()
-    if not designs:
-        print("run.sh: no design has both a server and a client yet", flush=True)
-        return 1
-    caps, ok, bad, common, why = {}, [], [], COMMON_CONNS, ""
-    for nn in designs:
-        if not env.build(nn):
-            bad.append(f"{nn}: make failed")
-            continue
-        c = env.cap(nn)
-        if c is None:
-            bad.append(f"{nn}: cannot size it")
-            continue
-        caps[nn] = c
-        ok.append(nn)
-        if c[0] < common:
-            common, why = c[0], f"{env.dir_of(nn)} holds at most {num(c[0])} here, limited by {c[1]}"
-    runs, counts = [], {nn: [common] for nn in ok}
-    runs += [(nn, common) for nn in ok]
+# ---- the plan (pure) ----
+
+def plan(caps):
+    """caps: {nn: cap} of every design that was built and sized, in order.
+
+    Returns (common, limiter, runs): the count all run at, the nn that
+    lowered it (or None), and the runs as [(nn, count)] in the order a
+    round runs them: every design at common, then each scaling design at
+    its counts (capped; a count it already has is not run twice).
+    """
+    common, limiter = COMMON_CONNS, None
+    for nn, cap in caps.items():
+        if cap < common:
+            common, limiter = cap, nn
+    runs = [(nn, common) for nn in caps]
     for nn in SCALE_DESIGNS:
         if nn not in caps:
             continue
+        have = {common}
         for n in SCALE_CONNS:
-            c = min(n, caps[nn][0])
-            if c not in counts[nn]:
+            c = min(n, caps[nn])
+            if c not in have:
                 runs.append((nn, c))
-                counts[nn].append(c)
-    total = sum(env.estimate(c) for _, c in runs)
-    print(f"compare {set_id}: {len(runs)} runs, about {(total + 59) // 60} min")
-    if common < COMMON_CONNS:
-        print(f"  every design at {num(common)} connections, not {num(COMMON_CONNS)}: {why}")
+                have.add(c)
+    return common, limiter, runs
+
+
+def references(runs, ref, caps, baseline_cap):
+    """The reference at each count the plan runs, and the runs it adds.
+
+    ref: BASELINE or a design nn. Returns (refs, extra): refs {count:
+    (name, why)} with name BASELINE, an nn or None; extra: [(nn, count)]
+    runs of a design reference that the plan did not have. A design
+    reference runs at every count up to its cap; beyond it, or for the
+    bare pair beyond baseline_cap, the fallback is the other kind where
+    it can be had (the bare pair; or 06 where the plan runs it).
+    """
+    counts = sorted({c for _, c in runs})
+    planned = set(runs)
+    refs, extra = {}, []
+    for c in counts:
+        if ref != BASELINE and ref in caps and c <= caps[ref]:
+            refs[c] = (ref, "asked with --ref")
+            if (ref, c) not in planned:
+                extra.append((ref, c))
+        elif ref == BASELINE and c <= baseline_cap:
+            refs[c] = (BASELINE, "the bare epoll pair")
+        elif ref != BASELINE and c <= baseline_cap:
+            refs[c] = (BASELINE, f"{ref} cannot run it here; the bare epoll pair can")
+        elif (FALLBACK, c) in planned:
+            refs[c] = (FALLBACK, f"{BASELINE_NAME} cannot hold it here" if ref == BASELINE
+                       else f"{ref} cannot run it here")
+        else:
+            refs[c] = (None, f"{BASELINE_NAME} cannot hold it here and the plan runs no "
+                       f"{FALLBACK} there" if ref == BASELINE else
+                       f"neither {ref} nor {BASELINE_NAME} can run it here")
+    return refs, extra
+
+
+# ---- the figures and the tables (pure) ----
+
+def _figure(entry, key):
+    """A round's figure, or None when the round did not pass."""
+    if not entry or entry.get("rc") != 0:
+        return None
+    v = entry.get(key)
+    return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def figures(set_id, rounds, rows_by_count, refs, names):
+    """The set's figures and statistics, as compare-<set>.json holds them.
+
+    rows_by_count: {count: {name: [entry or None per round]}}, an entry
+    {"rc", "rps", "p99_us", "server_us_per_rt", "result"}; refs: {count:
+    (name, why)}; names: {name: what the tables call it}.
+    """
+    out = {"kind": "c1m-compare", "schema_version": SCHEMA_VERSION,
+           "set": set_id, "rounds": rounds, "counts": []}
+    for c in sorted(rows_by_count):
+        ref, why = refs.get(c, (None, ""))
+        by_name = rows_by_count[c]
+        ref_rps = [_figure(e, "rps") for e in by_name.get(ref, [])] if ref else []
+        rows = []
+        for name, entries in by_name.items():
+            entries = list(entries) + [None] * (rounds - len(entries))
+            rps = [_figure(e, "rps") for e in entries]
+            ratio = stats.ratios(rps, ref_rps) if ref_rps else [None] * rounds
+            row = {"name": name, "design": names.get(name, name), "reference": name == ref,
+                   "rounds": []}
+            for i, e in enumerate(entries):
+                r = {"round": i + 1, "rc": e.get("rc") if e else None}
+                for k in FIGURES:
+                    r[k] = e.get(k) if e else None
+                r["ratio"] = ratio[i]
+                r["result"] = e.get("result") if e else None
+                row["rounds"].append(r)
+            for k in FIGURES:
+                row[k] = stats.summary([_figure(e, k) for e in entries])
+            row["ratio"] = stats.summary(ratio)
+            row["_rps"], row["_ratio"] = rps, ratio
+            rows.append(row)
+        # Within noise: by the ratios where both have them, else by rps.
+        for a in rows:
+            a["within_noise_of"] = []
+            for b in rows:
+                if a is b:
+                    continue
+                by = "ratio" if a["ratio"]["n"] and b["ratio"]["n"] else "rps"
+                if stats.within_noise(a["_" + by], b["_" + by]):
+                    a["within_noise_of"].append(b["name"])
+        for a in rows:
+            del a["_rps"], a["_ratio"]
+        out["counts"].append({"conns": c, "reference": ref, "reference_why": why,
+                              "rows": rows})
+    return out
+
+
+def _num(v, digits=None):
+    if v is None:
+        return "-"
+    return f"{v:.{digits}f}" if digits is not None else fmt_int(v)
+
+
+def _range(s, digits=None):
+    """'median [min-max]' of a stats.summary; the median alone when the
+    rounds agree or there is one."""
+    if s["median"] is None:
+        return "-"
+    m = _num(s["median"], digits)
+    lo, hi = _num(s["min"], digits), _num(s["max"], digits)
+    return m if lo == hi else f"{m} [{lo}-{hi}]"
+
+
+def _us(v):
+    if v is None:
+        return "-"
+    return f"{v:.1f}" if v < 100 else f"{v:.0f}"
+
+
+TABLE_FMT = "{:<28} {:>27} {:>17} {:>8} {:>9}  {}"
+LEGEND = """\
+rps: round trips/s over the client's window, the median of the rounds [their min-max].
+x ref: each round's rps over the reference's rps in the SAME round; the median [min-max]
+  of those ratios. The x ref columns are what a reader on another machine can compare:
+  raw rps moves with the machine (2.5x between days here), the ratio to a reference
+  measured in the same rounds much less.
+p99, srv us/rt: the medians of the rounds (the client's p99; the server's CPU per round
+  trip over the window). A run that failed is left out of every figure; "(2 of 3)"
+  after a design: only that many of its rounds passed.
+~ within noise of: those rows' rounds overlap (their x ref ranges intersect; their rps
+  ranges where there is no ratio), so this run does not tell them apart."""
+
+
+def tables(doc):
+    """The per-count tables and their legend, from figures()' document."""
+    lines = []
+    rounds = doc["rounds"]
+    for cnt in doc["counts"]:
+        ref = cnt["reference"]
+        refname = next((r["design"] for r in cnt["rows"] if r["name"] == ref), ref)
+        head = f"at {fmt_int(cnt['conns'])} connections, {rounds} round{'s' if rounds != 1 else ''}; "
+        head += f"reference {refname} ({cnt['reference_why']})" if ref else \
+            f"no reference: {cnt['reference_why']}; no ratios"
+        lines += ["", head,
+                  TABLE_FMT.format("design", "rps median [min-max]", "x ref [min-max]",
+                                   "p99", "srv us/rt", "~ within noise of")]
+        for r in cnt["rows"]:
+            name = r["design"] + ("  (reference)" if r["reference"] else "")
+            if r["rps"]["n"] < rounds:      # rounds that failed: say how many are left
+                name += f"  ({r['rps']['n']} of {rounds})"
+            ratio = "1.00" if r["reference"] and r["ratio"]["n"] else _range(r["ratio"], 2)
+            lines.append(TABLE_FMT.format(
+                name, _range(r["rps"]), ratio, fmt_lat(r["p99_us"]["median"]),
+                _us(r["server_us_per_rt"]["median"]), ", ".join(r["within_noise_of"])).rstrip())
+    lines += [""] + LEGEND.splitlines()
+    if rounds < 2:
+        lines.append("  One round shows no noise, so nothing is marked: run -r 3 or more.")
+    return "\n".join(lines)
+
+
+# ---- the bare pair ----
+
+def baseline_cap():
+    """(connections scripts/baseline_pair holds here, why): each side is
+    one process with one fd table, its client one source address."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard == resource.RLIM_INFINITY:
+        with open("/proc/sys/fs/nr_open") as f:
+            hard = int(f.read())
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+        ports = hi - lo + 1
+    except (OSError, ValueError):
+        ports = 28232
+    by_fds, by_ports = hard - 16, ports - 1000
+    if by_fds <= by_ports:
+        return by_fds, f"one fd table each side, RLIMIT_NOFILE {fmt_int(hard)}"
+    return by_ports, f"one source address, {fmt_int(ports)} ephemeral ports"
+
+
+def _pins(pin):
+    """--pin's value -> (server CPUs, client CPUs) for taskset, or (None,
+    None): S:C as given; auto as run.sh splits them (the first half of
+    the CPUs this process may use for the server, the rest the client)."""
+    if not pin:
+        return None, None
+    if pin != "auto":
+        s, c = pin.split(":", 1)
+        return s, c
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None, None
+    half = len(cpus) // 2
+    return ",".join(map(str, cpus[:half])), ",".join(map(str, cpus[half:]))
+
+
+def _raise_nofile():
+    """In the child before exec: the soft fd limit up to the hard one."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def _free_port():
+    """A port nobody listens on now, on 127.0.0.1 (bind port 0, close)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stop(p):
+    """TERM, a moment, then KILL; reaped either way."""
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def _listens(pid, port):
+    """Whether process pid holds a socket listening on TCP port (its fds'
+    socket inodes against /proc/net/tcp's LISTEN rows), so another
+    process on that port is never taken for it."""
+    want = set()
+    try:
+        with open(f"/proc/{pid}/net/tcp") as f:
+            for line in f.readlines()[1:]:
+                w = line.split()
+                if w[1].endswith(f":{port:04X}") and w[3] == "0A":
+                    want.add(f"socket:[{w[9]}]")
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            if os.readlink(f"/proc/{pid}/fd/{fd}") in want:
+                return True
+    except OSError:
+        pass
+    return False
+
+
+def _listening(p, port, wait_s=5.0):
+    """True once the server p listens on port; False if it exited (its
+    bind failed: another process has the port) or never listened."""
+    end = time.monotonic() + wait_s
+    while time.monotonic() < end:
+        if p.poll() is not None:
+            return False
+        if _listens(p.pid, port):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def run_baseline(binary, conns, secs, pin=None, tries=5):
+    """One run of the bare pair: its server on a free 127.0.0.1 port, its
+    client CONNS connections for SECS seconds. Returns (rc, rps or None,
+    message): rc 0 with the client's rps, else 1 and why."""
+    spin, cpin = _pins(pin)
+    pre_s = ["taskset", "-c", spin] if spin else []
+    pre_c = ["taskset", "-c", cpin] if cpin else []
+    why = "no free port"
+    for _ in range(tries):
+        port = _free_port()
+        srv = subprocess.Popen(pre_s + [binary, "server", str(port)], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               preexec_fn=_raise_nofile)
+        try:
+            if not _listening(srv, port):
+                _stop(srv)
+                why = f"server did not listen on 127.0.0.1:{port}: " + \
+                    srv.stderr.read().decode(errors="replace").strip()
+                continue
+            try:
+                cli = subprocess.run(pre_c + [binary, "client", str(port), str(conns), f"{secs:g}"],
+                                     stdin=subprocess.DEVNULL, capture_output=True,
+                                     timeout=secs + conns / 1000 + 60, preexec_fn=_raise_nofile)
+            except subprocess.TimeoutExpired:
+                return 1, None, f"client timed out at {fmt_int(conns)} connections"
+            out = cli.stdout.decode(errors="replace").split()
+            if cli.returncode != 0 or len(out) != 2 or out[0] != "rps":
+                err = cli.stderr.decode(errors="replace").strip().splitlines()
+                return 1, None, f"client exit {cli.returncode}: " + (err[-1] if err else " ".join(out))
+            try:
+                return 0, float(out[1]), ""
+            except ValueError:
+                return 1, None, f"client printed {' '.join(out)!r}"
+        finally:
+            _stop(srv)
+            srv.stderr.close()
+    return 1, None, why
+
+
+# ---- main ----
+
+def _say_err(msg):
+    print(f"{PROG}: {msg}", flush=True, file=sys.stderr)
+
+
+def _utc(fmt="%Y%m%dT%H%M%SZ"):
+    return datetime.datetime.now(datetime.timezone.utc).strftime(fmt)
+
+
+def _from_record(repo_dir):
+    """(record.provenance(), record.machine()) when the record module is
+    here; (None, None) before it lands."""
+    try:
+        from . import record
+        return record.provenance(repo_dir), record.machine()
+    except (ImportError, AttributeError):
+        return None, None
+
+
+@dataclass
+class CompareSet:
+    """One ./run.sh compare set, passed through its stages: sized, planned,
+    printed, run round by round, then its figures written."""
+    set_id: str
+    started: str                    # UTC, 2026-12-06T03:23:05Z
+    rounds: int
+    ref_asked: str                  # BASELINE or a design nn
+    secs: float                     # each run's measuring time
+    binary: str                     # scripts/baseline_pair
+    caps: dict = field(default_factory=dict)      # nn -> cap, the designs that run
+    capwhy: dict = field(default_factory=dict)    # nn -> what limits the cap
+    names: dict = field(default_factory=dict)     # nn or BASELINE -> its directory
+    bad: list = field(default_factory=list)       # designs not run, and why
+    bcap: int = 0                   # the most connections the bare pair holds
+    bwhy: str = ""
+    common: int = 0                 # the count every design runs at
+    limiter: str = ""               # the design that lowered it
+    runs: list = field(default_factory=list)      # [(nn, count)], one round's order
+    refs: dict = field(default_factory=dict)      # count -> (reference, why)
+    rows: dict = field(default_factory=dict)      # count -> name -> [entry per round]
+    done: int = 0                   # runs started so far (the i of "i/N")
+    summaries: list = field(default_factory=list)
+    failed: list = field(default_factory=list)    # design runs that did not pass
+    ref_failed: list = field(default_factory=list)  # bare-pair runs that did not
+
+    @property
+    def n_runs(self):
+        return self.rounds * len(self.runs)
+
+
+def main(opts, env):
+    """./run.sh compare. 0 when every run passed; 1 when one failed or was
+    refused, a design could not be built or sized, or the reference failed."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cs = CompareSet(set_id="compare-" + now.strftime("%Y%m%dT%H%M%SZ"),
+                    started=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    rounds=max(1, opts.rounds or 1), ref_asked=opts.reference or BASELINE,
+                    secs=float(opts.duration) if opts.duration else 10.0,
+                    binary=os.path.join(env.repo_dir, "scripts", BASELINE_NAME))
+    designs = env.valid_designs()
+    if not designs:
+        _say_err("no design has both a server and a client yet")
+        return 1
+    if not _size(cs, designs, opts, env):
+        _say_err("compare: no design could be built and sized: " + "; ".join(cs.bad))
+        return 1
+    cs.common, limiter, cs.runs = plan(cs.caps)
+    cs.limiter = limiter or ""
+    cs.refs, extra = references(cs.runs, cs.ref_asked, cs.caps, cs.bcap)
+    cs.runs += extra
+    for c, (name, _) in cs.refs.items():
+        cs.rows.setdefault(c, {})
+        if name:
+            cs.rows[c][name] = [None] * cs.rounds
+    for nn, c in cs.runs:
+        cs.rows.setdefault(c, {}).setdefault(nn, [None] * cs.rounds)
+    _print_plan(cs, opts, env)
+    try:
+        for rnd in range(1, cs.rounds + 1):
+            _round(cs, rnd, opts, env)
+    except KeyboardInterrupt:
+        # Ctrl-C (or run.py's TERM): keep what the rounds so far measured.
+        if not env.dry_run:
+            doc = _document(cs, opts, env)
+            doc["interrupted"] = True
+            print(f"\n{PROG}: compare stopped; the rounds so far: {write(doc, env.results_dir)}",
+                  file=sys.stderr)
+        raise
+    if not env.dry_run:
+        if cs.summaries:
+            print(f"\ncompare {cs.set_id}:")
+            print(env.table(cs.summaries))
+        doc = _document(cs, opts, env)
+        print(tables(doc))
+        print(f"\nfigures: {write(doc, env.results_dir)}")
+        if cs.summaries:
+            print(f"scripts/report regenerates the README table and {env.results_dir}/summary.svg")
+    if cs.failed:
+        _say_err(f"compare: {len(cs.failed)} of {cs.n_runs} runs did not pass:")
+        print("".join(f"  {f}\n" for f in cs.failed), end="", file=sys.stderr)
+    if cs.ref_failed:
+        _say_err(f"compare: the reference did not pass {len(cs.ref_failed)} time(s):")
+        print("".join(f"  {f}\n" for f in cs.ref_failed), end="", file=sys.stderr)
+    return 1 if cs.failed or cs.ref_failed or cs.bad else 0
+
+
+def _size(cs, designs, opts, env):
+    """Build and size every design, and the bare pair; False if no design
+    is left to run."""
+    for nn in designs:
+        if not env.build(nn):
+            cs.bad.append(f"{nn}: make failed")
+            continue
+        cap = env.cap(nn)
+        if cap is None:
+            cs.bad.append(f"{nn}: cannot size it")
+            continue
+        cs.caps[nn], cs.capwhy[nn] = cap
+        cs.names[nn] = env.dir_of(nn)
+    cs.names[BASELINE] = BASELINE_NAME
+    if opts.build and not env.dry_run:
+        subprocess.run(["make", "-s", "-C", env.repo_dir, "scripts/" + BASELINE_NAME],
+                       stdin=subprocess.DEVNULL, check=False)
+    cs.bcap, cs.bwhy = baseline_cap()
+    if not os.access(cs.binary, os.X_OK):
+        cs.bcap, cs.bwhy = 0, f"scripts/{BASELINE_NAME} is not built (make scripts/{BASELINE_NAME})"
+    if cs.ref_asked != BASELINE and cs.ref_asked not in cs.caps:
+        cs.bad.append(f"--ref {cs.ref_asked}: not built or not sized; the reference falls back")
+    return bool(cs.caps)
+
+
+def _print_plan(cs, opts, env):
+    """The plan and its time (every round's runs and the bare pair's), first."""
+    base_counts = [c for c, (name, _) in cs.refs.items() if name == BASELINE]
+    total = cs.rounds * (sum(env.estimate(c) for _, c in cs.runs) +
+                         sum(env.estimate(c) for c in base_counts))
+    print(f"compare {cs.set_id}: {cs.n_runs} runs, about {(total + 59) // 60} min")
+    if cs.limiter:
+        nn = cs.limiter
+        print(f"  every design at {fmt_int(cs.common)} connections, not {fmt_int(COMMON_CONNS)}: "
+              f"{cs.names[nn]} holds at most {fmt_int(cs.caps[nn])} here, limited by {cs.capwhy[nn]}")
     else:
-        print(f"  every design at {num(common)} connections (all of them hold that here)")
+        print(f"  every design at {fmt_int(cs.common)} connections (all of them hold that here)")
     print(f"  then {', '.join(SCALE_DESIGNS)} at {fmt_list(SCALE_CONNS)}, each only up to its cap:")
-    for nn in ok:
-        print("  %-24s %-36s (cap %s: %s)" % (env.dir_of(nn), fmt_list(sorted(counts[nn])),
-                                            num(caps[nn][0]), caps[nn][1]))
-    for b in bad:
-        print(f"  not run: {b}")
-    summaries = []
-    for i, (nn, c) in enumerate(runs, 1):
-        print(f"\ncompare: {i}/{len(runs)} {env.dir_of(nn)} at {num(c)} connections (set {set_id})", flush=True)
-        rc, summary, _ = env.run_one(nn, c, {"set_id": set_id, "round": 1, "rounds": 1, "reference": ""})
-        if summary:
-            summaries.append(summary)
+    counts = {}
+    for nn, c in cs.runs:
+        counts.setdefault(nn, set()).add(c)
+    for nn in cs.caps:
+        print(f"  {cs.names[nn]:<24} {fmt_list(sorted(counts[nn])):<36} "
+              f"(cap {fmt_int(cs.caps[nn])}: {cs.capwhy[nn]})")
+    for d in cs.bad:
+        print(f"  not run: {d}")
+    _print_references(cs, opts)
+    if cs.rounds > 1:
+        print(f"  {cs.rounds} rounds of {len(cs.runs)} runs, interleaved: round 1 runs every "
+              f"design at every count once, then round 2, ...")
+
+
+def _round(cs, rnd, opts, env):
+    """Round rnd: every (design, count) once, in the plan's order, the bare
+    pair before the first run at each count it is the reference of."""
+    if cs.rounds > 1:
+        print(f"\ncompare: round {rnd}/{cs.rounds} of set {cs.set_id}", flush=True)
+    in_round = f", round {rnd}" if cs.rounds > 1 else ""
+    base_done = set()
+    for nn, c in cs.runs:
+        ref = cs.refs[c][0]
+        if ref == BASELINE and c not in base_done:
+            base_done.add(c)
+            e = _run_reference(cs, c, rnd, opts, env)
+            cs.rows[c][BASELINE][rnd - 1] = e
+            if e and e["rc"] != 0:
+                cs.ref_failed.append(f"{BASELINE_NAME} at {fmt_int(c)}{in_round}: {e['why']}")
+        cs.done += 1
+        print(f"\ncompare: {cs.done}/{cs.n_runs} {cs.names[nn]} at {fmt_int(c)} connections "
+              f"(set {cs.set_id})", flush=True)
+        tags = {"set_id": cs.set_id, "round": rnd, "rounds": cs.rounds, "reference": ref or ""}
+        rc, summ, path = env.run_one(nn, c, tags)
+        if summ is not None:
+            cs.summaries.append(summ)
         if rc == 2:
-            bad.append(f"{nn} at {num(c)}: refused")
-        elif rc:
-            bad.append(f"{nn} at {num(c)}: failed")
-    if summaries:
-        print(f"\ncompare {set_id}:")
-        print(env.table(summaries))
-        print(f"scripts/report regenerates the README table and {env.results_dir}/summary.svg")
-    if not bad:
-        return 0
-    print(f"run.sh: compare: {len(bad)} of {len(runs)} runs did not pass:", file=sys.stderr)
-    for b in bad:
-        print(f"  {b}", file=sys.stderr)
-    return 1
+            cs.failed.append(f"{nn} at {fmt_int(c)}{in_round}: refused")
+        elif rc != 0:
+            cs.failed.append(f"{nn} at {fmt_int(c)}{in_round}: failed")
+        if not env.dry_run:
+            e = {"rc": rc, "result": path}
+            for k in FIGURES:
+                e[k] = (summ or {}).get(k)
+            cs.rows[c][nn][rnd - 1] = e
+
+
+def _document(cs, opts, env):
+    """figures() and the set's own facts: compare-<set>.json's content."""
+    doc = figures(cs.set_id, cs.rounds, cs.rows, cs.refs, cs.names)
+    doc.update({"started": cs.started, "finished": _utc("%Y-%m-%dT%H:%M:%SZ"),
+                "reference_asked": cs.ref_asked, "duration_s": cs.secs,
+                "command": list(opts.argv), "common_conns": cs.common,
+                "baseline_cap": {"conns": cs.bcap, "why": cs.bwhy}, "not_run": cs.bad})
+    doc["provenance"], doc["machine"] = _from_record(env.repo_dir)
+    return doc
+
+
+def _print_references(cs, opts):
+    """The plan's lines on the reference: which one at which counts, and why."""
+    by = {}
+    for c in sorted(cs.refs):
+        by.setdefault(cs.refs[c], []).append(c)
+    for (name, why), counts in by.items():
+        where = fmt_list(counts)
+        if name == BASELINE:
+            print(f"  reference at {where}: scripts/{BASELINE_NAME} ({why}; it holds at most "
+                  f"{fmt_int(cs.bcap)} here: {cs.bwhy}), in every round")
+        elif name:
+            print(f"  reference at {where}: {cs.names[name]} ({why}), in every round")
+        else:
+            print(f"  no reference at {where}: {why}; no ratios there")
+    if any(n == BASELINE for n, _ in cs.refs.values()):
+        notes = []
+        if opts.netns == "1":
+            notes.append("in this namespace, not the runs' own")
+        spin, cpin = _pins(opts.pin)
+        if spin:
+            notes.append(f"pinned as the runs are: server on CPUs {spin}, client on {cpin}")
+        if notes:
+            print(f"  ({BASELINE_NAME} runs " + ", ".join(notes) + ")")
+
+
+def _run_reference(cs, conns, rnd, opts, env):
+    """The bare pair at conns in round rnd: printed, run unless dry."""
+    print(f"\ncompare: reference {BASELINE_NAME} at {fmt_int(conns)} connections, "
+          f"round {rnd} of {cs.rounds}", flush=True)
+    print(f"  scripts/{BASELINE_NAME} server PORT; "
+          f"scripts/{BASELINE_NAME} client PORT {conns} {cs.secs:g}")
+    if env.dry_run:
+        return None
+    rc, rps, why = run_baseline(cs.binary, conns, cs.secs, opts.pin)
+    print(f"  {BASELINE_NAME}: " + (f"{fmt_int(rps)} round trips/s" if rc == 0 else f"FAILED: {why}"),
+          flush=True)
+    return {"rc": rc, "rps": rps, "p99_us": None, "server_us_per_rt": None, "result": None,
+            "why": why}
+
+
+def write(doc, results_dir):
+    """compare-<set>.json in results_dir, numbers at full precision."""
+    os.makedirs(results_dir, exist_ok=True)
+    path = os.path.join(results_dir, doc["set"] + ".json")
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    os.replace(tmp, path)
+    return path

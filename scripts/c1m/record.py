@@ -1,66 +1,126 @@
-# STAND-IN: replaced by the record helper's module (record.py). It writes
-# today's result shape (run.sh's record(), csv_row, print_table) so that
-# run.py's tests run; the record helper owns the schema and its rules.
-"""The result: summary (bottleneck verdict), result JSON, CSV row, table."""
+"""The record of one run: the summary and its bottleneck verdict, the result
+JSON (docs/results-schema.md), the CSV row, the logs beside it, the .hgrm
+and the per-interval CSV, and the tables run.sh prints.
+
+summary() and bottleneck() are pure: Facts and Options in, dict out. The
+programs' own JSON lines are kept whole in the result; the summary's
+numbers are theirs at full precision (nothing is rounded on its way in).
+"""
 import csv
 import io
-import json
 import os
 import platform
+import re
 import resource
 import shutil
 import socket
 import subprocess
+import sys
 import time
 
-from . import plan
+from . import charts, formats, jsonio, schema
 from .fmt import fmt_bytes, fmt_int, fmt_lat
 
-CSV_COLS = ("started,nn,design,client,status,quick,netns,set,hosts,window_skew_ms,pin_server,"
-            "pin_client,conns_target,conns,connect_s,first_round_s,duration_s,rps,server_window_rps,"
-            "rps_agreement,rate_target,rate_achieved,late_sends,dropped,p50_us,p99_us,max_us,errors,"
-            "mismatches,server_rss_b_per_conn,kernel_b_per_conn,server_us_per_rt,client_us_per_rt,"
-            "client_cpu_window_pct,server_cpu_window_pct,client_cpu_run_pct,server_cpu_run_pct,"
-            "bottleneck").split(",")
+# scripts/sample.sh's columns, as Facts.samples holds them.
+SAMPLE_COLUMNS = ("t_s", "slab_kb", "tcp_inuse", "tcp_tw", "tcp_mem_pages",
+                  "server_rss_kb", "server_cpu_s", "client_cpu_s")
+TCP_EXT = ("ListenOverflows", "ListenDrops", "SyncookiesSent",
+           "TCPMemoryPressures", "TCPAbortOnMemory", "TCPTimeouts")
+CSV_COLS = tuple(("started,nn,design,client,status,quick,netns,set,hosts,window_skew_ms,"
+             "pin_server,pin_client,conns_target,conns,connect_s,first_round_s,duration_s,"
+             "rps,server_window_rps,rps_agreement,rate_target,rate_achieved,late_sends,"
+             "dropped,p50_us,p99_us,max_us,errors,mismatches,server_rss_b_per_conn,"
+             "kernel_b_per_conn,server_us_per_rt,client_us_per_rt,client_cpu_window_pct,"
+             "server_cpu_window_pct,client_cpu_run_pct,server_cpu_run_pct,bottleneck").split(","))
+PROG = "run.sh"
 
 
-def _num(d, key):
-    v = (d or {}).get(key)
-    return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+# ---- numbers out of the programs' JSON lines ----
+
+def num(obj, key):
+    """OBJ[KEY] if it is a number (not a bool), else None."""
+    if not isinstance(obj, dict):
+        return None
+    v = obj.get(key)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    return v
 
 
-def _f(d, key):
-    return _num(d, key) or 0
+def num0(obj, key):
+    """num(), 0 when missing (the figures run.sh wrote as 0 then)."""
+    v = num(obj, key)
+    return 0 if v is None else v
+
+
+def lat(client, key):
+    """A client latency in us: lat_us.KEY (older lines: top-level KEY)."""
+    v = num((client or {}).get("lat_us"), key)
+    return v if v is not None else num(client, key)
 
 
 def cpu_pct(obj, secs):
-    if not isinstance(obj, dict) or secs is None or secs <= 0:
+    """Per cent of a core (100 = one core busy) of {"user_s", "sys_s"} over
+    SECS seconds; None when either is missing or SECS is not > 0."""
+    u, s = num(obj, "user_s"), num(obj, "sys_s")
+    if u is None or s is None or secs is None or secs <= 0:
         return None
-    u, s = _num(obj, "user_s"), _num(obj, "sys_s")
-    if u is None or s is None:
-        return None
-    return 100 * (u + s) / secs
+    return 100.0 * (u + s) / secs
 
 
-def machine_busy(a, b, ncpu):
-    x, y = a.split(), b.split()
-    if len(x) < 6 or len(y) < 6:
+def cpu_count(cpus):
+    """How many CPUs a list like "0-1,3" names (0 for "")."""
+    n = 0
+    for part in filter(None, (cpus or "").split(",")):
+        lo, _, hi = part.partition("-")
+        n += int(hi) - int(lo) + 1 if hi else 1
+    return n
+
+
+def machine_busy(stat0, stat1, ncpu):
+    """Per cent of the machine busy between two /proc/stat "cpu" lines (100
+    = one core busy), 0 when unknown."""
+    a, b = (stat0 or "").split(), (stat1 or "").split()
+    if len(a) < 6 or len(b) < 6:
         return 0
-    x = [int(v) for v in x[1:9]] + [0] * 8
-    y = [int(v) for v in y[1:9]] + [0] * 8
-    tot = sum(y[i] - x[i] for i in range(8))
-    idle = (y[3] - x[3]) + (y[4] - x[4])
-    return 100 * ncpu * (tot - idle) / tot if tot > 0 else 0
 
+    def f(xs, i):
+        return float(xs[i]) if i < len(xs) else 0.0
+    tot = sum(f(b, i) - f(a, i) for i in range(1, 9))
+    idle = (f(b, 4) - f(a, 4)) + (f(b, 5) - f(a, 5))
+    return 100.0 * ncpu * (tot - idle) / tot if tot > 0 else 0
+
+
+def plain(x):
+    """A number as a person typed it: 200.0 -> "200", 2.5 -> "2.5"."""
+    x = float(x)
+    return str(int(x)) if x.is_integer() else repr(x)
+
+
+# ---- the verdict ----
 
 def bottleneck(c_pct, s_pct, c_loops, s_loops, ncpu, rps, c_cpus, s_cpus):
-    if not rps or rps <= 0:
+    """Which side limited the run, from each side's CPU over the measuring
+    window (100 = one core busy), the loops each side could keep busy, the
+    machine's cores and, when pinned, the CPUs each side had (0 = all):
+     - a side whose loops are all busy while the other's are not is the limit;
+     - both busy on shared cores: the one using more of them; pinned: both;
+     - neither busy: the run waited (rate limit, sleeps, latency)."""
+    if rps is None or rps <= 0:
         return "none (no load)"
-    c_cpus = ncpu if c_cpus < 1 or c_cpus > ncpu else c_cpus
-    s_cpus = ncpu if s_cpus < 1 or s_cpus > ncpu else s_cpus
-    c_loops = c_cpus if c_loops < 1 or c_loops > c_cpus else c_loops
-    s_loops = s_cpus if s_loops < 1 or s_loops > s_cpus else s_loops
-    c_sat, s_sat = c_pct >= 85 * c_loops, s_pct >= 85 * s_loops
+    c_pct, s_pct = c_pct or 0, s_pct or 0
+    c_loops, s_loops, c_cpus, s_cpus = (c_loops or 0, s_loops or 0,
+                                        c_cpus or 0, s_cpus or 0)
+    if c_cpus < 1 or c_cpus > ncpu:
+        c_cpus = ncpu
+    if s_cpus < 1 or s_cpus > ncpu:
+        s_cpus = ncpu
+    if c_loops < 1 or c_loops > c_cpus:
+        c_loops = c_cpus
+    if s_loops < 1 or s_loops > s_cpus:
+        s_loops = s_cpus
+    c_sat = c_pct >= 85 * c_loops
+    s_sat = s_pct >= 85 * s_loops
     if c_sat and not s_sat:
         return "client"
     if s_sat and not c_sat:
@@ -72,99 +132,155 @@ def bottleneck(c_pct, s_pct, c_loops, s_loops, ncpu, rps, c_cpus, s_cpus):
     return "neither (waiting)"
 
 
-def _r(v, nd):
-    if v is None:
-        return None
-    return int(round(v)) if nd == 0 else round(v, nd)
+def hosts_verdict(clients, names, me):
+    """--hosts: (remote, busy): whether any client ran on another machine
+    (a host with no result counts as one: nothing says it is here), and
+    "client (a, b)" naming the hosts whose client loops were all busy."""
+    remote, busy = False, []
+    for i, c in enumerate(clients):
+        c = c if isinstance(c, dict) else {}
+        pct = cpu_pct(c.get("cpu_window"), num(c, "duration_s"))
+        loops, cpus = num0(c, "loops"), num0(c, "cpus")
+        if cpus > 0 and loops > cpus:
+            loops = cpus
+        if c.get("host", "") != me:
+            remote = True
+        if pct is not None and loops > 0 and pct >= 85 * loops:
+            busy.append(names[i] if i < len(names) else "?")
+    return remote, ("client (" + ", ".join(busy) + ")" if busy else "")
 
 
-def peaks(facts):
-    rows = facts.samples
-    slab = max((r[1] for r in rows), default=0) or facts.slab0_kb
-    return [slab, max((r[2] for r in rows), default=0), rows[-1][3] if rows else 0,
-            max((r[4] for r in rows), default=0), max((r[5] for r in rows), default=0)]
+def _peaks(samples, slab0):
+    """[slab_kb, tcp_inuse, tcp_tw at the end, tcp_mem_pages, server_rss_kb]
+    over the run's samples (peaks, tw the last); slab0 when none."""
+    slab = inuse = tw = mem = rss = 0
+    for s in samples or []:
+        s = list(s) + [0] * (6 - len(s))
+        slab, inuse, mem, rss = max(slab, s[1]), max(inuse, s[2]), max(mem, s[4]), max(rss, s[5])
+        tw = s[3]
+    return [slab if slab else slab0, inuse, tw, mem, rss]
 
 
-def _numtext(v):
-    return int(v) if float(v).is_integer() else v
-
-
-def summary(facts, opts, ncpu):
-    c, s = facts.client or {}, facts.server or {}
-    p = peaks(facts)
-    status = "ok" if facts.client_rc == 0 and facts.server_rc == 0 and facts.client and facts.server else "failed"
-    conns = _f(c, "conns")
-    rss = _num(s, "rss_kb_total")
+def summary(facts, opts, ncpu, me=None):
+    """The summary of one run: today's keys and meanings (run.sh's record()),
+    the programs' numbers at full precision. ME is this host's name (for
+    --hosts; socket.gethostname() when None)."""
+    c = facts.client if isinstance(facts.client, dict) else None
+    s = facts.server if isinstance(facts.server, dict) else None
+    cd, sd = c or {}, s or {}
+    status = "ok" if (facts.client_rc == 0 and facts.server_rc == 0
+                      and c is not None and s is not None) else "failed"
+    peaks = _peaks(facts.samples, facts.slab0_kb)
+    conns = int(num0(cd, "conns"))
+    rss = num(sd, "rss_kb_total")
     if rss is None:
-        rss = _num(s, "rss_kb_peak")
-    if rss is None or rss < p[4]:
-        rss = p[4]
-    slab_d = max(p[0] - facts.slab0_kb, 0)
-    wall = facts.client_wall_s
-    ccpu = _f(c, "cpu_user_s") + _f(c, "cpu_sys_s")
-    scpu = _f(s, "cpu_user_s") + _f(s, "cpu_sys_s")
-    cpct = 100 * ccpu / wall if wall > 0 else 0
-    spct = 100 * scpu / wall if wall > 0 else 0
-    cwin = cpu_pct(c.get("cpu_window"), _num(c, "duration_s"))
-    swin = cpu_pct(s.get("cpu_window"), _num(s, "window_s"))
-    rps = _f(c, "rps")
-    srps = _num(s, "window_rps")
-    agree = rps / srps if srps else None
+        rss = num(sd, "rss_kb_peak")
+    if rss is None or rss < peaks[4]:
+        rss = peaks[4]
+    slab_d = max(peaks[0] - facts.slab0_kb, 0)
+    wall = facts.client_wall_s or 0
+    ccpu = num0(cd, "cpu_user_s") + num0(cd, "cpu_sys_s")
+    scpu = num0(sd, "cpu_user_s") + num0(sd, "cpu_sys_s")
+    cpct = 100.0 * ccpu / wall if wall > 0 else 0
+    spct = 100.0 * scpu / wall if wall > 0 else 0
+    cwin = cpu_pct(cd.get("cpu_window"), num(cd, "duration_s"))
+    swin = cpu_pct(sd.get("cpu_window"), num(sd, "window_s"))
+    rps = num0(cd, "rps")
+    srps = num(sd, "window_rps")
+    agree = rps / srps if srps is not None and srps > 0 else None
     mpct = machine_busy(facts.stat0, facts.stat1, ncpu)
     other = max(mpct - cpct - spct, 0)
-    sl = _num(s, "loops") or _num(s, "procs") or _num(s, "workers") or 0
+    sl = num(sd, "loops")
+    if sl is None:
+        sl = num(sd, "procs")
+    if sl is None:
+        sl = num(sd, "workers")
+    sl = sl or 0
+    if facts.host_names:
+        remote, hneck = hosts_verdict(facts.clients, facts.host_names,
+                                      socket.gethostname() if me is None else me)
+    else:
+        remote, hneck = False, ""
     if cwin is None or swin is None:
         neck = "unknown (no window CPU)"
+    elif remote:
+        need = 85 * (sl if 1 <= sl < ncpu else ncpu)
+        neck = "server" if swin >= need else (hneck or "neither (waiting)")
     else:
-        neck = bottleneck(cwin, swin, _f(c, "loops"), sl, ncpu, rps, plan.cpu_count(facts.pin_client),
-                          plan.cpu_count(facts.pin_server))
-    rate = facts.rate
-    if _num(c, "rate_target") is not None:
-        rate = c["rate_target"]
+        neck = bottleneck(cwin, swin, num0(cd, "loops"), sl, ncpu, rps,
+                          cpu_count(facts.pin_client), cpu_count(facts.pin_server))
+    rate = facts.rate or 0
+    if num(cd, "rate_target") is not None:
+        rate = num(cd, "rate_target")
     if rate > 0 and rps >= 0.9 * rate:
-        neck = f"client rate (-r {_numtext(rate)})"
+        neck = "client rate (-r %s)" % plain(rate)
+    # Cores busy with other work than this run: say so, it is the limit.
     if neck.startswith("neither") and mpct >= 75 * ncpu and other >= 25 * ncpu:
         neck = "other processes (machine busy)"
-    lat = c.get("lat_us") or {}
+    per = (lambda x: x / conns) if conns else (lambda x: 0)
     return {
-        "nn": facts.nn, "design": facts.server_dir, "server": facts.server_dir, "client": facts.client_dir,
-        "variant": " ".join(opts.extra_s + opts.extra_c), "set": facts.set_id,
-        "hosts": max(len(facts.host_names), 1), "host_list": ",".join(facts.host_names),
-        "window_skew_ms": _num(c, "window_skew_ms"), "status": status, "quick": int(opts.quick),
-        "netns": int(facts.netns), "started": facts.started,
+        "nn": facts.nn, "design": facts.server_dir, "server": facts.server_dir,
+        "client": facts.client_dir,
+        "variant": " ".join(list(opts.extra_s) + list(opts.extra_c)),
+        "set": facts.set_id,
+        "hosts": len(facts.host_names) or 1, "host_list": ",".join(facts.host_names),
+        "window_skew_ms": num(cd, "window_skew_ms"),
+        "status": status, "quick": int(bool(opts.quick)), "netns": int(bool(facts.netns)),
+        "started": facts.started,
         "pin_server": facts.pin_server, "pin_client": facts.pin_client,
-        "conns_target": facts.conns, "conns": conns, "connect_s": _f(c, "connect_s"),
-        "first_round_s": _num(c, "first_round_s"), "duration_s": _f(c, "duration_s"), "rps": _r(rps, 0),
-        "server_window_rps": _r(srps, 0), "rps_agreement": _r(agree, 4),
-        "rate_target": _num(c, "rate_target"), "rate_achieved": _num(c, "rate_achieved"),
-        "late_sends": _num(c, "late_sends"), "dropped": _num(c, "dropped"),
-        "p50_us": _f(lat, "p50"), "p99_us": _f(lat, "p99"), "max_us": _f(lat, "max"), "mean_us": _f(lat, "mean"),
-        "errors": int(_f(c, "errors")), "mismatches": int(_f(c, "mismatches")),
-        "server_rss_kb": int(rss), "server_rss_b_per_conn": _r(rss * 1024 / conns if conns else 0, 0),
-        "slab_delta_kb": int(slab_d), "kernel_b_per_conn": _r(slab_d * 1024 / conns if conns else 0, 0),
-        "tcp_mem_b_per_conn": _r(p[3] * 4096 / conns if conns else 0, 0),
-        "server_us_per_rt": _r(_num(s, "server_us_per_rt"), 2),
-        "client_us_per_rt": _r(_num(c, "client_us_per_rt"), 2),
-        "client_cpu_window_pct": _r(cwin, 0), "server_cpu_window_pct": _r(swin, 0),
-        "client_cpu_run_s": _r(ccpu, 2), "server_cpu_run_s": _r(scpu, 2),
-        "client_cpu_run_pct": _r(cpct, 0), "server_cpu_run_pct": _r(spct, 0),
-        "client_rate": _numtext(rate), "machine_cpu_pct": _r(mpct, 0), "other_cpu_pct": _r(other, 0),
+        "conns_target": facts.conns, "conns": conns, "connect_s": num0(cd, "connect_s"),
+        "first_round_s": num(cd, "first_round_s"),
+        "duration_s": num0(cd, "duration_s"), "rps": rps,
+        "server_window_rps": srps, "rps_agreement": agree,
+        "rate_target": num(cd, "rate_target"), "rate_achieved": num(cd, "rate_achieved"),
+        "late_sends": num(cd, "late_sends"), "dropped": num(cd, "dropped"),
+        "p50_us": lat(cd, "p50") or 0, "p99_us": lat(cd, "p99") or 0,
+        "max_us": lat(cd, "max") or 0, "mean_us": lat(cd, "mean") or 0,
+        "errors": int(num0(cd, "errors")), "mismatches": int(num0(cd, "mismatches")),
+        "server_rss_kb": rss, "server_rss_b_per_conn": per(rss * 1024),
+        "slab_delta_kb": slab_d, "kernel_b_per_conn": per(slab_d * 1024),
+        "tcp_mem_b_per_conn": per(peaks[3] * 4096),
+        "server_us_per_rt": num(sd, "server_us_per_rt"),
+        "client_us_per_rt": num(cd, "client_us_per_rt"),
+        "client_cpu_window_pct": cwin, "server_cpu_window_pct": swin,
+        "client_cpu_run_s": ccpu, "server_cpu_run_s": scpu,
+        "client_cpu_run_pct": cpct, "server_cpu_run_pct": spct,
+        "client_rate": rate,
+        "machine_cpu_pct": mpct, "other_cpu_pct": other,
         "bottleneck": neck,
     }
 
 
+# ---- where and what ----
+
 def provenance(repo_dir):
+    """{"commit": the checked-out sha or "unknown", "dirty": whether tracked
+    files differ from it}."""
     try:
-        sha = subprocess.run(["git", "-C", repo_dir, "rev-parse", "HEAD"], capture_output=True, text=True)
-        dirty = subprocess.run(["git", "-C", repo_dir, "status", "--porcelain"], capture_output=True, text=True)
-        if sha.returncode == 0:
-            return {"commit": sha.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
+        sha = subprocess.run(["git", "-C", repo_dir, "rev-parse", "HEAD"],
+                             capture_output=True, text=True, timeout=10)
+        st = subprocess.run(["git", "-C", repo_dir, "status", "--porcelain",
+                             "--untracked-files=no"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": "unknown", "dirty": False}
+    if sha.returncode != 0:
+        return {"commit": "unknown", "dirty": False}
+    return {"commit": sha.stdout.strip(), "dirty": st.returncode == 0 and st.stdout.strip() != ""}
+
+
+def _meminfo(key):
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
     except OSError:
         pass
-    return {"commit": "unknown", "dirty": False}
+    return 0
 
 
 def machine():
+    """This machine: kernel, cores, cpu model, memory, hostname, open-file limit."""
     cpu = ""
     try:
         with open("/proc/cpuinfo") as f:
@@ -174,103 +290,203 @@ def machine():
                     break
     except OSError:
         pass
-    mem = 0
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemTotal:"):
-                mem = int(line.split()[1])
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    lim = lambda v: "unlimited" if v == resource.RLIM_INFINITY else str(v)  # noqa: E731
-    return {"kernel": platform.release(), "cores": os.cpu_count(), "cpu": cpu, "mem_total_kb": mem,
-            "hostname": socket.gethostname(), "rlimit_nofile": f"{lim(soft)}/{lim(hard)}"}
+
+    def lim(x):
+        return "unlimited" if x == resource.RLIM_INFINITY else str(x)
+    return {"kernel": platform.release(), "cores": os.cpu_count() or 1, "cpu": cpu,
+            "mem_total_kb": _meminfo("MemTotal"), "hostname": socket.gethostname(),
+            "rlimit_nofile": lim(soft) + "/" + lim(hard)}
+
+
+def _command(opts):
+    """./run.sh and its arguments as typed, shell-quoted: cli's (the core
+    helper's) when there, else the same rule here."""
+    try:
+        from .cli import command_line
+    except ImportError:
+        return " ".join(["./run.sh"] + [a if re.fullmatch(r"[A-Za-z0-9_./:=,@+-]+", a)
+                                       else "'" + a.replace("'", "'\\''") + "'" for a in opts.argv])
+    return command_line(opts.argv)
 
 
 def result(facts, opts, summary, machine, provenance):
-    from .cli import command_line
-    p = peaks(facts)
+    """The whole result document, schema.SCHEMA_VERSION's shape."""
+    mach = dict(machine)
+    mach["mem_available_kb"] = facts.mem_available0_kb
+    peaks = _peaks(facts.samples, facts.slab0_kb)
+    # As run.sh had it: "client_pid" for one client here, "client_pids"
+    # for --hosts (one per host).
     run = {"server_pid": facts.server_pid}
-    if facts.client_pids:
-        run["client_pid"] = facts.client_pids[0]
-    run.update({"netns": facts.netns_name, "tune_state": facts.tune_state})
-    r = {"summary": summary, "command": command_line(opts.argv), "server_cmd": facts.server_line,
-         "client_cmd": facts.client_line, "exit": {"client": facts.client_rc, "server": facts.server_rc},
-         "run": run, "provenance": provenance,
-         "machine": dict(machine, mem_available_kb=facts.mem_available0_kb),
-         "sizing": {"conns": facts.conns, "asked": facts.asked, "cap": facts.size_cap,
-                    "limited_by": facts.size_why},
-         "sysctls": facts.sysctls,
-         "tcp_ext": {k: facts.tcp_ext1.get(k, 0) - facts.tcp_ext0.get(k, 0) for k in facts.tcp_ext1},
-         "kernel": {"slab_kb_before": facts.slab0_kb, "peaks": " ".join(str(x) for x in p),
-                    "peaks_are": "slab_kb tcp_inuse tcp_tw_at_end tcp_mem_pages server_rss_kb"},
-         "client": facts.client}
     if facts.host_names:
-        r["clients"] = facts.clients
-    r["server"] = facts.server
-    return r
+        run["client_pids"] = list(facts.client_pids)
+    else:
+        run["client_pid"] = facts.client_pids[0] if facts.client_pids else 0
+    run.update({"netns": facts.netns_name, "tune_state": facts.tune_state,
+                "client_t0_wall_us": facts.client_t0_wall_us, "client_wall_s": facts.client_wall_s})
+    doc = {
+        "schema_version": schema.SCHEMA_VERSION,
+        "summary": summary,
+        "commit": provenance.get("commit", "unknown"),
+        "dirty": bool(provenance.get("dirty", False)),
+        "command": _command(opts),
+        "server_cmd": facts.server_line,
+        "client_cmd": facts.client_line,
+        "argv": {"run": ["./run.sh"] + list(opts.argv), "server": list(facts.server_argv),
+                 "clients": [list(a) for a in facts.client_argvs]},
+        "exit": {"client": facts.client_rc, "server": facts.server_rc},
+        "run": run,
+        "compare": {"set": facts.set_id, "round": facts.round, "rounds": facts.rounds,
+                    "reference": facts.reference},
+        "machine": mach,
+        "sizing": {"conns": facts.conns, "asked": facts.asked, "cap": facts.size_cap,
+                   "limited_by": facts.size_why},
+        "sysctls": dict(facts.sysctls),
+        "tcp_ext": {k: int(facts.tcp_ext1.get(k, 0)) - int(facts.tcp_ext0.get(k, 0))
+                    for k in TCP_EXT},
+        "kernel": {"slab_kb_before": facts.slab0_kb,
+                   "peaks": dict(zip(schema.PEAK_KEYS, peaks)),
+                   "time_wait_left": facts.time_wait_left,
+                   "stat0": facts.stat0, "stat1": facts.stat1},
+        "samples": {"columns": list(SAMPLE_COLUMNS), "rows": [list(r) for r in facts.samples]},
+        "progress": list(facts.progress),
+        "client": facts.client,
+    }
+    if facts.host_names:
+        doc["hosts"] = list(facts.host_names)
+        doc["clients"] = list(facts.clients)
+    doc["server"] = facts.server
+    return doc
 
 
-def _csv_text(v):
+# ---- files ----
+
+def csv_value(v):
     if v is None:
         return ""
-    if isinstance(v, str):
-        return v
-    return json.dumps(v)
+    if isinstance(v, float):
+        return plain(v) if v.is_integer() else repr(v)
+    return str(v)
 
 
-def write(result, results_dir, logs):
-    s = result["summary"]
-    base = f"{s['nn']}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
-    if os.path.exists(os.path.join(results_dir, base + ".json")):
-        base += f"-{s['conns_target']}"
-    path = os.path.join(results_dir, base + ".json")
-    os.makedirs(os.path.join(results_dir, "logs"), exist_ok=True)
-    for name, src in logs.items():
-        if os.path.exists(src):
-            shutil.copy(src, os.path.join(results_dir, "logs", f"{base}-{name}.log"))
-    with open(path, "w") as f:
-        json.dump(result, f, indent=2)
-        f.write("\n")
-    csv_path = os.path.join(results_dir, "results.csv")
+def csv_row(summary, name):
+    """The CSV line of a summary (CSV_COLS, then the result file's name)."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow([csv_value(summary.get(k)) for k in CSV_COLS] + [name])
+    return out.getvalue()
+
+
+def append_csv(results_dir, summary, name, say=print):
+    """Append the run's row to results.csv; a file with other columns (an
+    older run.sh) is kept aside as results-until-<now>.csv, a new one begun."""
+    path = os.path.join(results_dir, "results.csv")
     header = ",".join(CSV_COLS) + ",file"
-    if os.path.exists(csv_path) and os.path.getsize(csv_path) > 0:
-        with open(csv_path) as f:
+    if os.path.exists(path) and os.path.getsize(path) > 0:
+        with open(path) as f:
             first = f.readline().rstrip("\n")
         if first != header:
-            old = os.path.join(results_dir, f"results-until-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}.csv")
-            os.rename(csv_path, old)
-            print(f"run.sh: results.csv had other columns; kept as {old}", flush=True)
-    new = not (os.path.exists(csv_path) and os.path.getsize(csv_path) > 0)
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    if new:
-        buf.write(header + "\n")
-    w.writerow([_csv_text(s.get(k)) for k in CSV_COLS] + [base + ".json"])
-    with open(csv_path, "a") as f:
-        f.write(buf.getvalue())
+            old = os.path.join(results_dir, "results-until-%s.csv" % time.strftime("%Y%m%d-%H%M%S", time.gmtime()))
+            os.rename(path, old)
+            say("%s: results.csv had other columns; kept as %s" % (PROG, old))
+    new = not (os.path.exists(path) and os.path.getsize(path) > 0)
+    with open(path, "a") as f:
+        if new:
+            f.write(header + "\n")
+        f.write(csv_row(summary, name))
+
+
+def write(result, results_dir, logs, say=print):
+    """NN-<ts>.json (+ -CONNS when taken), the CSV row, logs/BASE-WHO.log,
+    BASE.hgrm (when the client has a histogram), BASE-progress.csv and
+    BASE-timeseries.svg (when there are progress lines).
+    LOGS: {"server": path, "client": path, "client-HOST": path}. -> the path.
+    A result that does not validate is a bug here, but the run is written
+    all the same, with a warning on stderr: a measured run is not thrown away."""
+    bad = schema.problems(result)
+    if bad:
+        print("%s: warning: the result does not match docs/results-schema.md: %s"
+              % (PROG, "; ".join(bad)), file=sys.stderr)
+    s = result["summary"]
+    base = "%s-%s" % (s["nn"], time.strftime("%Y%m%d-%H%M%S", time.gmtime()))
+    if os.path.exists(os.path.join(results_dir, base + ".json")):
+        base += "-%d" % s["conns_target"]
+    os.makedirs(os.path.join(results_dir, "logs"), exist_ok=True)
+    for who, src in (logs or {}).items():
+        if src and os.path.exists(src):
+            shutil.copyfile(src, os.path.join(results_dir, "logs", "%s-%s.log" % (base, who)))
+    path = os.path.join(results_dir, base + ".json")
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(jsonio.dump_result(result))
+    os.replace(tmp, path)
+    append_csv(results_dir, s, base + ".json", say)
+    text = formats.hgrm(result)
+    if text is not None:
+        with open(os.path.join(results_dir, base + ".hgrm"), "w") as f:
+            f.write(text)
+    with open(os.path.join(results_dir, base + "-progress.csv"), "w") as f:
+        f.write(formats.progress_csv(result))
+    svg = charts.timeseries_svg(result, "%s, %s connections: over time" % (s["design"], fmt_int(s["conns"])))
+    if svg is not None:
+        with open(os.path.join(results_dir, base + "-timeseries.svg"), "w") as f:
+            f.write(svg)
     return path
 
 
+# ---- what run.sh prints ----
+
+def _dash(v):
+    return "-" if v is None or v == "" else v
+
+
+def _pct(v):
+    return "-" if v is None else "%.0f" % v
+
+
 def table(summaries):
-    fmt = "%-30s %9s %8s %9s %8s %8s %8s %9s %9s %9s %9s  %s"
-    out = [fmt % ("design", "conns", "connect", "rps", "p50", "p99", "max", "srv us/rt", "srv RSS",
-                  "kernel", "CPU c/s", "bottleneck"),
+    """The summary table, one row per run (CPU over the measuring window),
+    without a final newline: print() it."""
+    fmt = "%-30s %9s %8s %9s %8s %8s %8s %9s %9s %9s %9s  %s\n"
+    out = [fmt % ("design", "conns", "connect", "rps", "p50", "p99", "max", "srv us/rt",
+                  "srv RSS", "kernel", "CPU c/s", "bottleneck"),
            fmt % ("", "", "", "", "", "", "", "(window)", "per conn", "per conn", "(window)", "")]
-    dash = lambda v: "-" if v is None or v == "" else str(v)  # noqa: E731
     for s in summaries:
-        d = s["design"]
-        if not s["client"].startswith("05_") and s["client"] != d:
-            d = d + "+" + s["client"][:2]
-        if s.get("hosts", 1) > 1:
-            d += f", {s['hosts']} hosts"
+        d = s.get("design", "")
+        cl = s.get("client", "") or ""
+        if not cl.startswith("05_") and cl != d:
+            d = d + "+" + cl[:2]
+        if (s.get("hosts") or 0) > 1:
+            d += ", %d hosts" % s["hosts"]
         us = s.get("server_us_per_rt")
         us = "-" if us is None else ("%.1f" % us if us < 100 else "%.0f" % us)
-        out.append(fmt % (d, fmt_int(s["conns"]), "%.1f s" % s["connect_s"], fmt_int(s["rps"]),
-                          fmt_lat(s["p50_us"]), fmt_lat(s["p99_us"]), fmt_lat(s["max_us"]), us,
-                          fmt_bytes(s["server_rss_b_per_conn"]), fmt_bytes(s["kernel_b_per_conn"]),
-                          dash(s["client_cpu_window_pct"]) + "/" + dash(s["server_cpu_window_pct"]),
-                          s["bottleneck"] + ("" if s["status"] == "ok" else "  FAILED")))
-    return "\n".join(out)
+        out.append(fmt % (
+            d, fmt_int(s.get("conns") or 0), "%.1f s" % (s.get("connect_s") or 0),
+            fmt_int(s.get("rps") or 0), fmt_lat(s.get("p50_us")), fmt_lat(s.get("p99_us")),
+            fmt_lat(s.get("max_us")), us, fmt_bytes(s.get("server_rss_b_per_conn")),
+            fmt_bytes(s.get("kernel_b_per_conn")),
+            _pct(s.get("client_cpu_window_pct")) + "/" + _pct(s.get("server_cpu_window_pct")),
+            s.get("bottleneck", "") + ("" if s.get("status") == "ok" else "  FAILED")))
+    return "".join(out).rstrip("\n")
 
 
 def hosts_table(facts):
-    return ""
+    """Each host's share of a --hosts run, and its window against the common
+    one; no final newline."""
+    merged = facts.client if isinstance(facts.client, dict) else None
+    s0 = num(merged, "window_start_us")
+    out = []
+    for i, name in enumerate(facts.host_names):
+        c = facts.clients[i] if i < len(facts.clients) else None
+        if not isinstance(c, dict):
+            out.append("  host %s: no result\n" % name)
+            continue
+        pct = cpu_pct(c.get("cpu_window"), num(c, "duration_s"))
+        ws = num(c, "window_start_us")
+        skew = (ws - s0) / 1000 if s0 is not None and ws is not None else 0
+        out.append("  host %-16s %9s conns %9s rps  p99 %-8s CPU %s%% (%s loops, %s cpus)  window opened %+.1f ms\n" % (
+            name, fmt_int(num0(c, "conns")), fmt_int(num0(c, "rps")), fmt_lat(lat(c, "p99")),
+            _pct(pct), _dash(c.get("loops")), _dash(c.get("cpus")), skew))
+    if merged is not None:
+        out.append("  merged: window %.2f s in common, skew %s ms\n" % (
+            num0(merged, "duration_s"), _dash(merged.get("window_skew_ms"))))
+    return "".join(out).rstrip("\n")

@@ -1,27 +1,30 @@
 #!/usr/bin/env python3
-"""tests/merge_check.py - test tooling for scripts/merge (issue 11): client
-lines to merge, and a merge of its own, written apart from the awk one, to
-hold scripts/merge's line against.
+"""tests/py/merge_tool.py - test tooling for scripts/merge: client lines to
+merge, and a check of a merged line against the merge's rules. The
+histogram rule is scripts/c1m/hist.py's (held against common/hist.c itself by
+tests/py/test_hist.py); everything else is worked out here from the inputs,
+apart from scripts/c1m/merge.py.
 
-  merge_check.py gen OUT --host H --seed S --n N --dist KIND [--start US]
-                 [--end US] [--conns C] [--late-keys] [--first-round null|S]
-      a client's output in OUT (a progress line on stderr-style text, then
-      the JSON line shaped as i11-interface.md says) from N random latencies
-      (KIND: fast = lognormal around 150 us, slow = around 2 ms, tail = fast
-      plus 2% stalls of 50-400 ms, empty = no sample); the raw latencies go
-      to OUT.samples. --late-keys puts host/cpus/window_* after lat_us.
-  merge_check.py gen-edge DIR
+  merge_tool.py gen OUT --host H --seed S --n N --dist KIND [--start US]
+                [--end US] [--conns C] [--late-keys] [--first-round null|S]
+      a client's output in OUT (progress text, then the JSON line shaped as a
+      client prints it) from N random latencies (KIND: fast = lognormal
+      around 150 us, slow = around 2 ms, tail = fast plus 2% stalls of
+      50-400 ms, empty = no sample); the raw latencies go to OUT.samples.
+      --late-keys puts host/cpus/window_* after lat_us.
+  merge_tool.py gen-edge DIR
       two hand-made histograms whose merged running sums end exactly at the
       ranks of p50/p90/p99/p999 (an off-by-one rank lands in the next
       bucket), and whose min clamps p50 up: DIR/edge1.json, edge2.json; and
       two whose q * count falls just past a bucket's end (a floor instead of
       the ceiling reads one bucket low): DIR/edge3.json, edge4.json
-  merge_check.py gen-big DIR N_HOSTS SUM_NS
+  merge_tool.py gen-big DIR N_HOSTS SUM_NS
       hosts with ~5e9 round trips each, bucket counts of ~1e9 and sum_ns
       SUM_NS each (near 2^64 in total: exact only as integers)
-  merge_check.py check MERGED IN... [--samples] [--discriminating]
-      merge IN... independently (Python integers, exact) and compare every
-      key of MERGED (scripts/merge's stdout) with it; --samples also holds
+  merge_tool.py check MERGED IN... [--samples] [--discriminating]
+      compare every key of MERGED (scripts/merge's stdout) with the rules
+      applied to IN... (sums, maxima, the common window; the histogram's
+      buckets added and its percentiles by hist.py); --samples also holds
       the merged percentiles against the exact quantiles of the raw samples
       (within 1%); --discriminating asserts the inputs are ones an average of
       percentiles would get wrong. Prints what it checked; exit 1 on a
@@ -34,48 +37,35 @@ import random
 import re
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "scripts"))
+from c1m import hist as H  # noqa: E402
+
 SUB_BITS = 6
-SUB = 1 << SUB_BITS
-NB = (64 - SUB_BITS) * SUB + SUB
-U64 = (1 << 64) - 1
+U64 = H.U64_MAX
 QS = {"p50": 0.50, "p90": 0.90, "p99": 0.99, "p999": 0.999}
 
 
 def hist_index(v):
-    if v < 2 * SUB:
-        return v
-    m = v.bit_length() - 1
-    return (m - SUB_BITS + 1) * SUB + ((v >> (m - SUB_BITS)) & (SUB - 1))
+    return H.index(v, SUB_BITS)
 
 
 def low(i):
-    return i if i < 2 * SUB else (SUB + i % SUB) << (i // SUB - 1)
+    return H.bucket_low(i, SUB_BITS)
 
 
 def high(i):
-    return U64 if i + 1 >= NB else low(i + 1) - 1
+    return H.bucket_high(i, SUB_BITS)
+
+
+def as_json_hist(h):
+    """This file's {count, sum, min, max, b: {index: n}} as a client's "hist"."""
+    return {"sub_bits": SUB_BITS, "count": h["count"], "sum_ns": min(h["sum"], U64),
+            "min_ns": h["min"], "max_ns": h["max"], "buckets": [[i, h["b"][i]] for i in sorted(h["b"])]}
 
 
 def quantile(h, q):
-    """hist_quantile() of common/hist.c over h = dict(count, min, max, b)."""
-    if h["count"] == 0:
-        return 0
-    if q <= 0:
-        return h["min"]
-    if q >= 1:
-        return h["max"]
-    x = q * h["count"]          # a double, as in C
-    rank = int(x)
-    if rank < x:
-        rank += 1
-    rank = max(rank, 1)
-    seen = 0
-    for i in sorted(h["b"]):
-        seen += h["b"][i]
-        if seen >= rank:
-            v = low(i) + (high(i) - low(i)) // 2
-            return min(max(v, h["min"]), h["max"])
-    return h["max"]
+    return H.quantile(as_json_hist(h), q)
 
 
 def hist_of(samples):
@@ -86,10 +76,6 @@ def hist_of(samples):
     return {"count": len(samples), "sum": sum(samples),
             "min": min(samples) if samples else 0,
             "max": max(samples) if samples else 0, "b": b}
-
-
-def g10(x):
-    return float("%.10g" % x)
 
 
 def client_line(host, h, rt=None, conns=2000, start=1765000000000000, end=None,
@@ -129,7 +115,7 @@ def client_line(host, h, rt=None, conns=2000, start=1765000000000000, end=None,
 
 def gen(argv):
     import argparse
-    p = argparse.ArgumentParser(prog="merge_check.py gen")
+    p = argparse.ArgumentParser(prog="merge_tool.py gen")
     p.add_argument("out")
     p.add_argument("--host", required=True)
     p.add_argument("--seed", type=int, default=1)
@@ -253,7 +239,7 @@ def check(argv):
     c.eq("duration_s", m["duration_s"], max(0, min(e) - max(s)) / 1e6, rel=1e-9)
     c.eq("window_skew_ms", m["window_skew_ms"], max(max(s) - min(s), max(e) - min(e)) / 1000, rel=1e-9)
 
-    # The histogram: bucket by bucket, exact.
+    # The histogram: bucket by bucket, exact (as hist_merge() adds them).
     h = {"count": 0, "sum": 0, "min": None, "max": None, "b": {}}
     for x in cs:
         hx = x["hist"]
@@ -279,8 +265,8 @@ def check(argv):
         r'"hist":\{"sub_bits":[0-9]+,"count":[0-9]+,"sum_ns":[0-9]+,"min_ns":[0-9]+,"max_ns":[0-9]+,'
         r'"buckets":\[(\[[0-9]+,[0-9]+\](,\[[0-9]+,[0-9]+\])*)?\]\}\}$', lines[0])), True)
     for k, q in QS.items():
-        c.eq("lat_us." + k, m["lat_us"][k], g10(quantile(h, q) / 1e3))
-    c.eq("lat_us.max", m["lat_us"]["max"], g10(h["max"] / 1e3))
+        c.eq("lat_us." + k, m["lat_us"][k], quantile(h, q) / 1e3)
+    c.eq("lat_us.max", m["lat_us"]["max"], h["max"] / 1e3)
     c.eq("lat_us.mean", m["lat_us"]["mean"], h["sum"] / h["count"] / 1e3 if h["count"] else 0, rel=1e-9)
 
     # One entry per input, in order.
@@ -308,7 +294,7 @@ def check(argv):
             avg = sum(x["lat_us"][k] for x in cs) / len(cs)
             c.eq("an average of the hosts' %s is far (>5%%) from the merged one" % k,
                  abs(avg - m["lat_us"][k]) > 0.05 * m["lat_us"][k], True)
-    print("merge_check: %d checks, %d mismatches; merged p50 %s p90 %s p99 %s p999 %s us over %d hosts, %d round trips"
+    print("merge_tool: %d checks, %d mismatches; merged p50 %s p90 %s p99 %s p999 %s us over %d hosts, %d round trips"
           % (c.n, c.bad, m["lat_us"]["p50"], m["lat_us"]["p90"], m["lat_us"]["p99"], m["lat_us"]["p999"],
              len(cs), m["round_trips"]))
     return 1 if c.bad else 0

@@ -1,0 +1,85 @@
+"""report: the set it picks, and new (version 2) results beside old ones in
+one table (tests/record.cases; tests/report.sh holds the user-level cases)."""
+import contextlib
+import io
+import os
+import shutil
+import tempfile
+import unittest
+
+from recpath import REPO
+from c1m import record, report
+from c1m.model import Facts, Options
+
+
+def summ(nn, st, started, quick=0, status="ok", conns=1000, rps=100.0):
+    return {"nn": nn, "design": nn + "_x", "client": "05_multi_epoll_client", "variant": "",
+            "set": st, "started": started, "quick": quick, "status": status, "netns": 0,
+            "conns_target": conns, "conns": conns, "rps": rps}
+
+
+def runs(*ss):
+    return [(s, {}, "./run.sh", "%s-%d.json" % (s["nn"], i), []) for i, s in enumerate(ss)]
+
+
+class PickSet(unittest.TestCase):
+    def test_newest_complete_not_quick(self):
+        r = runs(summ("01", "old", "2026-12-01"), summ("02", "old", "2026-12-01"),
+                 summ("01", "inc", "2026-12-03"),
+                 summ("01", "q", "2026-12-04", quick=1), summ("02", "q", "2026-12-04", quick=1))
+        used, count, missing = report.pick_set(r, "", False, ["01", "02"])
+        self.assertEqual(used, "old")                  # newer "inc" lacks 02, "q" is --quick
+        self.assertEqual(missing["inc"], ["02"])
+        used, _, _ = report.pick_set(r, "", True, ["01", "02"])
+        self.assertEqual(used, "q")                    # --quick counts it
+        used, count, _ = report.pick_set(r, "q", False, ["01", "02"])
+        self.assertEqual((used, count["q"]), ("q", 2))  # --set names it
+        with self.assertRaisesRegex(report.Fail, r"--set nope: no run has that set \(sets here: old inc\)"):
+            report.pick_set(r, "nope", False, ["01", "02"])
+
+    def test_newest_only_when_none_complete(self):
+        r = runs(summ("01", "a", "2026-12-01"), summ("01", "b", "2026-12-02"))
+        self.assertEqual(report.pick_set(r, "", False, ["01", "02"])[0], "b")
+
+    def test_rows(self):
+        r = runs(summ("02", "s", "2026-12-01", conns=2000), summ("01", "s", "2026-12-01"),
+                 summ("01", "s", "2026-12-02", status="failed"), summ("01", "", "2026-12-05"))
+        p = report.take_rows(r, "s", "", False)
+        self.assertEqual([x[0]["nn"] for x in p.rows], ["01", "02"])   # by connections
+        self.assertEqual(len(p.failed), 1)
+
+
+class NewBesideOld(unittest.TestCase):
+    def test_v2_result_in_the_table(self):
+        f = Facts(nn="06", server_dir="06_multi_epoll_server", client_dir="05_multi_epoll_client",
+                  started="2026-12-07T10:00:00Z", conns=5000, client_rc=0, server_rc=0,
+                  client_wall_s=10.0,
+                  client={"conns": 5000, "rps": 123456.789, "duration_s": 5, "loops": 2,
+                          "lat_us": {"p50": 1234.5678, "p99": 23456.789, "max": 50000, "mean": 2000},
+                          "cpu_window": {"user_s": 1, "sys_s": 2}, "first_round_s": 0.5},
+                  server={"window_rps": 123000.5, "window_s": 5, "server_us_per_rt": 3.14159,
+                          "cpu_window": {"user_s": 1, "sys_s": 1}, "loops": 2, "rss_kb_peak": 4000})
+        o = Options(target="06", argv=["06", "-n", "5000"])
+        doc = record.result(f, o, record.summary(f, o, 2), {"cores": 2, "kernel": "k", "cpu": "c",
+                                                            "mem_total_kb": 1048576}, {"commit": "c" * 40})
+        with tempfile.TemporaryDirectory() as tmp:
+            res = os.path.join(tmp, "results")
+            shutil.copytree(os.path.join(REPO, "tests/fixtures/results"), res)
+            record.write(doc, res, {}, say=lambda m: None)
+            readme = os.path.join(tmp, "R.md")
+            with open(readme, "w") as fh:
+                fh.write("x\n<!-- results:begin -->\n<!-- results:end -->\ny\n")
+            out, err = io.StringIO(), io.StringIO()
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                rc = report.main(["--results", res, "--readme", readme, "--svg-dir", os.path.join(tmp, "svg")])
+            self.assertEqual((rc, err.getvalue()), (0, ""))
+            with open(readme) as fh:
+                text = fh.read()
+        self.assertIn("#### 5,000 connections", text)
+        self.assertIn("| 06_multi_epoll_server | 123,457 | 1.2 ms | 23.5 ms | 3.14 | - |", text)
+        self.assertIn("| 10_io_bound_epoll -m timer | 99,012 |", text)      # an old file beside it
+        self.assertIn("`./run.sh 06 -n 5000`", text)
+
+
+if __name__ == "__main__":
+    unittest.main()
