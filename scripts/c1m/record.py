@@ -21,7 +21,7 @@ import time
 from . import charts, formats, jsonio, schema
 from .fmt import fmt_bytes, fmt_int, fmt_lat
 
-# scripts/sample.sh's columns, as Facts.samples holds them.
+# The sampler's columns (pair.Sampler), as Facts.samples holds them.
 SAMPLE_COLUMNS = ("t_s", "slab_kb", "tcp_inuse", "tcp_tw", "tcp_mem_pages",
                   "server_rss_kb", "server_cpu_s", "client_cpu_s")
 TCP_EXT = ("ListenOverflows", "ListenDrops", "SyncookiesSent",
