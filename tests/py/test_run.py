@@ -56,18 +56,22 @@ class EndToEnd(unittest.TestCase):
                         C1M_TUNE_STATE=os.path.join(self.tmp, "tune.saved"))
 
     def start(self, *args):
-        out = open(os.path.join(self.tmp, "out"), "w+")
-        self.addCleanup(out.close)
-        p = subprocess.Popen([os.path.join(self.tree, "run.sh"), "03", "-n", "10", "-d", "30", "-p", "0",
-                              "--no-build", "--no-netns"] + list(args),
-                             stdout=out, stderr=subprocess.STDOUT, env=self.env)
+        path = os.path.join(self.tmp, "out")
+        with open(path, "w") as out:  # run.sh's own fd: its offset is not ours to move
+            p = subprocess.Popen([os.path.join(self.tree, "run.sh"), "03", "-n", "10", "-d", "30", "-p", "0",
+                                  "--no-build", "--no-netns"] + list(args),
+                                 stdout=out, stderr=subprocess.STDOUT, env=self.env)
         self.addCleanup(lambda: p.poll() is None and p.kill())
-        return p, out
+        return p, path
 
-    def wait_for(self, out, text, secs=20):
+    @staticmethod
+    def read(path):
+        with open(path) as f:
+            return f.read()
+
+    def wait_for(self, path, text, secs=20):
         for _ in range(secs * 20):
-            out.seek(0)
-            data = out.read()
+            data = self.read(path)
             if text in data:
                 return data
             time.sleep(0.05)
@@ -98,8 +102,7 @@ class EndToEnd(unittest.TestCase):
         self.wait_for(out, "client up")
         p.send_signal(signal.SIGINT)
         self.assertEqual(p.wait(timeout=20), 130)
-        out.seek(0)
-        data = out.read()
+        data = self.read(out)
         self.assertIn("run.sh: an earlier run left kernel settings changed", data)
         self.assertIn("  was net.core.somaxconn\t100", data)
         self.assertIn("interrupted; cleaning up", data)
