@@ -16,18 +16,11 @@ counts    the `server.c` lines column of README.md's designs table is
 Prints each dangling reference as FILE:LINE: what, and exits 1 if there is
 any, 0 if none, 2 on bad arguments. ROOT defaults to the repository that
 holds this script.
-
-Until every file in the tree is clean, `mentions` exits 77 (a skip) after
-listing what it found, unless ENFORCE_MENTIONS below is True or the
-environment has C1M_DOCS_ENFORCE=1.
 """
 import os
 import re
 import subprocess
 import sys
-
-# Flip to True once the files other branches own are clean.
-ENFORCE_MENTIONS = False
 
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
@@ -148,9 +141,6 @@ def main():
         print(f"{path}:{n}: names {what!r}, which a reader cannot follow")
     files = sorted({b[0] for b in bad})
     print(f"{len(bad)} mentions in {len(files)} files: {' '.join(files)}")
-    if bad and not (ENFORCE_MENTIONS or os.environ.get("C1M_DOCS_ENFORCE") == "1"):
-        print("not enforced until those files are clean (ENFORCE_MENTIONS in tests/docs_check.py)")
-        return 77
     return 1 if bad else 0
 
 

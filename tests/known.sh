@@ -114,7 +114,7 @@ delay)
 	# per power of two), so that overhead stays inside that bucket and the
 	# bucket's middle reads D + 0.53%: the histogram's error and the
 	# machine's do not add up past 1%. A histogram that reports the upper
-	# edge (as before issue 10) reads D + 1.05% and fails.
+	# edge (as the first histogram did) reads D + 1.05% and fails.
 	# -S 50 spreads the 50 connections' phases evenly over D (see
 	# known_server.c): all in step, a 3 s window would hold 59 or 60 whole
 	# rounds, an error in rps of up to 1.7% that is not the client's.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/merge.sh CASE - scripts/merge, the exact merge of several client hosts'
-# JSON lines (issue 11; scripts/c1m/merge.py behind it). The client lines are
+# JSON lines (scripts/c1m/merge.py behind it). The client lines are
 # made by tests/py/merge_tool.py from random latencies, bucketed as
 # common/hist.c does, shaped as a client prints them; tests/py/merge_tool.py
 # check holds scripts/merge's line against the rules worked out apart from

