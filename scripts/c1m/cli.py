@@ -14,7 +14,7 @@ run.sh - run one c1m design (its server and its client) at this machine's
 size, and record what it cost.
 
 usage: ./run.sh NN|all [options]
-       ./run.sh compare [-r ROUNDS] [--ref NN|baseline] [-d SEC] [-p PORT] [-i SEC]
+       ./run.sh compare [-r ROUNDS] [--ref NN|baseline] [--max-conns N] [-d SEC] [-p PORT] [-i SEC]
                         [--pin[ S:C]] [--netns] [--no-tune] [--dry-run] [--no-build]
 
   NN            a design directory's number (06 = 06_multi_epoll_server); all = every one
@@ -28,6 +28,8 @@ usage: ./run.sh NN|all [options]
   --ref NN|baseline
                 compare only: the design (or the bare pair, baseline) the
                 ratios are to
+  --max-conns N compare only: plan no count above N (e.g. 10000: every design at
+                10,000, the scaling designs at 1,000 too); each design's cap still holds
   -n N[,N...]   connections (default: chosen from the design and this machine, and
                 the reason printed); a list runs once per count, e.g. the blog's sweep
                 -n 5000,2000,1000,500,200,100. Refused, with the reason, if it cannot fit.
@@ -124,7 +126,7 @@ SYNOPSIS = """\
 usage: ./run.sh NN|all [-n N[,N...]] [-d SEC] [-c N] [-p PORT] [-i SEC] [-S ARGS] [-C ARGS]
                 [--client NN] [--quick] [--pin[ S:C]] [--[no-]netns] [-a ADDR] [--hosts H1,H2,...]
                 [--via PREFIX] [--remote-dir DIR] [--perf DIR] [--no-tune] [--dry-run] [--no-build] [-h]
-       ./run.sh compare [-r ROUNDS] [--ref NN|baseline] [-d SEC] [-p PORT] [-i SEC] [--pin[ S:C]]
+       ./run.sh compare [-r ROUNDS] [--ref NN|baseline] [--max-conns N] [-d SEC] [-p PORT] [-i SEC] [--pin[ S:C]]
                 [--netns] [--no-tune] [--dry-run] [--no-build]"""
 
 
@@ -170,7 +172,7 @@ def parse(argv, repo_dir):
         a = argv[i]
         if a in ("-n", "-c", "-S", "-C", "--client", "--quick", "--hosts"):
             per_design.append(a)
-        if a in ("-r", "--ref"):
+        if a in ("-r", "--ref", "--max-conns"):
             compare_only.append(a)
         takes = True
         if a in ("-h", "--help"):
@@ -219,6 +221,11 @@ def parse(argv, repo_dir):
             if v != "baseline" and not re.fullmatch(r"[0-9]{1,2}", v):
                 raise UsageError(f"--ref: want a design number or baseline, not '{v}'")
             kw["reference"] = v if v == "baseline" else "%02d" % int(v, 10)
+        elif a == "--max-conns":
+            v = _value(argv, i)
+            if not re.fullmatch(r"[1-9][0-9]*", v) or int(v) > 100000000:
+                raise UsageError(f"--max-conns: want a count in 1..100000000, not '{v}'")
+            kw["max_conns"] = int(v)
         elif a == "--via":
             kw["via"] = _value(argv, i)
         elif a == "--hosts":

@@ -470,6 +470,8 @@ def _size(cs, designs, opts, env):
             cs.bad.append(f"{nn}: cannot size it")
             continue
         cs.caps[nn], cs.capwhy[nn] = cap
+        if opts.max_conns and opts.max_conns < cs.caps[nn]:
+            cs.caps[nn], cs.capwhy[nn] = opts.max_conns, "--max-conns"
         cs.names[nn] = env.dir_of(nn)
     cs.names[BASELINE] = BASELINE_NAME
     if opts.build and not env.dry_run:

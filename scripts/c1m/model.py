@@ -41,6 +41,7 @@ class Options:
     build: bool = True
     rounds: int = 1                 # compare -r
     reference: Optional[str] = None  # compare --ref: "baseline" or NN
+    max_conns: Optional[int] = None  # compare --max-conns: no count above it
     argv: List[str] = field(default_factory=list)  # as typed, for the record
 
 

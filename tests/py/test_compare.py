@@ -307,5 +307,18 @@ class DryRun(unittest.TestCase):
         self.assertNotIn("\nat 10,000 connections", out)
 
 
+class MaxConns(unittest.TestCase):
+    def test_no_count_above_it(self):
+        # --max-conns 10000: every design at 10,000, the scaling ones at 1,000
+        # too, none at 50,000, 100,000 or 1,000,000.
+        with tempfile.TemporaryDirectory() as tmp:
+            env = FakeEnv(tmp, dry_run=True)
+            rc, out, _, _ = run_main(env, rounds=1, max_conns=10000)
+        self.assertEqual(rc, 0)
+        self.assertEqual(sorted({(nn, n) for nn, n, _ in env.calls}),
+                         [("03", 1000), ("03", 10000), ("06", 1000), ("06", 10000), ("09", 10000)])
+        self.assertIn("(cap 10,000: --max-conns)", out)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -40,6 +40,11 @@ class Parse(unittest.TestCase):
         self.bad("--ref 99: no design 99 here", "compare", "--ref", "99")
         self.bad("-r is for compare only", "06", "-r", "2")
         self.bad("--ref is for compare only", "06", "--ref", "baseline")
+        self.assertEqual(self.parse("compare", "--max-conns", "10000").max_conns, 10000)
+        self.assertIsNone(self.parse("compare").max_conns)
+        self.bad("--max-conns: want a count in 1..100000000, not '0'", "compare", "--max-conns", "0")
+        self.bad("--max-conns: want a count in 1..100000000, not '1e4'", "compare", "--max-conns", "1e4")
+        self.bad("--max-conns is for compare only", "06", "--max-conns", "1000")
 
     def test_options(self):
         o = self.parse("6", "-n", "1000,200", "-S", "-m  timer", "--quick", "-p", "0")
