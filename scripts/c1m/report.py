@@ -1,13 +1,19 @@
 """scripts/report - turn run.sh's results into the README's results tables and
 three SVG charts.
 
-usage: scripts/report [--results DIR] [--readme FILE] [--svg-dir DIR] [--set ID]
-                      [--no-readme] [--quick]
+usage: scripts/report [--results DIR] [--readme FILE] [--details FILE] [--svg-dir DIR]
+                      [--set ID] [--no-readme] [--quick]
 
   --results DIR   where run.sh wrote NN-<timestamp>.json (default $RESULTS_DIR or results/)
   --readme FILE   the Markdown file whose tables to regenerate (default README.md): the
                   lines between <!-- results:begin --> and <!-- results:end --> are
-                  replaced, nothing else is touched
+                  replaced, nothing else is touched. When the set has its
+                  compare-<set>.json (./run.sh compare wrote it), that is the
+                  ratio table of its rounds: each design's rps median [min-max]
+                  and its ratio to the reference measured in the same rounds
+  --details FILE  also write the full per-run tables between the same markers
+                  in FILE (e.g. docs/results.md); without it, and with a
+                  compare-<set>.json, the README gets only the ratio table
   --svg-dir DIR   where the charts go (default: the results directory):
                     summary.svg     per connection count, round trips/s and memory per
                                     connection of the closed-loop designs at that count
@@ -38,6 +44,7 @@ Rows are grouped by connection count; a design that runs at a fixed rate
 Every file is read with schema.load(), old (version 1) and new alike.
 """
 import glob
+import json
 import os
 import re
 import sys
@@ -48,7 +55,8 @@ from .charts import fmt_us, fnum, hosts_of, label, machine_line, mem_total, rate
 from .fmt import fmt_bytes, fmt_int, fmt_lat
 
 PROG = "scripts/report"
-USAGE = "usage: %s [--results DIR] [--readme FILE] [--svg-dir DIR] [--set ID] [--no-readme] [--quick]" % PROG
+USAGE = ("usage: %s [--results DIR] [--readme FILE] [--details FILE] [--svg-dir DIR] [--set ID] "
+         "[--no-readme] [--quick]" % PROG)
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 # The original Go suite, 1M connections on 2x E5-2630 v4 (40 threads):
 # round trips/s and mean latency, as its README published them.
@@ -66,12 +74,13 @@ class Fail(Exception):
 
 def parse(argv, env):
     o = {"dir": env.get("RESULTS_DIR") or "results", "readme": "README.md", "svgdir": "",
-         "svg1": "", "write_readme": True, "quick": False, "set": ""}
+         "svg1": "", "write_readme": True, "quick": False, "set": "", "details": ""}
     i = 0
     while i < len(argv):
         a = argv[i]
         takes = {"--results": ("dir", "--results needs a directory"),
                  "--readme": ("readme", "--readme needs a file"),
+                 "--details": ("details", "--details needs a file"),
                  "--svg-dir": ("svgdir", "--svg-dir needs a directory"),
                  "--svg": ("svg1", "--svg needs a file"),
                  "--set": ("set", "--set needs a set id (compare-...)")}
@@ -296,6 +305,73 @@ def table_text(p, used, count, missing, imgs):
     return "".join(out)
 
 
+def _cell(st, fmt):
+    """'median [min-max]' of a stats.summary, the median alone when the
+    rounds agree; "-" when no round passed."""
+    if not st or st.get("median") is None:
+        return "-"
+    m, lo, hi = fmt(st["median"]), fmt(st["min"]), fmt(st["max"])
+    return m if lo == hi else "%s [%s–%s]" % (m, lo, hi)
+
+
+def ratio_text(doc, imgs, details):
+    """The README's table from compare-<set>.json: per count, each design's
+    rps and its ratio to the reference in the same rounds, with their
+    spread, stamped with the set, its date, machine and commit."""
+    out = []
+    w = out.append
+    rounds = doc.get("rounds") or 1
+    prov = doc.get("provenance") or {}
+    commit = (prov.get("commit") or "unknown")[:12] + (" (tree with uncommitted changes)" if prov.get("dirty") else "")
+    cmd = " ".join(doc.get("command") or [])
+    w("`./run.sh %s` (set `%s`, %d round%s interleaved), %s, commit %s, on %s.\n"
+      % (cmd, doc.get("set", "?"), rounds, "s" if rounds != 1 else "", (doc.get("started") or "")[:10],
+         commit, machine_line(doc.get("machine"))))
+    w("× reference: each round's round trips/s over the reference's in the SAME round, the\n"
+      "median of the rounds [their min–max]. **These ratios are what a reader on another\n"
+      "machine can compare**; raw rps moves with the machine (2.5× between days on this one).\n"
+      "\"within noise of\": the two designs' rounds overlap, so this run does not tell them apart.\n"
+      "p50 ≈ connections ÷ rps for a closed-loop design at saturation (Little's law).\n")
+    for cnt in doc.get("counts", []):
+        rows = cnt.get("rows", [])
+        ref = cnt.get("reference")
+        refname = next((r["design"] for r in rows if r["name"] == ref), ref)
+        w("\n#### %s connections — reference: %s\n\n" % (fmt_int(cnt["conns"]), refname or "none (%s)" % cnt.get("reference_why", "")))
+        w("| design | rps median [min–max] | × reference [min–max] | p99 | server CPU µs/rt | within noise of |\n")
+        w("|---|--:|--:|--:|--:|---|\n")
+        for r in rows:
+            name = r["design"] + (" (reference)" if r.get("reference") else "")
+            n = (r.get("rps") or {}).get("n", 0)
+            if n < rounds:
+                name += " (%d of %d rounds passed)" % (n, rounds)
+            ratio = "1" if r.get("reference") and n else _cell(r.get("ratio"), lambda v: "%.2f" % v)
+            w("| %s | %s | %s | %s | %s | %s |\n" % (
+                name, _cell(r.get("rps"), fmt_int), ratio,
+                fmt_lat((r.get("p99_us") or {}).get("median")),
+                fmt_us((r.get("server_us_per_rt") or {}).get("median")),
+                ", ".join(r.get("within_noise_of") or []) or ""))
+    w("\n![round trips per second and memory per connection, per connection count](%s)\n" % imgs[0])
+    w("![rps, server CPU per round trip and memory per connection against connections](%s)\n" % imgs[1])
+    w("![the fixed-rate designs: memory and CPU per connection](%s)\n" % imgs[2])
+    if details:
+        w("\nEvery figure of every run in this set (memory, CPU, first round, bottleneck): [%s](%s).\n"
+          % (details, details))
+    return "".join(out)
+
+
+def _markers(path):
+    """(lines, begin, end) of a Markdown file with the results markers."""
+    if not os.path.isfile(path):
+        raise Fail("%s: no such file" % path)
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().splitlines(True)
+    b = next((i for i, ln in enumerate(lines) if ln.startswith(BEGIN)), None)
+    e = next((i for i, ln in enumerate(lines) if ln.startswith(END)), None)
+    if b is None or e is None or b >= e:
+        raise Fail("%s: wants a line %s and, after it, %s" % (path, BEGIN, END))
+    return lines, b, e
+
+
 def rel(path, readme, write_readme):
     """Where a chart sits relative to the README, for the image links."""
     if not write_readme:
@@ -328,16 +404,11 @@ def run(o, root, out, err):
     svg2, svg3 = os.path.join(svgdir, "scaling.svg"), os.path.join(svgdir, "fixed-rate.svg")
     if not os.path.isdir(o["dir"]):
         raise Fail("%s: no results directory (run ./run.sh first)" % o["dir"])
-    lines = None
+    lines = dlines = None
     if o["write_readme"]:
-        if not os.path.isfile(o["readme"]):
-            raise Fail("%s: no such file" % o["readme"])
-        with open(o["readme"], encoding="utf-8") as f:
-            lines = f.read().splitlines(True)
-        b = next((i for i, ln in enumerate(lines) if ln.startswith(BEGIN)), None)
-        e = next((i for i, ln in enumerate(lines) if ln.startswith(END)), None)
-        if b is None or e is None or b >= e:
-            raise Fail("%s: wants a line %s and, after it, %s" % (o["readme"], BEGIN, END))
+        lines, b, e = _markers(o["readme"])
+    if o["details"]:
+        dlines, db, de = _markers(o["details"])
     runs = load_runs(o["dir"], lambda m: err.write(m + "\n"))
     designs = designs_here(root)
     used, count, missing = pick_set(runs, o["set"], o["quick"], designs)
@@ -352,6 +423,18 @@ def run(o, root, out, err):
     for path, text in zip((svg1, svg2, svg3), svgs):
         write_file(path, text)
     out.write("%s: wrote %s, %s, %s\n" % (PROG, svg1, svg2, svg3))
+    if o["details"]:
+        dimgs = [rel(x, o["details"], True) for x in (svg1, svg2, svg3)]
+        dtable = table_text(p, used, count, missing, dimgs)
+        write_file(o["details"], "".join(dlines[:db + 1]) + dtable + "".join(dlines[de:]))
+        n = len(re.findall(r"^\| [0-9]", dtable, re.M))
+        out.write("%s: regenerated the tables in %s (%d rows)\n" % (PROG, o["details"], n))
+    cdoc = os.path.join(o["dir"], used + ".json") if used else ""
+    if cdoc and os.path.isfile(cdoc):
+        with open(cdoc, encoding="utf-8") as f:
+            doc = json.load(f)
+        details = rel(o["details"], o["readme"], True) if o["details"] else ""
+        table = ratio_text(doc, imgs, details)
     if o["write_readme"]:
         text = "".join(lines[:b + 1]) + table + "".join(lines[e:])
         write_file(o["readme"], text)

@@ -2,6 +2,7 @@
 one table (tests/record.cases; tests/report.sh holds the user-level cases)."""
 import contextlib
 import io
+import json
 import os
 import shutil
 import tempfile
@@ -79,6 +80,54 @@ class NewBesideOld(unittest.TestCase):
         self.assertIn("| 06_multi_epoll_server | 123,457 | 1.2 ms | 23.5 ms | 3.14 | - |", text)
         self.assertIn("| 10_io_bound_epoll -m timer | 99,012 |", text)      # an old file beside it
         self.assertIn("`./run.sh 06 -n 5000`", text)
+
+
+class RatioTable(unittest.TestCase):
+    """A set with its compare-<set>.json: the README gets the ratios of the
+    rounds with their spread, stamped; --details gets every run's figures."""
+
+    def test_readme_ratios_and_details(self):
+        from c1m import compare
+        with tempfile.TemporaryDirectory() as tmp:
+            res = os.path.join(tmp, "results")
+            shutil.copytree(os.path.join(REPO, "tests", "fixtures", "compare"), res)
+            st = "compare-20261202-090000"
+            rows = {1000: {"baseline": [{"rc": 0, "rps": 1000.0}, {"rc": 0, "rps": 2000.0},
+                                        {"rc": 0, "rps": 1500.0}],
+                           "06": [{"rc": 0, "rps": 800.0, "p99_us": 1500.0, "server_us_per_rt": 7.5},
+                                  {"rc": 0, "rps": 1500.0, "p99_us": 1600.0, "server_us_per_rt": 7.0},
+                                  {"rc": 0, "rps": 1200.0, "p99_us": 1700.0, "server_us_per_rt": 8.0}],
+                           "03": [{"rc": 0, "rps": 500.0}, None, {"rc": 0, "rps": 600.0}]}}
+            doc = compare.figures(st, 3, rows, {1000: ("baseline", "the bare epoll pair")},
+                                  {"baseline": "baseline_pair", "06": "06_multi_epoll_server",
+                                   "03": "03_epoll_throughput"})
+            doc.update({"command": ["compare", "-r", "3"], "started": "2026-12-02T09:00:00Z",
+                        "provenance": {"commit": "0123456789abcdef0123", "dirty": False},
+                        "machine": {"cores": 2, "kernel": "6.18", "mem_total_kb": 25165824}})
+            with open(os.path.join(res, st + ".json"), "w") as f:
+                json.dump(doc, f)
+            readme = os.path.join(tmp, "README.md")
+            details = os.path.join(tmp, "results.md")
+            for path in (readme, details):
+                with open(path, "w") as f:
+                    f.write("top\n%s\nold\n%s\nbottom\n" % (report.BEGIN, report.END))
+            out, err = io.StringIO(), io.StringIO()
+            rc = report.run(report.parse(["--results", res, "--readme", readme, "--details", details,
+                                          "--svg-dir", tmp], {}), REPO, out, err)
+            self.assertEqual(rc, 0, err.getvalue())
+            with open(readme) as f:
+                text = f.read()
+            with open(details) as f:
+                full = f.read()
+        self.assertTrue(text.startswith("top\n") and text.endswith("bottom\n") and "old" not in text)
+        self.assertIn("set `compare-20261202-090000`, 3 rounds interleaved), 2026-12-02, commit 0123456789ab", text)
+        # ratios per round: 0.8 0.75 0.8 -> median 0.80 [0.75-0.80]; rps 1,200 [800-1,500]
+        self.assertIn("| 06_multi_epoll_server | 1,200 [800–1,500] | 0.80 [0.75–0.80] | 1.6 ms | 7.50 |", text)
+        self.assertIn("| 03_epoll_throughput (2 of 3 rounds passed) | 550 [500–600] | 0.45 [0.40–0.50] |", text)
+        self.assertIn("| baseline_pair (reference) | 1,500 [1,000–2,000] | 1 |", text)
+        self.assertIn("[results.md](results.md)", text)
+        self.assertNotIn("| design | rps | p50 |", text)          # the per-run table went to details
+        self.assertIn("| design | rps | p50 |", full)
 
 
 if __name__ == "__main__":
