@@ -1,0 +1,922 @@
+/*
+ * engine.c - 05_multi_epoll_client's client, the engine of every c1m
+ * client but 04's (the instrument that drives 01-03 and 05-14): -c loop threads, each with its own epoll set, its
+ * own fd table (unshare(CLONE_FILES), so each may hold RLIMIT_NOFILE
+ * sockets) and an equal share of -n connections. Every connection
+ * ping-pongs 8 bytes: it writes a big-endian timestamp, waits for exactly
+ * those 8 bytes back, checks them byte for byte, records now - timestamp
+ * and writes the next (closed loop, no pipelining). With -r RATE the loops
+ * instead send RATE requests a second in all, to idle connections in turn,
+ * as the original's first client did (200/s): open loop.
+ *
+ * A run, the main thread keeping the schedule (04 keeps it in its loop):
+ *   1. ramp: each loop keeps at most RAMP_INFLIGHT non-blocking connects in
+ *      flight, bound in turn to the -s source addresses (one address has
+ *      one ephemeral port range); connects left unanswered for STALL_S
+ *      are given up.
+ *   2. start line: once every loop has its connections up (or given up),
+ *      main starts the clock and all loops begin at once, putting the
+ *      first request on their connections START_BATCH at a time.
+ *   3. first round (closed loop): wait until every connection has had a
+ *      reply, so the window never sees the first burst.
+ *   4. barrier (-B): with the load running, say "barrier: ready" on stderr
+ *      and wait for a line "go" on stdin, so that clients on several hosts
+ *      open their windows together (run.sh --hosts writes it).
+ *   5. warm-up (-W, not counted), then the measuring window (-d), a
+ *      progress line every -i seconds. -P PID: the server marks the
+ *      window's edges too.
+ *   6. stop (-d over, SIGINT/SIGTERM, stdin closed with -B, or every
+ *      connection gone): no new requests; each loop drains its replies in
+ *      flight (giving up after DRAIN_S of silence); connections close only
+ *      once every loop has drained. One JSON line; exit 0 only if every
+ *      connection came up and every request got its own 8 bytes back.
+ *
+ * Open loop done right: request k of the schedule is due at a fixed time,
+ * and its latency counts from then, not from when it went out: a server
+ * that stalls shows as latency, not as fewer requests sent (coordinated
+ * omission; wrk2's point). A due request waits for a free connection up to
+ * QUEUE_S; older ones are dropped and counted. No table scan: idle
+ * connections wait in a FIFO, and the loop sleeps until the next due time.
+ *
+ * Why it scales: a loop per core, and a table per loop, so neither a core
+ * nor RLIMIT_NOFILE caps -n; 1M connections need 51 loops of 19,968 here.
+ * Each loop counts into its own struct meter (common/meter.c: relaxed
+ * atomics, its own histogram), which main sums and merges, so the hot path
+ * takes no lock.
+ *
+ * Each design's client.c (this directory's too) is a short main that fills
+ * a struct client_design (engine.h: its name and defaults) and calls
+ * client_main(); the Makefile links this file into each of them. The
+ * options, their synopsis and -h come from one table (opts[] below).
+ *
+ * Per connection: 24 bytes (struct conn) in a flat array indexed by fd.
+ *
+ * usage: the client's -h (generated from opts[]).
+ * build: see 05_multi_epoll_client/client.c (this file links into every
+ * client but 04's).
+ *
+ * test with:
+ *   ./06_multi_epoll_server/server &
+ *   ./05_multi_epoll_client/client -n 1000 -d 5
+ *
+ * diff against: 04_epoll_client (one loop that also keeps the schedule).
+ *
+ * sample output (stderr, a loaded 2-core box, -n 1000 -c 2 -d 5 -i 2;
+ * then the JSON line on stdout):
+ *   05_multi_epoll_client/client: 1000 connections to 127.0.0.1:8972 over 2 loop(s),
+ *     20000 fds per loop (private fd tables), sources 127.0.0.1
+ *   05_multi_epoll_client/client: 1000/1000 connected in 0.05 s (19860 conn/s), 0 failed
+ *   05_multi_epoll_client/client: every connection answered once in 0.06 s
+ *   conns 1000  rps 81277  p99 24.2 ms
+ *   conns 1000  rps 52062  p99 48.0 ms
+ *   05_multi_epoll_client/client: 1000/1000 conns, 62893 rps, p99 45.4 ms, 0 errors, 0 mismatches
+ *   {"design":"05_multi_epoll_client","conns_target":1000,"conns":1000,"loops":2,...}
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "c1m.h"
+#include "engine.h"
+
+#define START_BATCH	2048	/* first requests put out per loop iteration */
+
+static const struct client_design *D;	/* the design's name and defaults */
+
+static struct {
+	struct sockaddr_in dst;
+	const char *addr;
+	int port;
+	long conns;
+	int loops;
+	double duration, warmup, interval, rate;
+	uint32_t src_first, src_last;
+	long fd_limit;
+	int private_tables;
+	pid_t server_pid;	/* -P: mark its window too */
+	int barrier;		/* -B: wait for "go" on stdin */
+} cfg = { .addr = C1M_ADDR, .port = C1M_PORT, .duration = 10, .interval = 5 };
+
+enum { C_FREE, C_CONNECTING, C_IDLE, C_BUSY };
+
+/* One connection; the loop's array is indexed by fd. 24 bytes. */
+struct conn {
+	uint64_t sent;		/* the frame in flight: its time (host order) */
+	uint8_t state;
+	uint8_t answered;	/* it has had a reply: the first round is over */
+	uint8_t wrote;		/* bytes of the frame written so far */
+	uint8_t got;		/* bytes of the reply read so far */
+	uint8_t reply[FRAME_SIZE];
+};
+
+struct loop {
+	int id;
+	pthread_t thread;
+	long first, count;	/* global connection numbers it owns */
+	int ep;
+	long cap;		/* size of conns[]: this table's fd limit */
+	struct conn *conns;
+	struct meter *m;	/* what it counts and measures */
+	long opened, inflight;
+	long busy;		/* requests in flight */
+	long start_fd;		/* closed loop: next fd to put a first request on */
+	int *idle;		/* rate mode: a FIFO of idle connections */
+	long idle_head, idle_len;
+	uint64_t rate_sent;	/* rate mode: requests of the schedule sent */
+	uint64_t last_reply;
+	atomic_int ready;	/* every connect done or given up: main reads it */
+};
+
+static struct loop *loops;
+static struct meter *meters;	/* one per loop: loops[i].m == &meters[i] */
+static atomic_int go;		/* 1 once the load phase starts */
+static atomic_int stopping;	/* send no more; drain what is in flight */
+static pthread_barrier_t drained;	/* every loop done draining: now close */
+static uint64_t go_ns;
+
+/* ---- one connection ---- */
+
+static void conn_close(struct loop *l, int fd, int lost)
+{
+	struct conn *c = &l->conns[fd];
+
+	if (c->state == C_BUSY)
+		l->busy--;
+	if (c->state != C_CONNECTING)
+		atomic_fetch_sub_explicit(&l->m->live, 1, memory_order_relaxed);
+	if (c->state != C_CONNECTING && !c->answered)
+		atomic_fetch_sub_explicit(&l->m->awaiting_first, 1, memory_order_relaxed);
+	if (lost)
+		atomic_fetch_add_explicit(&l->m->lost, 1, memory_order_relaxed);
+	c->state = C_FREE;
+	close(fd);
+}
+
+static int conn_open(struct loop *l)
+{
+	long k = l->first + l->opened++;
+	uint32_t nsrc = cfg.src_last - cfg.src_first + 1;
+	uint32_t src = cfg.src_first ? cfg.src_first + (uint32_t)(k % nsrc) : 0;
+	struct epoll_event ev = { .events = EPOLLOUT };
+	int fd = net_connect_nb(&cfg.dst, src);
+
+	if (fd < 0 || fd >= l->cap) {
+		if (fd >= 0)
+			close(fd);
+		if (atomic_fetch_add(&l->m->failed, 1) == 0)
+			warnx_("loop %d: connect from %s:", l->id,
+			       inet_ntoa((struct in_addr){ htonl(src) }));
+		return -1;
+	}
+	if (cfg.conns >= LINGER0_FROM)
+		net_set_linger0(fd);	/* close() leaves no TIME_WAIT behind */
+	ev.data.fd = fd;
+	if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+		die("epoll_ctl:");
+	memset(&l->conns[fd], 0, sizeof(l->conns[fd]));
+	l->conns[fd].state = C_CONNECTING;
+	l->inflight++;
+	return 0;
+}
+
+/* Rate mode: idle connections wait their turn, oldest first. */
+static void idle_push(struct loop *l, int fd)
+{
+	l->idle[(l->idle_head + l->idle_len++) % l->count] = fd;
+}
+
+static int idle_pop(struct loop *l)
+{
+	while (l->idle_len) {
+		int fd = l->idle[l->idle_head];
+
+		l->idle_head = (l->idle_head + 1) % l->count;
+		l->idle_len--;
+		if (l->conns[fd].state == C_IDLE)
+			return fd;	/* else it closed while it waited */
+	}
+	return -1;
+}
+
+static void on_connected(struct loop *l, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	l->inflight--;
+	if (net_connect_result(fd) < 0) {
+		if (atomic_fetch_add(&l->m->failed, 1) == 0)
+			warnx_("loop %d: connect:", l->id);
+		l->conns[fd].state = C_FREE;
+		close(fd);
+		return;
+	}
+	epoll_ctl(l->ep, EPOLL_CTL_MOD, fd, &ev);
+	l->conns[fd].state = C_IDLE;
+	atomic_fetch_add_explicit(&l->m->connected, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&l->m->live, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&l->m->awaiting_first, 1, memory_order_relaxed);
+	if (cfg.rate > 0)
+		idle_push(l, fd);
+}
+
+/* Write (the rest of) the frame in flight; wait for EPOLLOUT if short. */
+static void conn_flush(struct loop *l, int fd)
+{
+	struct conn *c = &l->conns[fd];
+	uint64_t be = htobe64(c->sent);
+	struct epoll_event ev = { .data.fd = fd };
+
+	while (c->wrote < FRAME_SIZE) {
+		ssize_t n = send(fd, (char *)&be + c->wrote, FRAME_SIZE - c->wrote,
+				 MSG_NOSIGNAL);
+
+		if (n > 0) {
+			c->wrote += (uint8_t)n;
+		} else if (n < 0 && errno == EINTR) {
+			continue;
+		} else if (n < 0 && errno == EAGAIN) {
+			ev.events = EPOLLIN | EPOLLOUT;
+			epoll_ctl(l->ep, EPOLL_CTL_MOD, fd, &ev);
+			return;
+		} else {
+			conn_close(l, fd, 1);
+			return;
+		}
+	}
+}
+
+/* A request: its time (now, or when the schedule said), as 8 big-endian
+ * bytes. The latency counts from that time. */
+static void conn_send(struct loop *l, int fd, uint64_t at)
+{
+	struct conn *c = &l->conns[fd];
+
+	c->sent = at;
+	c->wrote = 0;
+	c->got = 0;
+	c->state = C_BUSY;
+	l->busy++;
+	atomic_fetch_add_explicit(&l->m->requests, 1, memory_order_relaxed);
+	conn_flush(l, fd);
+}
+
+/* All 8 bytes back: check them, record the latency, send the next. */
+static void on_reply(struct loop *l, int fd, uint64_t now)
+{
+	struct conn *c = &l->conns[fd];
+	uint64_t be = htobe64(c->sent);
+
+	if (memcmp(c->reply, &be, FRAME_SIZE) != 0)
+		atomic_fetch_add_explicit(&l->m->mismatches, 1, memory_order_relaxed);
+	else
+		meter_record(l->m, now - c->sent);
+	atomic_fetch_add_explicit(&l->m->round_trips, 1, memory_order_relaxed);
+	if (!c->answered) {
+		c->answered = 1;
+		atomic_fetch_sub_explicit(&l->m->awaiting_first, 1, memory_order_relaxed);
+	}
+	c->state = C_IDLE;
+	l->busy--;
+	l->last_reply = now;
+	if (cfg.rate > 0)
+		idle_push(l, fd);
+	else if (!atomic_load_explicit(&stopping, memory_order_relaxed))
+		conn_send(l, fd, clock_ns());
+}
+
+static void on_readable(struct loop *l, int fd)
+{
+	struct conn *c = &l->conns[fd];
+	char junk[256];
+	ssize_t n;
+
+	if (c->state != C_BUSY || c->wrote < FRAME_SIZE) {
+		/* Bytes nobody asked for: a broken server. Count, drain. */
+		n = recv(fd, junk, sizeof(junk), 0);
+		if (n > 0)
+			atomic_fetch_add_explicit(&l->m->mismatches, 1, memory_order_relaxed);
+		else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			conn_close(l, fd, 1);
+		return;
+	}
+	n = recv(fd, c->reply + c->got, FRAME_SIZE - c->got, 0);
+	if (n > 0) {
+		c->got += (uint8_t)n;
+		if (c->got == FRAME_SIZE)
+			on_reply(l, fd, clock_ns());
+	} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+		conn_close(l, fd, 1);
+	}
+}
+
+static void on_event(struct loop *l, int fd, uint32_t events)
+{
+	struct conn *c = &l->conns[fd];
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	if (c->state == C_CONNECTING) {
+		on_connected(l, fd);
+		return;
+	}
+	if ((events & EPOLLOUT) && c->state == C_BUSY) {
+		conn_flush(l, fd);
+		if (c->state == C_BUSY && c->wrote == FRAME_SIZE)
+			epoll_ctl(l->ep, EPOLL_CTL_MOD, fd, &ev);
+	}
+	if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && c->state != C_FREE)
+		on_readable(l, fd);
+}
+
+/* ---- the loop ---- */
+
+/*
+ * Rate mode: the schedule spreads -r over the loops, request k of loop i
+ * of L falling due at go + (k * L + i) / RATE.
+ */
+static uint64_t due_at(struct loop *l, uint64_t k)
+{
+	return go_ns + (uint64_t)(((double)k * cfg.loops + l->id) * 1e9 / cfg.rate);
+}
+
+/*
+ * Send every request due by now, stamped with its due time. One that has
+ * waited QUEUE_S for a free connection is dropped, and counted: catching
+ * up on an older backlog would measure the burst, not the server. Returns
+ * the ns until the next is due, or -1 when none is free (a reply wakes us).
+ */
+static int64_t send_due(struct loop *l, uint64_t now)
+{
+	for (;;) {
+		uint64_t due = due_at(l, l->rate_sent);
+		int fd;
+
+		if (due > now)
+			return (int64_t)(due - now);
+		if (now - due > QUEUE_S * 1000000000ull) {
+			atomic_fetch_add_explicit(&l->m->dropped, 1, memory_order_relaxed);
+			l->rate_sent++;		/* waited too long: dropped */
+			continue;
+		}
+		fd = idle_pop(l);
+		if (fd < 0)
+			return -1;
+		if (now - due > LATE_NS)
+			atomic_fetch_add_explicit(&l->m->late, 1, memory_order_relaxed);
+		conn_send(l, fd, due);
+		l->rate_sent++;
+	}
+}
+
+static void ramp_step(struct loop *l, uint64_t *last_progress)
+{
+	long before = l->opened;
+
+	while (l->opened < l->count && l->inflight < RAMP_INFLIGHT &&
+	       !atomic_load(&stopping))
+		conn_open(l);
+	if (l->opened != before || l->inflight == 0)
+		*last_progress = clock_ns();
+	if (l->inflight && (clock_ns() - *last_progress) / 1e9 > STALL_S) {
+		/* The server stopped answering SYNs: give these up. */
+		for (int fd = 0; fd < l->cap; fd++)
+			if (l->conns[fd].state == C_CONNECTING) {
+				atomic_fetch_add(&l->m->failed, 1);
+				l->conns[fd].state = C_FREE;
+				close(fd);
+			}
+		warnx_("loop %d: %ld connects stalled for %.0f s, given up",
+		       l->id, l->inflight, STALL_S);
+		l->inflight = 0;
+	}
+	if (l->opened == l->count && l->inflight == 0)
+		atomic_store(&l->ready, 1);
+}
+
+/*
+ * Closed loop: put the first request on every connection, START_BATCH at a
+ * time between rounds of epoll_wait, so the replies to the first ones are
+ * read while the rest go out. (Sending 20,000 at once keeps every loop from
+ * reading anything for seconds at 1M connections: the loops share the
+ * cores, so they all finish late, together.) Each reply in a turn sends its
+ * next request at once, so the batch sets how many of a turn's sends are
+ * new: with 256 against up to MAX_EVENTS replies, a third, and every one of
+ * 1M connections was busy only after 75-87 s; with 2048, 51 s. Returns 1
+ * when done.
+ */
+static int start_step(struct loop *l)
+{
+	int sent = 0;
+
+	if (cfg.rate > 0 || atomic_load(&stopping))
+		return 1;
+	for (; l->start_fd < l->cap && sent < START_BATCH; l->start_fd++)
+		if (l->conns[l->start_fd].state == C_IDLE) {
+			conn_send(l, (int)l->start_fd, clock_ns());
+			sent++;
+		}
+	return l->start_fd == l->cap;
+}
+
+static void *loop_run(void *arg)
+{
+	struct loop *l = arg;
+	struct epoll_event ev[MAX_EVENTS];
+	uint64_t last_progress = clock_ns();
+	int64_t wait_ns = IDLE_WAIT_NS;	/* rate mode: until the next send is due */
+	int started = 0, starting = 0, draining = 0;
+
+	if (cfg.private_tables && fd_private_table() < 0)
+		die("loop %d: unshare(CLONE_FILES):", l->id);
+	l->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (l->ep < 0)
+		die("epoll_create1:");
+	for (;;) {
+		struct timespec ts = { 0, starting ? 0 : wait_ns };
+		int n = epoll_pwait2(l->ep, ev, MAX_EVENTS, &ts, NULL);	/* ns timeout */
+		uint64_t now;
+
+		if (n < 0 && errno != EINTR)
+			die("epoll_pwait2:");
+		for (int i = 0; i < n; i++)
+			on_event(l, ev[i].data.fd, ev[i].events);
+		now = clock_ns();
+		if (!atomic_load(&l->ready))
+			ramp_step(l, &last_progress);
+		if (!started && atomic_load(&go))
+			started = starting = 1;
+		if (starting && start_step(l))
+			starting = 0;
+		if (atomic_load_explicit(&stopping, memory_order_relaxed)) {
+			/* Drain: wait for the replies in flight, and give up on
+			 * them once none has come for DRAIN_S. */
+			if (!draining) {
+				draining = 1;
+				l->last_reply = now;
+			}
+			if (l->busy == 0 || (now - l->last_reply) / 1e9 > DRAIN_S)
+				break;
+		} else if (started && cfg.rate > 0) {
+			int64_t next = send_due(l, now);
+
+			wait_ns = next >= 0 && next < IDLE_WAIT_NS ? next : IDLE_WAIT_NS;
+		}
+		meter_publish(l->m, now);
+	}
+	meter_publish(l->m, UINT64_MAX);	/* the last latencies */
+	/* Hold every connection until all loops have drained: closing early
+	 * would free fds on a full server, which could then take another
+	 * loop's waiting connections and hide that it cannot hold them all. */
+	pthread_barrier_wait(&drained);
+	for (int fd = 0; fd < l->cap; fd++)
+		if (l->conns[fd].state != C_FREE)
+			close(fd);
+	close(l->ep);
+	return NULL;
+}
+
+/* ---- the main thread: options, sizing, the schedule, the result ---- */
+
+/*
+ * Every option, once: getopt's string, the synopsis, -h and the error on a
+ * bad value all come from this table, so no client's usage can drift from
+ * what it parses. A help text's "%s" is the option's default for this
+ * design (opt_default); a '\n' in it starts an indented line.
+ */
+struct opt {
+	char flag;
+	const char *arg;	/* NULL: a switch */
+	const char *help;
+};
+static const struct opt opts[] = {
+	{ 'a', "ADDR", "server address (default %s)" },
+	{ 'p', "PORT", "server port (default %s)" },
+	{ 'n', "CONNS", "connections to hold (default %s)" },
+	{ 'c', "LOOPS", "epoll loop threads, each with its own fd table\n"
+			"(default: as few as the fd limit allows%s)" },
+	{ 'd', "SEC", "measuring time (default 10); it opens once every connection\n"
+		      "has had a reply (closed loop; at 1M that takes ~15 s), then -W" },
+	{ 'W', "SEC", "warm-up before it: load runs, nothing is counted (default 0)" },
+	{ 'r', "RATE", "requests/s over all connections, to idle ones in turn, each\n"
+		       "timed from when the schedule said to send it (a request waits\n"
+		       "up to %s s for a free connection, then is dropped and counted);\n"
+		       "0 = every connection ping-pongs as fast as it can (default %s)" },
+	{ 's', "FIRST[-LAST]", "source addresses to bind, round-robin (default:\n"
+			       "one 127.0.0.x per %s connections when ADDR is loopback)" },
+	{ 'i', "SEC", "progress and stats interval on stderr (default 5)" },
+	{ 'P', "PID", "the server's process: send it SIGUSR1 as the window opens and\n"
+		      "closes, so it counts its CPU and requests over the same window" },
+	{ 'B', NULL, "start barrier (run.sh --hosts): after the first round, say\n"
+		     "\"barrier: ready ...\" on stderr and, load running, wait for a\n"
+		     "line \"go\" on stdin, then -W and -d. stdin closed before\n"
+		     "\"go\": stop, exit 1; closed later: stop as on SIGTERM" },
+	{ 'L', NULL, "print this client's limits as one JSON line, for run.sh" },
+	{ 'h', NULL, "this help" },
+};
+#define NOPTS	(sizeof(opts) / sizeof(opts[0]))
+
+/* The values of an option's "%s"s (at most two), for this design. */
+static void opt_default(char flag, char *a, char *b, size_t len)
+{
+	*a = *b = '\0';
+	switch (flag) {
+	case 'a': snprintf(a, len, "%s", C1M_ADDR); break;
+	case 'p': snprintf(a, len, "%d", C1M_PORT); break;
+	case 'n': snprintf(a, len, "%ld", D->conns); break;
+	case 'c': snprintf(a, len, "%s", D->max_loops == 1 ? "; this design has one" : ""); break;
+	case 'r': snprintf(a, len, "%d", QUEUE_S); snprintf(b, len, "%g", D->rate); break;
+	case 's': snprintf(a, len, "%d", PER_SRC_ADDR); break;
+	}
+}
+
+/* "usage: client [-a ADDR] ... [-h]" on one line, from the table. */
+static const char *synopsis(void)
+{
+	static char buf[512];
+	size_t n = (size_t)snprintf(buf, sizeof(buf), "usage: client");
+
+	for (size_t i = 0; i < NOPTS && n < sizeof(buf); i++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, opts[i].arg ? " [-%c %s]" : " [-%c]",
+				      opts[i].flag, opts[i].arg);
+	return buf;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "%s: %s\n\n%s\n\n", prog_name, D->summary, synopsis());
+	for (size_t i = 0; i < NOPTS; i++) {
+		char head[32], a[64], b[64], text[1024];
+		const char *line = text;
+
+		snprintf(head, sizeof(head), opts[i].arg ? "-%c %s" : "-%c", opts[i].flag,
+			 opts[i].arg);
+		opt_default(opts[i].flag, a, b, sizeof(a));
+		snprintf(text, sizeof(text), opts[i].help, a, b);
+		fprintf(f, strlen(head) < 10 ? "  %-10s" : "  %s\n            ", head);
+		for (;;) {	/* continuation lines line up under the first */
+			const char *nl = strchr(line, '\n');
+
+			fprintf(f, "%.*s\n", nl ? (int)(nl - line) : (int)strlen(line), line);
+			if (!nl)
+				break;
+			line = nl + 1;
+			fprintf(f, "            ");
+		}
+	}
+	fprintf(f, "\nPrints one JSON line on stdout; exits 0 only with no errors and no\n"
+		   "mismatched replies, 1 otherwise, 2 on bad usage.\n");
+}
+
+/* getopt's string, from the table: ":a:p:...BLh". */
+static const char *optstring(void)
+{
+	static char buf[2 * NOPTS + 2];
+	size_t n = 0;
+
+	buf[n++] = ':';
+	for (size_t i = 0; i < NOPTS; i++) {
+		buf[n++] = opts[i].flag;
+		if (opts[i].arg)
+			buf[n++] = ':';
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+static void parse(int argc, char **argv)
+{
+	const struct limits lim = { .design = D->design,
+		.fd_tables = D->max_loops == 1 ? "one" : "many", .fd_reserve = FD_RESERVE,
+		.max_loops = D->max_loops ? D->max_loops : 4096,
+		.target = D->conns, .per_src = PER_SRC_ADDR, .rate = D->rate };
+	int o, src_given = 0;
+
+	cfg.conns = D->conns;
+	cfg.loops = D->loops;
+	cfg.rate = D->rate;
+	/* No arg_synopsis: a bad value is one line (-h shows the synopsis). */
+	while ((o = getopt(argc, argv, optstring())) != -1) {
+		switch (o) {
+		case 'a': arg_ipv4(o, optarg); cfg.addr = optarg; break;
+		case 'p': cfg.port = (int)arg_long(o, optarg, 1, 65535); break;
+		case 'n': cfg.conns = arg_long(o, optarg, 1, 100000000); break;
+		case 'c': cfg.loops = (int)arg_long(o, optarg, 1, 4096); break;
+		case 'd': cfg.duration = arg_seconds(o, optarg, 1e7); break;
+		case 'W': cfg.warmup = arg_seconds(o, optarg, 1e6); break;
+		case 'r': cfg.rate = arg_seconds(o, optarg, 1e9); break;
+		case 's':
+			arg_ipv4_range(o, optarg, &cfg.src_first, &cfg.src_last);
+			src_given = 1;
+			break;
+		case 'i': cfg.interval = arg_seconds(o, optarg, 1e6); break;
+		case 'P': cfg.server_pid = (pid_t)arg_long(o, optarg, 1, 1 << 22); break;
+		case 'B': cfg.barrier = 1; break;
+		case 'L': limits_print(&lim);
+		case 'h': usage(stdout); exit(0);
+		case ':': arg_usage_error("-%c needs a value", optopt);
+		default: arg_usage_error("unknown option -%c", optopt);
+		}
+	}
+	if (optind < argc)
+		arg_usage_error("unexpected argument '%s'", argv[optind]);
+	if (cfg.server_pid && kill(cfg.server_pid, 0) < 0)
+		arg_usage_error("-P %d: no such process to mark", (int)cfg.server_pid);
+	if (cfg.interval < 0.1)
+		arg_usage_error("-i: must be at least 0.1 s");
+	if (D->max_loops && cfg.loops > D->max_loops)
+		arg_usage_error("-c: %s has %d loop(s)", D->design, D->max_loops);
+	net_sockaddr(&cfg.dst, cfg.addr, cfg.port);
+	if (!src_given && (ntohl(cfg.dst.sin_addr.s_addr) >> 24) == 127) {
+		cfg.src_first = 0x7f000001;	/* 127.0.0.1 */
+		cfg.src_last = cfg.src_first + (uint32_t)((cfg.conns - 1) / PER_SRC_ADDR);
+	}
+}
+
+/* How many loops, and whether each needs its own table; say why. */
+static void size_loops(void)
+{
+	long per;
+
+	cfg.fd_limit = fd_raise_limit(cfg.conns + FD_RESERVE + 16);
+	per = cfg.fd_limit - FD_RESERVE;
+	if (D->max_loops == 1 && cfg.conns > per)
+		arg_usage_error("-n %ld: one loop holds at most %ld connections here "
+				"(RLIMIT_NOFILE %ld and the hard limit cannot be raised); "
+				"raise it (ulimit -Hn, fs.nr_open) or use the multi-loop "
+				"client 05", cfg.conns, per, cfg.fd_limit);
+	if (!cfg.loops)
+		cfg.loops = fd_loops_for(cfg.conns, cfg.fd_limit, FD_RESERVE, 1);
+	if ((cfg.conns + cfg.loops - 1) / cfg.loops > per)
+		arg_usage_error("-c %d: %ld connections need at least %d loops of %ld fds "
+				"(RLIMIT_NOFILE %ld)", cfg.loops, cfg.conns,
+				fd_loops_for(cfg.conns, cfg.fd_limit, FD_RESERVE, 1),
+				per, cfg.fd_limit);
+	cfg.private_tables = cfg.loops > 1;
+	fprintf(stderr, "%s: %ld connections to %s:%d over %d loop(s), %ld fds per %s, "
+		"sources %s", prog_name, cfg.conns, cfg.addr, cfg.port, cfg.loops,
+		cfg.fd_limit, cfg.private_tables ? "loop (private fd tables)" : "process",
+		cfg.src_first ? inet_ntoa((struct in_addr){ htonl(cfg.src_first) }) : "any");
+	if (cfg.src_last > cfg.src_first)
+		fprintf(stderr, "-%s", inet_ntoa((struct in_addr){ htonl(cfg.src_last) }));
+	fputc('\n', stderr);
+}
+
+static int all_ready(void)
+{
+	for (int i = 0; i < cfg.loops; i++)
+		if (!atomic_load(&loops[i].ready))
+			return 0;
+	return 1;
+}
+
+/* Wait for the ramp, printing conn/s. Returns the connect time in s. */
+static double ramp(uint64_t t0)
+{
+	uint64_t last = t0;
+	long last_n = 0;
+
+	while (!all_ready()) {
+		if (sig_wait(0.05))
+			return (clock_ns() - t0) / 1e9;
+		if ((clock_ns() - last) / 1e9 >= cfg.interval) {
+			long n = meter_sum(meters, cfg.loops, connected);
+			uint64_t now = clock_ns();
+
+			fprintf(stderr, "ramp: %ld/%ld connected, %ld failed, %.0f conn/s\n",
+				n, cfg.conns, meter_sum(meters, cfg.loops, failed),
+				(n - last_n) / ((now - last) / 1e9));
+			last = now;
+			last_n = n;
+		}
+	}
+	return (clock_ns() - t0) / 1e9;
+}
+
+/*
+ * Closed loop: wait until every connection has had a reply. At 1M the
+ * first round is a burst that takes seconds to clear, and a window opened
+ * inside it measures neither the burst nor the steady rate. Rate mode does
+ * not wait: the schedule, not the connections, sets its load. Returns the
+ * seconds since the start line, or NAN (null in the JSON) in rate mode,
+ * when stopped, or when given up: FIRST_STALL_S without a new first reply
+ * (e.g. a server at its cap).
+ */
+static double first_round(void)
+{
+	uint64_t last = go_ns, moved = go_ns;
+	long before = -1;
+
+	while (cfg.rate == 0 && !atomic_load(&sig_stop)) {
+		long left = meter_sum(meters, cfg.loops, awaiting_first);
+		long live = meter_sum(meters, cfg.loops, live);
+		uint64_t now = clock_ns();
+
+		if (left == 0 && live > 0)
+			return (now - go_ns) / 1e9;
+		if (left != before) {
+			before = left;
+			moved = now;
+		}
+		if (live == 0 || (now - moved) / 1e9 > FIRST_STALL_S) {
+			warnx_("%ld of %ld connections had no reply in %.1f s, none for the last %.0f s; "
+			       "measuring anyway", left, live, (now - go_ns) / 1e9, FIRST_STALL_S);
+			return NAN;
+		}
+		if ((now - last) / 1e9 >= cfg.interval) {
+			fprintf(stderr, "first round: %ld of %ld connections answered\n",
+				live - left, live);
+			last = now;
+		}
+		sig_wait(0.01);
+	}
+	if (atomic_load(&sig_stop))
+		atomic_store(&stopping, 1);
+	return NAN;
+}
+
+/*
+ * -B, the start barrier. Clients on several hosts (run.sh --hosts) must
+ * open their windows together, so each one, its load running, says it is
+ * ready and waits for a line "go" on stdin: run.sh is the coordinator and
+ * writes it once every host is ready; the pipe (over ssh) is the barrier.
+ * Returns 0 on "go". A signal stops the run; so does stdin closed, or any
+ * other line, first: then -1 (exit 1, the window never opened).
+ */
+static int barrier(void)
+{
+	struct pollfd in = { .fd = STDIN_FILENO, .events = POLLIN };
+	char line[64] = "", *nl = NULL;
+	size_t len = 0;
+	ssize_t n;
+
+	fprintf(stderr, "barrier: ready %ld/%ld connections up; waiting for \"go\" on stdin\n",
+		meter_sum(meters, cfg.loops, live), cfg.conns);
+	while (!nl && len < sizeof(line) - 1) {
+		if (sig_wait(0)) {
+			atomic_store(&stopping, 1);
+			return 0;
+		}
+		if (poll(&in, 1, 20) <= 0)	/* 20 ms, then look at signals again */
+			continue;
+		n = read(STDIN_FILENO, line + len, sizeof(line) - 1 - len);
+		if (n == 0 || (n < 0 && errno != EINTR)) {
+			warnx_("barrier: stdin closed before \"go\"; stopping");
+			atomic_store(&stopping, 1);
+			return -1;
+		}
+		len += n > 0 ? (size_t)n : 0;
+		nl = memchr(line, '\n', len);
+	}
+	if (nl)
+		*nl = '\0';
+	if (strcmp(line, "go") == 0)
+		return 0;
+	warnx_("barrier: \"%s\" on stdin, not \"go\"; stopping", line);
+	atomic_store(&stopping, 1);
+	return -1;
+}
+
+/*
+ * The waits of warm-up and the window: sig_wait(), and with -B stdin too.
+ * EOF there after "go" means the coordinator (run.sh, or its ssh) is gone:
+ * stop as SIGTERM would.
+ */
+static void nap(double s)
+{
+	struct pollfd in = { .fd = STDIN_FILENO, .events = POLLIN };
+	char junk[64];
+	ssize_t n;
+
+	if (!cfg.barrier) {
+		sig_wait(s);
+		return;
+	}
+	if (poll(&in, 1, (int)(s * 1000)) > 0) {
+		n = read(STDIN_FILENO, junk, sizeof(junk));
+		if (n == 0 || (n < 0 && errno != EINTR)) {
+			warnx_("barrier: stdin closed; stopping");
+			atomic_store(&sig_stop, 1);
+		}
+	}
+	sig_wait(0);
+}
+
+/* -W: let the load settle before the window opens. */
+static void warm_up(void)
+{
+	uint64_t from = clock_ns();
+
+	if (cfg.warmup <= 0)
+		return;
+	fprintf(stderr, "%s: warming up for %.0f s (not counted)\n", prog_name, cfg.warmup);
+	for (;;) {
+		double left = cfg.warmup - (clock_ns() - from) / 1e9;
+
+		if (atomic_load(&sig_stop) || left <= 0)
+			break;
+		nap(left < 0.05 ? left : 0.05);	/* to the ms: hosts end it together */
+	}
+	if (atomic_load(&sig_stop))
+		atomic_store(&stopping, 1);
+}
+
+/* The measuring window: -d seconds, a progress line every -i. */
+static void measure(void)
+{
+	uint64_t start = clock_ns();
+
+	while (!atomic_load(&sig_stop)) {
+		uint64_t now = clock_ns();
+		double left;
+
+		if ((now - start) / 1e9 >= cfg.duration)
+			break;
+		if (meter_sum(meters, cfg.loops, live) == 0) {
+			warnx_("every connection is gone; stopping");
+			break;
+		}
+		meter_tick(meters, cfg.loops, now);
+		left = cfg.duration - (now - start) / 1e9;
+		nap(left < 0.05 ? left : 0.05);	/* close on time, not up to 50 ms late */
+	}
+}
+
+/* Each loop: its share of -n, its table's size, its meter; then go. */
+static void start_loops(void)
+{
+	loops = calloc((size_t)cfg.loops, sizeof(*loops));
+	meters = meter_new(cfg.loops);
+	if (!loops)
+		die("calloc:");
+	if ((errno = pthread_barrier_init(&drained, NULL, (unsigned)cfg.loops)))
+		die("pthread_barrier_init:");
+	for (int i = 0; i < cfg.loops; i++) {
+		struct loop *l = &loops[i];
+
+		l->id = i;
+		l->first = cfg.conns * i / cfg.loops;
+		l->count = cfg.conns * (i + 1) / cfg.loops - l->first;
+		l->cap = cfg.fd_limit;
+		l->m = &meters[i];
+		l->conns = calloc((size_t)l->cap, sizeof(*l->conns));
+		l->idle = cfg.rate > 0 ? calloc((size_t)l->count + 1, sizeof(*l->idle)) : NULL;
+		if (!l->conns || (cfg.rate > 0 && !l->idle))
+			die("calloc %ld connections:", l->cap);
+		if ((errno = pthread_create(&l->thread, NULL, loop_run, l)))
+			die("pthread_create:");
+	}
+}
+
+void client_main(const struct client_design *d, int argc, char **argv)
+{
+	struct meter_run run = { .design = d->design, .first_round_s = NAN };
+	uint64_t t0;
+
+	D = d;
+	prog_init(argv[0]);
+	parse(argc, argv);
+	run.target = cfg.conns;
+	if (D->check)
+		D->check();	/* may exit 77: the design cannot run here */
+	size_loops();
+	sig_setup();
+	t0 = clock_ns();
+	start_loops();
+	run.connect_s = ramp(t0);
+	fprintf(stderr, "%s: %ld/%ld connected in %.2f s (%.0f conn/s), %ld failed\n",
+		prog_name, meter_sum(meters, cfg.loops, connected), cfg.conns, run.connect_s,
+		meter_sum(meters, cfg.loops, connected) / (run.connect_s > 0 ? run.connect_s : 1),
+		meter_sum(meters, cfg.loops, failed));
+	if (atomic_load(&sig_stop))
+		atomic_store(&stopping, 1);	/* interrupted during the ramp */
+	go_ns = clock_ns();
+	atomic_store(&go, 1);
+	if (!atomic_load(&stopping)) {
+		run.first_round_s = first_round();
+		if (run.first_round_s >= 0)
+			fprintf(stderr, "%s: every connection answered once in %.2f s\n",
+				prog_name, run.first_round_s);
+	}
+	if (!atomic_load(&stopping) && cfg.barrier)
+		run.no_go = barrier() < 0;	/* hosts open their windows together */
+	if (!atomic_load(&stopping))
+		warm_up();
+	meter_open(meters, cfg.loops, cfg.interval, cfg.server_pid);	/* counts from now */
+	if (!atomic_load(&stopping))
+		measure();
+	meter_close(meters, cfg.loops, cfg.server_pid);	/* replies drained after: not counted */
+	atomic_store(&stopping, 1);
+	for (int i = 0; i < cfg.loops; i++)
+		pthread_join(loops[i].thread, NULL);
+	run.rate = cfg.rate;
+	meter_report(meters, cfg.loops, &run);
+}
