@@ -260,6 +260,7 @@ static void conn_flush(struct loop *l, int fd)
 
 		if (n > 0) {
 			c->wrote += (uint8_t)n;
+			atomic_fetch_add_explicit(&l->m->bytes_out, n, memory_order_relaxed);
 		} else if (n < 0 && errno == EINTR) {
 			continue;
 		} else if (n < 0 && errno == EAGAIN) {
@@ -330,6 +331,7 @@ static void on_readable(struct loop *l, int fd)
 	n = recv(fd, c->reply + c->got, FRAME_SIZE - c->got, 0);
 	if (n > 0) {
 		c->got += (uint8_t)n;
+		atomic_fetch_add_explicit(&l->m->bytes_in, n, memory_order_relaxed);
 		if (c->got == FRAME_SIZE)
 			on_reply(l, fd, clock_ns());
 	} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
@@ -719,5 +721,7 @@ int main(int argc, char **argv)
 	loop_run(l);		/* the whole run */
 	run.res.target = cfg.conns;
 	run.res.rate = cfg.rate;
+	run.res.depth = 1;			/* no -q or -l here: 05 has them */
+	run.res.msg_bytes = FRAME_SIZE;
 	meter_report(l->m, 1, &run.res);
 }

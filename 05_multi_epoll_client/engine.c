@@ -1,13 +1,28 @@
 /*
- * engine.c - 05_multi_epoll_client's client, the engine of every c1m
- * client but 04's (the instrument that drives 01-03 and 05-14): -c loop threads, each with its own epoll set, its
- * own fd table (unshare(CLONE_FILES), so each may hold RLIMIT_NOFILE
- * sockets) and an equal share of -n connections. Every connection
- * ping-pongs 8 bytes: it writes a big-endian timestamp, waits for exactly
- * those 8 bytes back, checks them byte for byte, records now - timestamp
- * and writes the next (closed loop, no pipelining). With -r RATE the loops
- * instead send RATE requests a second in all, to idle connections in turn,
- * as the original's first client did (200/s): open loop.
+ * engine.c - 05_multi_epoll_client's client, and the engine of every c1m
+ * client but 04's (the instrument that drives 01-03 and 05-14): -c loop
+ * threads, each with its own epoll set, its own fd table
+ * (unshare(CLONE_FILES), so each may hold RLIMIT_NOFILE sockets) and an
+ * equal share of -n connections. By default every connection ping-pongs
+ * 8 bytes, the Go original's protocol: it writes a big-endian timestamp,
+ * waits for exactly those 8 bytes back, checks them byte for byte,
+ * records now - timestamp and writes the next (closed loop). With -r RATE
+ * the loops instead send RATE requests a second in all, to idle
+ * connections in turn, as the original's first client did (200/s): open
+ * loop.
+ *
+ * Two knobs change the traffic's shape (issue 20):
+ *   -q DEPTH  pipelining: DEPTH requests in flight per connection. The
+ *      server echoes in order, so the replies are matched in order, each
+ *      timed from its own request's send time (rate mode: its due time);
+ *      a reply sends the next request (closed loop) or frees a slot of
+ *      the rate schedule's FIFO (a connection has DEPTH of them).
+ *   -l BYTES  message size, 8 B to 1 MiB: the 8-byte send time, then a
+ *      pattern computed from (connection, request, offset) (pattern()),
+ *      so every reply byte is checked as it arrives, and a short write
+ *      resumes anywhere, without a copy of any request. bytes/s both ways
+ *      are in the JSON (tx_bytes_per_s, rx_bytes_per_s).
+ * At -q 1 -l 8 the syscalls and the bytes are those of the ping-pong.
  *
  * A run, the main thread keeping the schedule (04 keeps it in its loop):
  *   1. ramp: each loop keeps at most RAMP_INFLIGHT non-blocking connects in
@@ -29,7 +44,7 @@
  *      connection gone): no new requests; each loop drains its replies in
  *      flight (giving up after DRAIN_S of silence); connections close only
  *      once every loop has drained. One JSON line; exit 0 only if every
- *      connection came up and every request got its own 8 bytes back.
+ *      connection came up and every request got its own bytes back.
  *
  * Open loop done right: request k of the schedule is due at a fixed time,
  * and its latency counts from then, not from when it went out: a server
@@ -49,7 +64,8 @@
  * client_main(); the Makefile links this file into each of them. The
  * options, their synopsis and -h come from one table (opts[] below).
  *
- * Per connection: 24 bytes (struct conn) in a flat array indexed by fd.
+ * Per connection: 36 bytes (struct conn) in a flat array indexed by fd,
+ * and 8 a request in flight (its send time).
  *
  * usage: the client's -h (generated from opts[]).
  * build: see 05_multi_epoll_client/client.c (this file links into every
@@ -89,7 +105,9 @@
 #include "c1m.h"
 #include "engine.h"
 
-#define START_BATCH	2048	/* first requests put out per loop iteration */
+#define START_BATCH	2048	/* connections given their first requests per loop iteration */
+#define MAX_DEPTH	4096	/* -q: 8 bytes a request in flight, per connection */
+#define MAX_SIZE	(1 << 20)	/* -l: 1 MiB */
 
 static const struct client_design *D;	/* the design's name and defaults */
 
@@ -105,19 +123,35 @@ static struct {
 	int private_tables;
 	pid_t server_pid;	/* -P: mark its window too */
 	int barrier;		/* -B: wait for "go" on stdin */
-} cfg = { .addr = C1M_ADDR, .port = C1M_PORT, .duration = 10, .interval = 5 };
+	uint32_t depth;		/* -q: requests in flight per connection */
+	uint32_t size;		/* -l: bytes per request (and reply) */
+} cfg = { .addr = C1M_ADDR, .port = C1M_PORT, .duration = 10, .interval = 5,
+	  .depth = 1, .size = FRAME_SIZE };
 
-enum { C_FREE, C_CONNECTING, C_IDLE, C_BUSY };
+enum { C_FREE, C_CONNECTING, C_IDLE, C_BUSY };	/* BUSY: a request in flight */
 
-/* One connection; the loop's array is indexed by fd. 24 bytes. */
+/*
+ * One connection; the loop's array is indexed by fd. 36 bytes, and 8 a
+ * request in flight (struct loop's sent[]). Requests are numbered per
+ * connection: issued >= written >= replied, and the server can owe us at
+ * most the bytes written and not yet read back. The counters wrap at 2^32
+ * together, which the differences survive.
+ */
 struct conn {
-	uint64_t sent;		/* the frame in flight: its time (host order) */
+	uint32_t id;		/* the connection's number in the run: seeds its pattern */
+	uint32_t issued;	/* requests put on it (each stamped with its time) */
+	uint32_t written;	/* of those, written in full */
+	uint32_t replied;	/* of those, read back in full */
+	uint32_t wrote;		/* bytes of request `written` written so far */
+	uint32_t got;		/* bytes of reply `replied` read so far */
 	uint8_t state;
 	uint8_t answered;	/* it has had a reply: the first round is over */
-	uint8_t wrote;		/* bytes of the frame written so far */
-	uint8_t got;		/* bytes of the reply read so far */
-	uint8_t reply[FRAME_SIZE];
+	uint8_t bad;		/* reply `replied` differs from its request somewhere */
+	uint8_t watch_out;	/* EPOLLOUT is armed: a request is half written */
+	uint8_t reply[FRAME_SIZE];	/* reply `replied`'s timestamp as read so far */
 };
+
+#define IO_CHUNK	65536	/* bytes a send() or recv() at most */
 
 struct loop {
 	int id;
@@ -126,15 +160,17 @@ struct loop {
 	int ep;
 	long cap;		/* size of conns[]: this table's fd limit */
 	struct conn *conns;
+	uint64_t *sent;		/* request k of connection first + i: sent[i * depth + k % depth] */
 	struct meter *m;	/* what it counts and measures */
 	long opened, inflight;
 	long busy;		/* requests in flight */
-	long start_fd;		/* closed loop: next fd to put a first request on */
-	int *idle;		/* rate mode: a FIFO of idle connections */
-	long idle_head, idle_len;
+	long start_fd;		/* closed loop: next fd to put its first requests on */
+	int *idle;		/* rate mode: a FIFO of free request slots (an fd each) */
+	long idle_cap, idle_head, idle_len;
 	uint64_t rate_sent;	/* rate mode: requests of the schedule sent */
 	uint64_t last_reply;
 	atomic_int ready;	/* every connect done or given up: main reads it */
+	uint8_t buf[IO_CHUNK];	/* what a send() writes or a recv() reads */
 };
 
 static struct loop *loops;
@@ -144,14 +180,68 @@ static atomic_int stopping;	/* send no more; drain what is in flight */
 static pthread_barrier_t drained;	/* every loop done draining: now close */
 static uint64_t go_ns;
 
+/* ---- a request's bytes ---- */
+
+/*
+ * Request k on connection c is its send time (8 bytes, big-endian), then
+ * -l minus 8 bytes of a pattern drawn from (c, k): byte j >= 8 is byte
+ * j % 8 of word mix64(seed(c, k) ^ (j / 8) * golden). Any byte of any
+ * request is computed from its offset alone, so a short write resumes
+ * anywhere and every reply byte is checked against what it should be, no
+ * copy of the request kept. A server that mixes up two connections, two
+ * requests or two offsets (or drops or repeats bytes) fails the check.
+ */
+static uint64_t mix64(uint64_t x)	/* splitmix64's finalizer */
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+static uint64_t pattern_word(uint32_t id, uint32_t k, uint64_t word)
+{
+	return mix64(mix64(((uint64_t)id << 32) | k) ^ word * 0x9e3779b97f4a7c15ull);
+}
+
+/* The pattern's bytes [off, off + len) of request k on connection id
+ * (off >= 8): into out, or compared with in. Returns 0 if they equal. */
+static int pattern(uint32_t id, uint32_t k, uint64_t off, uint8_t *out, const uint8_t *in,
+		   size_t len)
+{
+	while (len) {
+		uint64_t w = pattern_word(id, k, off / 8);
+		size_t at = off % 8, n = 8 - at < len ? 8 - at : len;
+		uint8_t b[8];
+
+		memcpy(b, &w, 8);
+		if (out) {
+			memcpy(out, b + at, n);
+			out += n;
+		} else if (memcmp(in, b + at, n) != 0) {
+			return 1;
+		} else {
+			in += n;
+		}
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static uint64_t *sent_slot(struct loop *l, const struct conn *c, uint32_t k)
+{
+	return &l->sent[(uint64_t)(c->id - l->first) * cfg.depth + k % cfg.depth];
+}
+
 /* ---- one connection ---- */
 
 static void conn_close(struct loop *l, int fd, int lost)
 {
 	struct conn *c = &l->conns[fd];
 
-	if (c->state == C_BUSY)
-		l->busy--;
+	l->busy -= (long)(c->issued - c->replied);
 	if (c->state != C_CONNECTING)
 		atomic_fetch_sub_explicit(&l->m->live, 1, memory_order_relaxed);
 	if (c->state != C_CONNECTING && !c->answered)
@@ -184,25 +274,29 @@ static int conn_open(struct loop *l)
 	if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) < 0)
 		die("epoll_ctl:");
 	memset(&l->conns[fd], 0, sizeof(l->conns[fd]));
+	l->conns[fd].id = (uint32_t)k;
 	l->conns[fd].state = C_CONNECTING;
 	l->inflight++;
 	return 0;
 }
 
-/* Rate mode: idle connections wait their turn, oldest first. */
+/* Rate mode: free request slots wait their turn, oldest first; a
+ * connection has -q of them. */
 static void idle_push(struct loop *l, int fd)
 {
-	l->idle[(l->idle_head + l->idle_len++) % l->count] = fd;
+	if (l->idle_len < l->idle_cap)	/* full only with stale slots of closed fds */
+		l->idle[(l->idle_head + l->idle_len++) % l->idle_cap] = fd;
 }
 
 static int idle_pop(struct loop *l)
 {
 	while (l->idle_len) {
 		int fd = l->idle[l->idle_head];
+		struct conn *c = &l->conns[fd];
 
-		l->idle_head = (l->idle_head + 1) % l->count;
+		l->idle_head = (l->idle_head + 1) % l->idle_cap;
 		l->idle_len--;
-		if (l->conns[fd].state == C_IDLE)
+		if ((c->state == C_IDLE || c->state == C_BUSY) && c->issued - c->replied < cfg.depth)
 			return fd;	/* else it closed while it waited */
 	}
 	return -1;
@@ -226,113 +320,201 @@ static void on_connected(struct loop *l, int fd)
 	atomic_fetch_add_explicit(&l->m->live, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&l->m->awaiting_first, 1, memory_order_relaxed);
 	if (cfg.rate > 0)
-		idle_push(l, fd);
+		for (uint32_t i = 0; i < cfg.depth; i++)
+			idle_push(l, fd);
 }
 
-/* Write (the rest of) the frame in flight; wait for EPOLLOUT if short. */
-static void conn_flush(struct loop *l, int fd)
+/* The bytes still to write, from request `written` byte `wrote` on, into
+ * buf: as many requests as fit. Returns how many. */
+static size_t conn_fill(struct loop *l, struct conn *c, uint8_t *buf, size_t cap)
+{
+	uint32_t k = c->written, at = c->wrote;
+	size_t len = 0;
+
+	while (k != c->issued && len < cap) {
+		size_t n;
+
+		if (at < FRAME_SIZE) {		/* the timestamp */
+			uint64_t be = htobe64(*sent_slot(l, c, k));
+
+			n = FRAME_SIZE - at < cap - len ? FRAME_SIZE - at : cap - len;
+			memcpy(buf + len, (uint8_t *)&be + at, n);
+		} else {			/* the pattern */
+			n = cfg.size - at < cap - len ? cfg.size - at : cap - len;
+			pattern(c->id, k, at, buf + len, NULL, n);
+		}
+		len += n;
+		at += (uint32_t)n;
+		if (at == cfg.size) {
+			k++;
+			at = 0;
+		}
+	}
+	return len;
+}
+
+/*
+ * Write what is issued and not yet written; wait for EPOLLOUT if the
+ * socket takes less. Returns -1 if the connection is gone.
+ */
+static int conn_flush(struct loop *l, int fd)
 {
 	struct conn *c = &l->conns[fd];
-	uint64_t be = htobe64(c->sent);
 	struct epoll_event ev = { .data.fd = fd };
 
-	while (c->wrote < FRAME_SIZE) {
-		ssize_t n = send(fd, (char *)&be + c->wrote, FRAME_SIZE - c->wrote,
-				 MSG_NOSIGNAL);
+	while (c->written != c->issued) {
+		size_t len = conn_fill(l, c, l->buf, sizeof(l->buf));
+		ssize_t n = send(fd, l->buf, len, MSG_NOSIGNAL);
 
 		if (n > 0) {
-			c->wrote += (uint8_t)n;
+			atomic_fetch_add_explicit(&l->m->bytes_out, n, memory_order_relaxed);
+			for (size_t left = (size_t)n; left;) {	/* advance over whole requests */
+				size_t take = cfg.size - c->wrote < left ? cfg.size - c->wrote : left;
+
+				c->wrote += (uint32_t)take;
+				left -= take;
+				if (c->wrote == cfg.size) {
+					c->written++;
+					c->wrote = 0;
+				}
+			}
 		} else if (n < 0 && errno == EINTR) {
 			continue;
 		} else if (n < 0 && errno == EAGAIN) {
-			ev.events = EPOLLIN | EPOLLOUT;
-			epoll_ctl(l->ep, EPOLL_CTL_MOD, fd, &ev);
-			return;
+			if (!c->watch_out) {
+				ev.events = EPOLLIN | EPOLLOUT;
+				epoll_ctl(l->ep, EPOLL_CTL_MOD, fd, &ev);
+				c->watch_out = 1;
+			}
+			return 0;
 		} else {
 			conn_close(l, fd, 1);
-			return;
+			return -1;
 		}
 	}
+	if (c->watch_out) {	/* all written: stop watching for room */
+		ev.events = EPOLLIN;
+		epoll_ctl(l->ep, EPOLL_CTL_MOD, fd, &ev);
+		c->watch_out = 0;
+	}
+	return 0;
 }
 
-/* A request: its time (now, or when the schedule said), as 8 big-endian
- * bytes. The latency counts from that time. */
-static void conn_send(struct loop *l, int fd, uint64_t at)
+/* Put a request on the connection, stamped with its time (now, or when
+ * the schedule said): its latency counts from then. conn_flush sends it. */
+static void conn_issue(struct loop *l, struct conn *c, uint64_t at)
 {
-	struct conn *c = &l->conns[fd];
-
-	c->sent = at;
-	c->wrote = 0;
-	c->got = 0;
+	*sent_slot(l, c, c->issued) = at;
+	c->issued++;
 	c->state = C_BUSY;
 	l->busy++;
 	atomic_fetch_add_explicit(&l->m->requests, 1, memory_order_relaxed);
-	conn_flush(l, fd);
 }
 
-/* All 8 bytes back: check them, record the latency, send the next. */
-static void on_reply(struct loop *l, int fd, uint64_t now)
+/* Reply `replied` is all back: its timestamp checked here, its pattern
+ * as it came (c->bad). Record the latency; free the slot. */
+static void on_reply(struct loop *l, struct conn *c, uint64_t now)
 {
-	struct conn *c = &l->conns[fd];
-	uint64_t be = htobe64(c->sent);
+	uint64_t sent = *sent_slot(l, c, c->replied);
+	uint64_t be = htobe64(sent);
 
-	if (memcmp(c->reply, &be, FRAME_SIZE) != 0)
+	if (c->bad || memcmp(c->reply, &be, FRAME_SIZE) != 0)
 		atomic_fetch_add_explicit(&l->m->mismatches, 1, memory_order_relaxed);
 	else
-		meter_record(l->m, now - c->sent);
+		meter_record(l->m, now - sent);
 	atomic_fetch_add_explicit(&l->m->round_trips, 1, memory_order_relaxed);
 	if (!c->answered) {
 		c->answered = 1;
 		atomic_fetch_sub_explicit(&l->m->awaiting_first, 1, memory_order_relaxed);
 	}
-	c->state = C_IDLE;
+	c->replied++;
+	c->got = 0;
+	c->bad = 0;
 	l->busy--;
+	if (c->issued == c->replied)
+		c->state = C_IDLE;
 	l->last_reply = now;
-	if (cfg.rate > 0)
-		idle_push(l, fd);
-	else if (!atomic_load_explicit(&stopping, memory_order_relaxed))
-		conn_send(l, fd, clock_ns());
+}
+
+/* Match the bytes read against the replies due, in order; each complete
+ * one is a round trip. Returns how many completed. */
+static uint32_t conn_consume(struct loop *l, int fd, const uint8_t *p, size_t n, uint64_t now)
+{
+	struct conn *c = &l->conns[fd];
+	uint32_t done = 0;
+
+	while (n) {
+		size_t take;
+
+		if (c->got < FRAME_SIZE) {	/* the timestamp: checked whole */
+			take = FRAME_SIZE - c->got < n ? FRAME_SIZE - c->got : n;
+			memcpy(c->reply + c->got, p, take);
+		} else {
+			take = cfg.size - c->got < n ? cfg.size - c->got : n;
+			if (!c->bad && pattern(c->id, c->replied, c->got, NULL, p, take))
+				c->bad = 1;
+		}
+		c->got += (uint32_t)take;
+		p += take;
+		n -= take;
+		if (c->got == cfg.size) {
+			on_reply(l, c, now);
+			done++;
+		}
+	}
+	return done;
 }
 
 static void on_readable(struct loop *l, int fd)
 {
 	struct conn *c = &l->conns[fd];
-	char junk[256];
+	/* What the server can owe us: bytes written, less bytes read back. */
+	uint64_t owed = (uint64_t)(c->written - c->replied) * cfg.size + c->wrote - c->got;
+	uint32_t done;
 	ssize_t n;
 
-	if (c->state != C_BUSY || c->wrote < FRAME_SIZE) {
+	if (c->state != C_BUSY || owed == 0) {
 		/* Bytes nobody asked for: a broken server. Count, drain. */
-		n = recv(fd, junk, sizeof(junk), 0);
+		n = recv(fd, l->buf, 256, 0);
 		if (n > 0)
 			atomic_fetch_add_explicit(&l->m->mismatches, 1, memory_order_relaxed);
 		else if (n == 0 || (errno != EAGAIN && errno != EINTR))
 			conn_close(l, fd, 1);
 		return;
 	}
-	n = recv(fd, c->reply + c->got, FRAME_SIZE - c->got, 0);
-	if (n > 0) {
-		c->got += (uint8_t)n;
-		if (c->got == FRAME_SIZE)
-			on_reply(l, fd, clock_ns());
-	} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+	n = recv(fd, l->buf, owed < sizeof(l->buf) ? owed : sizeof(l->buf), 0);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 		conn_close(l, fd, 1);
+		return;
 	}
+	if (n < 0)
+		return;
+	atomic_fetch_add_explicit(&l->m->bytes_in, n, memory_order_relaxed);
+	done = conn_consume(l, fd, l->buf, (size_t)n, clock_ns());
+	if (!done)
+		return;
+	if (cfg.rate > 0) {
+		while (done--)
+			idle_push(l, fd);
+		return;
+	}
+	if (atomic_load_explicit(&stopping, memory_order_relaxed))
+		return;
+	while (done--)		/* closed loop: one new request a reply */
+		conn_issue(l, c, clock_ns());
+	conn_flush(l, fd);
 }
 
 static void on_event(struct loop *l, int fd, uint32_t events)
 {
 	struct conn *c = &l->conns[fd];
-	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
 
 	if (c->state == C_CONNECTING) {
 		on_connected(l, fd);
 		return;
 	}
-	if ((events & EPOLLOUT) && c->state == C_BUSY) {
-		conn_flush(l, fd);
-		if (c->state == C_BUSY && c->wrote == FRAME_SIZE)
-			epoll_ctl(l->ep, EPOLL_CTL_MOD, fd, &ev);
-	}
+	if ((events & EPOLLOUT) && c->state == C_BUSY && conn_flush(l, fd) < 0)
+		return;
 	if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && c->state != C_FREE)
 		on_readable(l, fd);
 }
@@ -372,8 +554,9 @@ static int64_t send_due(struct loop *l, uint64_t now)
 			return -1;
 		if (now - due > LATE_NS)
 			atomic_fetch_add_explicit(&l->m->late, 1, memory_order_relaxed);
-		conn_send(l, fd, due);
+		conn_issue(l, &l->conns[fd], due);
 		l->rate_sent++;
+		conn_flush(l, fd);
 	}
 }
 
@@ -403,8 +586,8 @@ static void ramp_step(struct loop *l, uint64_t *last_progress)
 }
 
 /*
- * Closed loop: put the first request on every connection, START_BATCH at a
- * time between rounds of epoll_wait, so the replies to the first ones are
+ * Closed loop: put the first -q requests on every connection, START_BATCH
+ * connections at a time between rounds of epoll_wait, so the replies to the first ones are
  * read while the rest go out. (Sending 20,000 at once keeps every loop from
  * reading anything for seconds at 1M connections: the loops share the
  * cores, so they all finish late, together.) Each reply in a turn sends its
@@ -421,7 +604,9 @@ static int start_step(struct loop *l)
 		return 1;
 	for (; l->start_fd < l->cap && sent < START_BATCH; l->start_fd++)
 		if (l->conns[l->start_fd].state == C_IDLE) {
-			conn_send(l, (int)l->start_fd, clock_ns());
+			for (uint32_t i = 0; i < cfg.depth; i++)	/* -q of them */
+				conn_issue(l, &l->conns[l->start_fd], clock_ns());
+			conn_flush(l, (int)l->start_fd);
 			sent++;
 		}
 	return l->start_fd == l->cap;
@@ -510,6 +695,11 @@ static const struct opt opts[] = {
 		       "timed from when the schedule said to send it (a request waits\n"
 		       "up to %s s for a free connection, then is dropped and counted);\n"
 		       "0 = every connection ping-pongs as fast as it can (default %s)" },
+	{ 'q', "DEPTH", "requests in flight per connection, up to %s; replies are\n"
+			"matched in order (default 1: the next goes after the reply)" },
+	{ 'l', "BYTES", "bytes a request (and its reply), 8..1M; a K or M suffix is KiB,\n"
+			"MiB (default 8): the 8-byte send time, then a pattern drawn\n"
+			"from (connection, request), so every reply byte is checked" },
 	{ 's', "FIRST[-LAST]", "source addresses to bind, round-robin (default:\n"
 			       "one 127.0.0.x per %s connections when ADDR is loopback)" },
 	{ 'i', "SEC", "progress and stats interval on stderr (default 5)" },
@@ -535,6 +725,7 @@ static void opt_default(char flag, char *a, char *b, size_t len)
 	case 'c': snprintf(a, len, "%s", D->max_loops == 1 ? "; this design has one" : ""); break;
 	case 'r': snprintf(a, len, "%d", QUEUE_S); snprintf(b, len, "%g", D->rate); break;
 	case 's': snprintf(a, len, "%d", PER_SRC_ADDR); break;
+	case 'q': snprintf(a, len, "%d", MAX_DEPTH); break;
 	}
 }
 
@@ -592,6 +783,24 @@ static const char *optstring(void)
 	return buf;
 }
 
+/* -l BYTES: a whole number, K or M for KiB or MiB, in 8..1 MiB. */
+static uint32_t arg_size(int opt, const char *val)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(val, &end, 10);
+	if (end != val && (*end == 'K' || *end == 'k'))
+		v = v > MAX_SIZE ? v : v << 10, end++;
+	else if (end != val && (*end == 'M' || *end == 'm'))
+		v = v > MAX_SIZE ? v : v << 20, end++;
+	if (errno || end == val || *end || *val == '-' || v < FRAME_SIZE || v > MAX_SIZE)
+		arg_usage_error("-%c: '%s' is not a size in %d..%d bytes (K, M: KiB, MiB)",
+				opt, val, FRAME_SIZE, MAX_SIZE);
+	return (uint32_t)v;
+}
+
 static void parse(int argc, char **argv)
 {
 	const struct limits lim = { .design = D->design,
@@ -613,6 +822,8 @@ static void parse(int argc, char **argv)
 		case 'd': cfg.duration = arg_seconds(o, optarg, 1e7); break;
 		case 'W': cfg.warmup = arg_seconds(o, optarg, 1e6); break;
 		case 'r': cfg.rate = arg_seconds(o, optarg, 1e9); break;
+		case 'q': cfg.depth = (uint32_t)arg_long(o, optarg, 1, MAX_DEPTH); break;
+		case 'l': cfg.size = arg_size(o, optarg); break;
 		case 's':
 			arg_ipv4_range(o, optarg, &cfg.src_first, &cfg.src_last);
 			src_given = 1;
@@ -868,8 +1079,10 @@ static void start_loops(void)
 		l->cap = cfg.fd_limit;
 		l->m = &meters[i];
 		l->conns = calloc((size_t)l->cap, sizeof(*l->conns));
-		l->idle = cfg.rate > 0 ? calloc((size_t)l->count + 1, sizeof(*l->idle)) : NULL;
-		if (!l->conns || (cfg.rate > 0 && !l->idle))
+		l->sent = calloc((size_t)l->count * cfg.depth + 1, sizeof(*l->sent));
+		l->idle_cap = cfg.rate > 0 ? l->count * cfg.depth + 1 : 0;
+		l->idle = cfg.rate > 0 ? calloc((size_t)l->idle_cap, sizeof(*l->idle)) : NULL;
+		if (!l->conns || !l->sent || (cfg.rate > 0 && !l->idle))
 			die("calloc %ld connections:", l->cap);
 		if ((errno = pthread_create(&l->thread, NULL, loop_run, l)))
 			die("pthread_create:");
@@ -918,5 +1131,7 @@ void client_main(const struct client_design *d, int argc, char **argv)
 	for (int i = 0; i < cfg.loops; i++)
 		pthread_join(loops[i].thread, NULL);
 	run.rate = cfg.rate;
+	run.depth = cfg.depth;
+	run.msg_bytes = cfg.size;
 	meter_report(meters, cfg.loops, &run);
 }

@@ -180,11 +180,13 @@ struct meter {		/* the loop counts with relaxed atomics; main sums */
 	atomic_long connected, failed, live, lost, requests, round_trips, mismatches;
 	atomic_long late, dropped;	/* rate mode: sent > 1 ms late; never sent */
 	atomic_long awaiting_first;	/* connected, no reply yet: the first round */
+	atomic_long bytes_out, bytes_in;	/* written to and read from the sockets */
 	uint64_t last_publish; pthread_mutex_t mu;	/* the last hand-off; guards interval */
 	struct hist local, interval, total;	/* since publish, line; the window */
 };
 struct meter_run { const char *design; long target; double connect_s, first_round_s, rate;
-		   int no_go; };	/* no_go: -B stopped before "go", so exit 1 */
+		   int no_go;	/* -B stopped before "go", so exit 1 */
+		   long depth, msg_bytes; };	/* -q, -l: requests in flight, bytes each */
 struct meter *meter_new(int n);		/* n of them, zeroed; dies without memory */
 /* Loop: a reply's latency (total too in the window); local -> interval 100 ms */
 void meter_record(struct meter *m, uint64_t ns);

@@ -22,7 +22,7 @@
 
 static atomic_int window_open;		/* loops read it in meter_record */
 struct edge {
-	uint64_t ns, round_trips, requests, late, dropped;
+	uint64_t ns, round_trips, requests, late, dropped, bytes_out, bytes_in;
 	double user, sys;
 };
 static struct edge win;			/* at meter_open; the window after close */
@@ -103,6 +103,8 @@ static struct edge edge_now(struct meter *m, int n, pid_t server)
 	e.requests = (uint64_t)meter_sum(m, n, requests);
 	e.late = (uint64_t)meter_sum(m, n, late);
 	e.dropped = (uint64_t)meter_sum(m, n, dropped);
+	e.bytes_out = (uint64_t)meter_sum(m, n, bytes_out);
+	e.bytes_in = (uint64_t)meter_sum(m, n, bytes_in);
 	proc_cpu(&e.user, &e.sys);
 	return e;
 }
@@ -152,6 +154,7 @@ void meter_close(struct meter *m, int n, pid_t server)
 
 	win = (struct edge){ e.ns - win.ns, e.round_trips - win.round_trips,
 		e.requests - win.requests, e.late - win.late, e.dropped - win.dropped,
+		e.bytes_out - win.bytes_out, e.bytes_in - win.bytes_in,
 		e.user - win.user, e.sys - win.sys };
 	win_s = win.ns / 1e9;
 	win_end_us = end_us;
@@ -218,6 +221,12 @@ void meter_report(struct meter *m, int n, const struct meter_run *r)
 	json_num(&j, "rate_achieved", win_s > 0 ? win.requests / win_s : 0);
 	json_u64(&j, "late_sends", win.late);
 	json_u64(&j, "dropped", win.dropped);
+	json_i64(&j, "depth", r->depth);		/* -q */
+	json_i64(&j, "msg_bytes", r->msg_bytes);	/* -l */
+	json_u64(&j, "bytes_sent", win.bytes_out);	/* in the window, both ways */
+	json_u64(&j, "bytes_received", win.bytes_in);
+	json_num(&j, "tx_bytes_per_s", win_s > 0 ? win.bytes_out / win_s : 0);
+	json_num(&j, "rx_bytes_per_s", win_s > 0 ? win.bytes_in / win_s : 0);
 	json_num(&j, "client_us_per_rt", win.round_trips ? cpu_us / win.round_trips : 0);
 	json_i64(&j, "errors", errors);
 	json_i64(&j, "connect_errors", failed);
