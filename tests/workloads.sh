@@ -171,8 +171,9 @@ badargs)
 	for p in $clients; do
 		[[ "$p" == 04_* ]] && continue	# no -q or -l: its own lesson
 		for a in "-q 0" "-l 7" "-l 2G"; do
+			# -p 1: a build that took the value connects to nothing
 			# shellcheck disable=SC2086
-			out=$(timeout 5 "$p" $a 2>"$TMP/err" </dev/null)
+			out=$(timeout 5 "$p" -p 1 -n 1 $a 2>"$TMP/err" </dev/null)
 			rc=$?
 			lines=$(wc -l <"$TMP/err")
 			if [[ $rc -ne 2 || -n "$out" || $lines -ne 1 ]] || ! grep -q -- "-${a:1:1}" "$TMP/err"; then
