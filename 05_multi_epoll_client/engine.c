@@ -11,7 +11,7 @@
  * connections in turn, as the original's first client did (200/s): open
  * loop.
  *
- * Two knobs change the traffic's shape (issue 20):
+ * Three knobs change the traffic's shape (issue 20):
  *   -q DEPTH  pipelining: DEPTH requests in flight per connection. The
  *      server echoes in order, so the replies are matched in order, each
  *      timed from its own request's send time (rate mode: its due time);
@@ -22,7 +22,14 @@
  *      so every reply byte is checked as it arrives, and a short write
  *      resumes anywhere, without a copy of any request. bytes/s both ways
  *      are in the JSON (tx_bytes_per_s, rx_bytes_per_s).
- * At -q 1 -l 8 the syscalls and the bytes are those of the ping-pong.
+ *   -x LIFETIME  churn (closed loop): after LIFETIME round trips a
+ *      connection closes (a FIN, or an RST with -R) and a new one takes
+ *      its slot, so -n stay open; -x 1 is neper's tcp_crr. Every connect,
+ *      the ramp's too, is timed from connect() to writable into its own
+ *      histogram (connect_lat_us), and the stop waits for the connects in
+ *      flight, so the server's accepts equal the connects counted.
+ * At -q 1 -l 8 (no -x) the syscalls and the bytes are those of the
+ * ping-pong.
  *
  * A run, the main thread keeping the schedule (04 keeps it in its loop):
  *   1. ramp: each loop keeps at most RAMP_INFLIGHT non-blocking connects in
@@ -125,13 +132,15 @@ static struct {
 	int barrier;		/* -B: wait for "go" on stdin */
 	uint32_t depth;		/* -q: requests in flight per connection */
 	uint32_t size;		/* -l: bytes per request (and reply) */
+	uint32_t lifetime;	/* -x: round trips before a connection is replaced; 0 = never */
+	int rst;		/* -R: close (churn's and the end's) with an RST */
 } cfg = { .addr = C1M_ADDR, .port = C1M_PORT, .duration = 10, .interval = 5,
 	  .depth = 1, .size = FRAME_SIZE };
 
 enum { C_FREE, C_CONNECTING, C_IDLE, C_BUSY };	/* BUSY: a request in flight */
 
 /*
- * One connection; the loop's array is indexed by fd. 36 bytes, and 8 a
+ * One connection; the loop's array is indexed by fd. 40 bytes, and 8 a
  * request in flight (struct loop's sent[]). Requests are numbered per
  * connection: issued >= written >= replied, and the server can owe us at
  * most the bytes written and not yet read back. The counters wrap at 2^32
@@ -139,6 +148,7 @@ enum { C_FREE, C_CONNECTING, C_IDLE, C_BUSY };	/* BUSY: a request in flight */
  */
 struct conn {
 	uint32_t id;		/* the connection's number in the run: seeds its pattern */
+	uint32_t slot;		/* its place in the loop's share (sent[]): a replacement takes it */
 	uint32_t issued;	/* requests put on it (each stamped with its time) */
 	uint32_t written;	/* of those, written in full */
 	uint32_t replied;	/* of those, read back in full */
@@ -148,6 +158,7 @@ struct conn {
 	uint8_t answered;	/* it has had a reply: the first round is over */
 	uint8_t bad;		/* reply `replied` differs from its request somewhere */
 	uint8_t watch_out;	/* EPOLLOUT is armed: a request is half written */
+	uint8_t fresh;		/* -x: it replaced one that had its round trips */
 	uint8_t reply[FRAME_SIZE];	/* reply `replied`'s timestamp as read so far */
 };
 
@@ -163,6 +174,7 @@ struct loop {
 	uint64_t *sent;		/* request k of connection first + i: sent[i * depth + k % depth] */
 	struct meter *m;	/* what it counts and measures */
 	long opened, inflight;
+	uint32_t reopens;	/* -x: replacements opened: their ids follow -n's */
 	long busy;		/* requests in flight */
 	long start_fd;		/* closed loop: next fd to put its first requests on */
 	int *idle;		/* rate mode: a FIFO of free request slots (an fd each) */
@@ -232,10 +244,13 @@ static int pattern(uint32_t id, uint32_t k, uint64_t off, uint8_t *out, const ui
 
 static uint64_t *sent_slot(struct loop *l, const struct conn *c, uint32_t k)
 {
-	return &l->sent[(uint64_t)(c->id - l->first) * cfg.depth + k % cfg.depth];
+	return &l->sent[(uint64_t)c->slot * cfg.depth + k % cfg.depth];
 }
 
 /* ---- one connection ---- */
+
+static void conn_issue(struct loop *l, struct conn *c, uint64_t at);
+static int conn_flush(struct loop *l, int fd);
 
 static void conn_close(struct loop *l, int fd, int lost)
 {
@@ -252,9 +267,11 @@ static void conn_close(struct loop *l, int fd, int lost)
 	close(fd);
 }
 
-static int conn_open(struct loop *l)
+/* Open connection number k (its pattern's seed, its source address) into
+ * slot `slot` of this loop's share. The connect's start time waits in the
+ * slot's first sent[] entry: no request is in flight before it is up. */
+static int conn_connect(struct loop *l, uint32_t slot, long k, int fresh)
 {
-	long k = l->first + l->opened++;
 	uint32_t nsrc = cfg.src_last - cfg.src_first + 1;
 	uint32_t src = cfg.src_first ? cfg.src_first + (uint32_t)(k % nsrc) : 0;
 	struct epoll_event ev = { .events = EPOLLOUT };
@@ -268,16 +285,28 @@ static int conn_open(struct loop *l)
 			       inet_ntoa((struct in_addr){ htonl(src) }));
 		return -1;
 	}
-	if (cfg.conns >= LINGER0_FROM)
+	if (cfg.conns >= LINGER0_FROM || cfg.rst)
 		net_set_linger0(fd);	/* close() leaves no TIME_WAIT behind */
 	ev.data.fd = fd;
 	if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) < 0)
 		die("epoll_ctl:");
 	memset(&l->conns[fd], 0, sizeof(l->conns[fd]));
 	l->conns[fd].id = (uint32_t)k;
+	l->conns[fd].slot = slot;
+	l->conns[fd].fresh = (uint8_t)fresh;
+	l->conns[fd].answered = (uint8_t)fresh;	/* no part of the first round */
 	l->conns[fd].state = C_CONNECTING;
+	l->sent[(uint64_t)slot * cfg.depth] = clock_ns();
 	l->inflight++;
 	return 0;
+}
+
+/* The ramp's next connection. */
+static int conn_open(struct loop *l)
+{
+	long i = l->opened++;
+
+	return conn_connect(l, (uint32_t)i, l->first + i, 0);
 }
 
 /* Rate mode: free request slots wait their turn, oldest first; a
@@ -305,6 +334,7 @@ static int idle_pop(struct loop *l)
 static void on_connected(struct loop *l, int fd)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+	struct conn *c = &l->conns[fd];
 
 	l->inflight--;
 	if (net_connect_result(fd) < 0) {
@@ -315,13 +345,22 @@ static void on_connected(struct loop *l, int fd)
 		return;
 	}
 	epoll_ctl(l->ep, EPOLL_CTL_MOD, fd, &ev);
-	l->conns[fd].state = C_IDLE;
-	atomic_fetch_add_explicit(&l->m->connected, 1, memory_order_relaxed);
+	c->state = C_IDLE;
+	l->last_reply = clock_ns();	/* progress, for the drain */
+	hist_record(&l->m->connect, clock_ns() - l->sent[(uint64_t)c->slot * cfg.depth]);
+	atomic_fetch_add_explicit(c->fresh ? &l->m->reopened : &l->m->connected, 1,
+				  memory_order_relaxed);
 	atomic_fetch_add_explicit(&l->m->live, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&l->m->awaiting_first, 1, memory_order_relaxed);
+	if (!c->fresh)
+		atomic_fetch_add_explicit(&l->m->awaiting_first, 1, memory_order_relaxed);
 	if (cfg.rate > 0)
 		for (uint32_t i = 0; i < cfg.depth; i++)
 			idle_push(l, fd);
+	else if (c->fresh && !atomic_load_explicit(&stopping, memory_order_relaxed)) {
+		for (uint32_t i = 0; i < cfg.depth && i < cfg.lifetime; i++)
+			conn_issue(l, c, clock_ns());	/* a replacement starts at once */
+		conn_flush(l, fd);
+	}
 }
 
 /* The bytes still to write, from request `written` byte `wrote` on, into
@@ -465,6 +504,22 @@ static uint32_t conn_consume(struct loop *l, int fd, const uint8_t *p, size_t n,
 	return done;
 }
 
+/*
+ * -x: the connection has had its round trips. Close it (a FIN, or with -R
+ * an RST) and open its replacement in the same slot, so -n stay open; the
+ * replacement's connect is timed like the ramp's (connect_lat_us).
+ */
+static void conn_churn(struct loop *l, int fd)
+{
+	uint32_t slot = l->conns[fd].slot;
+
+	atomic_fetch_add_explicit(&l->m->churned, 1, memory_order_relaxed);
+	conn_close(l, fd, 0);
+	if (atomic_load_explicit(&stopping, memory_order_relaxed))
+		return;
+	conn_connect(l, slot, cfg.conns + l->id + (long)cfg.loops * l->reopens++, 1);
+}
+
 static void on_readable(struct loop *l, int fd)
 {
 	struct conn *c = &l->conns[fd];
@@ -498,10 +553,14 @@ static void on_readable(struct loop *l, int fd)
 			idle_push(l, fd);
 		return;
 	}
+	if (cfg.lifetime && c->replied == cfg.lifetime) {
+		conn_churn(l, fd);
+		return;
+	}
 	if (atomic_load_explicit(&stopping, memory_order_relaxed))
 		return;
-	while (done--)		/* closed loop: one new request a reply */
-		conn_issue(l, c, clock_ns());
+	while (done-- && (!cfg.lifetime || c->issued != cfg.lifetime))
+		conn_issue(l, c, clock_ns());	/* closed loop: one new request a reply */
 	conn_flush(l, fd);
 }
 
@@ -604,7 +663,7 @@ static int start_step(struct loop *l)
 		return 1;
 	for (; l->start_fd < l->cap && sent < START_BATCH; l->start_fd++)
 		if (l->conns[l->start_fd].state == C_IDLE) {
-			for (uint32_t i = 0; i < cfg.depth; i++)	/* -q of them */
+			for (uint32_t i = 0; i < cfg.depth && (!cfg.lifetime || i < cfg.lifetime); i++)
 				conn_issue(l, &l->conns[l->start_fd], clock_ns());
 			conn_flush(l, (int)l->start_fd);
 			sent++;
@@ -642,13 +701,15 @@ static void *loop_run(void *arg)
 		if (starting && start_step(l))
 			starting = 0;
 		if (atomic_load_explicit(&stopping, memory_order_relaxed)) {
-			/* Drain: wait for the replies in flight, and give up on
-			 * them once none has come for DRAIN_S. */
+			/* Drain: wait for the replies and the connects (-x) in
+			 * flight, and give up on them once none has come for
+			 * DRAIN_S. */
 			if (!draining) {
 				draining = 1;
 				l->last_reply = now;
 			}
-			if (l->busy == 0 || (now - l->last_reply) / 1e9 > DRAIN_S)
+			if ((l->busy == 0 && l->inflight == 0) ||
+			    (now - l->last_reply) / 1e9 > DRAIN_S)
 				break;
 		} else if (started && cfg.rate > 0) {
 			int64_t next = send_due(l, now);
@@ -700,6 +761,11 @@ static const struct opt opts[] = {
 	{ 'l', "BYTES", "bytes a request (and its reply), 8..1M; a K or M suffix is KiB,\n"
 			"MiB (default 8): the 8-byte send time, then a pattern drawn\n"
 			"from (connection, request), so every reply byte is checked" },
+	{ 'x', "LIFETIME", "churn: after LIFETIME round trips close the connection and\n"
+			   "open another in its place (1 = a connection a request, as\n"
+			   "neper's tcp_crr; default 0 = never; closed loop only)" },
+	{ 'R', NULL, "close with an RST (SO_LINGER 0), leaving no TIME_WAIT; without\n"
+		     "it a churned connection closes with a FIN (-n >= %s: always RST)" },
 	{ 's', "FIRST[-LAST]", "source addresses to bind, round-robin (default:\n"
 			       "one 127.0.0.x per %s connections when ADDR is loopback)" },
 	{ 'i', "SEC", "progress and stats interval on stderr (default 5)" },
@@ -726,6 +792,7 @@ static void opt_default(char flag, char *a, char *b, size_t len)
 	case 'r': snprintf(a, len, "%d", QUEUE_S); snprintf(b, len, "%g", D->rate); break;
 	case 's': snprintf(a, len, "%d", PER_SRC_ADDR); break;
 	case 'q': snprintf(a, len, "%d", MAX_DEPTH); break;
+	case 'R': snprintf(a, len, "%d", LINGER0_FROM); break;
 	}
 }
 
@@ -824,6 +891,8 @@ static void parse(int argc, char **argv)
 		case 'r': cfg.rate = arg_seconds(o, optarg, 1e9); break;
 		case 'q': cfg.depth = (uint32_t)arg_long(o, optarg, 1, MAX_DEPTH); break;
 		case 'l': cfg.size = arg_size(o, optarg); break;
+		case 'x': cfg.lifetime = (uint32_t)arg_long(o, optarg, 0, 1L << 30); break;
+		case 'R': cfg.rst = 1; break;
 		case 's':
 			arg_ipv4_range(o, optarg, &cfg.src_first, &cfg.src_last);
 			src_given = 1;
@@ -843,6 +912,8 @@ static void parse(int argc, char **argv)
 		arg_usage_error("-P %d: no such process to mark", (int)cfg.server_pid);
 	if (cfg.interval < 0.1)
 		arg_usage_error("-i: must be at least 0.1 s");
+	if (cfg.lifetime && cfg.rate > 0)
+		arg_usage_error("-x: churn runs in closed loop only, not with -r");
 	if (D->max_loops && cfg.loops > D->max_loops)
 		arg_usage_error("-c: %s has %d loop(s)", D->design, D->max_loops);
 	net_sockaddr(&cfg.dst, cfg.addr, cfg.port);
@@ -1051,7 +1122,7 @@ static void measure(void)
 
 		if ((now - start) / 1e9 >= cfg.duration)
 			break;
-		if (meter_sum(meters, cfg.loops, live) == 0) {
+		if (meter_sum(meters, cfg.loops, live) == 0 && !cfg.lifetime) {
 			warnx_("every connection is gone; stopping");
 			break;
 		}
@@ -1133,5 +1204,6 @@ void client_main(const struct client_design *d, int argc, char **argv)
 	run.rate = cfg.rate;
 	run.depth = cfg.depth;
 	run.msg_bytes = cfg.size;
+	run.lifetime = cfg.lifetime;
 	meter_report(meters, cfg.loops, &run);
 }

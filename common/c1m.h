@@ -181,12 +181,15 @@ struct meter {		/* the loop counts with relaxed atomics; main sums */
 	atomic_long late, dropped;	/* rate mode: sent > 1 ms late; never sent */
 	atomic_long awaiting_first;	/* connected, no reply yet: the first round */
 	atomic_long bytes_out, bytes_in;	/* written to and read from the sockets */
+	atomic_long churned, reopened;	/* -x: closed after their round trips; replacements up */
 	uint64_t last_publish; pthread_mutex_t mu;	/* the last hand-off; guards interval */
 	struct hist local, interval, total;	/* since publish, line; the window */
+	struct hist connect;	/* connect() to writable, every connect of the run (loop only) */
 };
 struct meter_run { const char *design; long target; double connect_s, first_round_s, rate;
 		   int no_go;	/* -B stopped before "go", so exit 1 */
-		   long depth, msg_bytes; };	/* -q, -l: requests in flight, bytes each */
+		   long depth, msg_bytes;	/* -q, -l: requests in flight, bytes each */
+		   long lifetime; };		/* -x: round trips a connection (0 = forever) */
 struct meter *meter_new(int n);		/* n of them, zeroed; dies without memory */
 /* Loop: a reply's latency (total too in the window); local -> interval 100 ms */
 void meter_record(struct meter *m, uint64_t ns);

@@ -10,10 +10,14 @@
 #   flip          known_server -X flips one bit in every 64 KB echoed: the
 #                 client counts mismatches and exits 1; the same run with a
 #                 faithful echo exits 0 with none
+#   churn         -x 1 and -x 20 against 06: the server accepted exactly the
+#                 connects the client timed (connect_lat_us.count = conns +
+#                 reconnects), every request answered; at -x 1 one close per
+#                 reply and as many connections opened a second as replies
 #   sizes NN      NN's server echoes 64 KB and 1 MiB messages through the
 #                 client (short writes and all), every byte checked
 #                 (SERVER_ARGS passes on to the server, as in tests/pair.sh)
-#   badargs       -q 0, -l 7, -l 2G: one line on stderr, nothing on stdout,
+#   badargs       -q 0, -l 7, -l 2G, -x -1, -x with -r: one line on stderr, nothing on stdout,
 #                 exit 2, for every client (but 04's, which has neither)
 #   interface     every client's -L "design" is its directory; every
 #                 client's -h synopsis lists the same options, -q and -l
@@ -34,7 +38,7 @@
 source "$(dirname "$0")/lib.sh"
 
 usage() {
-	echo "usage: tests/workloads.sh pipeline|default|flip|sizes NN|badargs|interface|consts" >&2
+	echo "usage: tests/workloads.sh pipeline|default|flip|churn|sizes NN|badargs|interface|consts" >&2
 	exit 2
 }
 [[ $# -ge 1 ]] || usage
@@ -130,7 +134,8 @@ default)
 		'one server frame per request' 'srv["requests"]' 'requests_sent' 'f == b' \
 		'8 bytes back per round trip in the window (give or take one in flight)' \
 		'bytes_received' '8 * round_trips' 'abs(f - b) <= 8 * conns and f > 0' \
-		'as many bytes out as in' 'tx_bytes_per_s' 'rx_bytes_per_s' 'abs(f - b) <= 8 * conns / duration_s'
+		'as many bytes out as in' 'tx_bytes_per_s' 'rx_bytes_per_s' 'abs(f - b) <= 8 * conns / duration_s' \
+		'every connect timed, none churned' 'connect_lat_us["count"]' 'conns' 'f == b and churned == 0'
 	;;
 flip)
 	# One bit in every 64 KB of each connection's stream: the last byte of
@@ -147,6 +152,26 @@ flip)
 	[[ $CRC -eq 1 ]] || fail "one flipped bit in 64 KB: client exited $CRC, want 1"
 	checks 'one flipped bit in 64 KB: every reply a mismatch' 'mismatches' 'replies' \
 		'f == b and f > 0'
+	;;
+churn)
+	# A connection a request (neper's tcp_crr), then 20 requests each. The
+	# client waits for the connects in flight at the end, so the server's
+	# accepts are exactly the connects the client completed and timed.
+	for x in 1 20; do
+		server_start 06_multi_epoll_server
+		run_client -n 50 -x "$x" -d 2
+		server_stop
+		[[ $CRC -eq 0 ]] || fail "-x $x: client exited $CRC"
+		checks \
+			"-x $x: every connect timed" 'connect_lat_us["count"]' 'conns + reconnects' 'f == b' \
+			"-x $x: the server accepted exactly those" 'srv["accepted"]' 'connect_lat_us["count"]' 'f == b' \
+			"-x $x: one server frame per request, every one answered" 'srv["requests"]' 'requests_sent' \
+			'f == b and replies == requests_sent and errors == 0 and mismatches == 0' \
+			"-x $x: a close per $x replies (give or take the 50 still open)" 'churned * '"$x" 'replies' \
+			"b - 50 * $x < f <= b" \
+			"-x $x: connections opened a second = rps / $x within 5%" 'conns_opened_per_s' "rps / $x" \
+			'abs(f / b - 1) <= 0.05'
+	done
 	;;
 sizes)
 	[[ $# -eq 2 ]] || usage
@@ -170,13 +195,13 @@ badargs)
 	bad=0
 	for p in $clients; do
 		[[ "$p" == 04_* ]] && continue	# no -q or -l: its own lesson
-		for a in "-q 0" "-l 7" "-l 2G"; do
+		for a in "-q 0" "-l 7" "-l 2G" "-x -1" "-x 5 -r 100"; do
 			# -p 1: a build that took the value connects to nothing
 			# shellcheck disable=SC2086
 			out=$(timeout 5 "$p" -p 1 -n 1 $a 2>"$TMP/err" </dev/null)
 			rc=$?
 			lines=$(wc -l <"$TMP/err")
-			if [[ $rc -ne 2 || -n "$out" || $lines -ne 1 ]] || ! grep -q -- "-${a:1:1}" "$TMP/err"; then
+			if [[ $rc -ne 2 || -n "$out" || $lines -ne 1 ]] || ! grep -q -- "-${a:1:1}:" "$TMP/err"; then
 				echo "FAIL $p $a: exit $rc (want 2), $lines stderr lines (want 1 naming -${a:1:1}), stdout '$out'"
 				cat "$TMP/err"
 				bad=$((bad + 1))
