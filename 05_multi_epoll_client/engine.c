@@ -11,7 +11,7 @@
  * connections in turn, as the original's first client did (200/s): open
  * loop.
  *
- * Three knobs change the traffic's shape (issue 20):
+ * Four knobs change the traffic's shape (issue 20):
  *   -q DEPTH  pipelining: DEPTH requests in flight per connection. The
  *      server echoes in order, so the replies are matched in order, each
  *      timed from its own request's send time (rate mode: its due time);
@@ -28,7 +28,10 @@
  *      the ramp's too, is timed from connect() to writable into its own
  *      histogram (connect_lat_us), and the stop waits for the connects in
  *      flight, so the server's accepts equal the connects counted.
- * At -q 1 -l 8 (no -x) the syscalls and the bytes are those of the
+ *   -H SEC  heartbeats: every connection one request every SEC, the
+ *      phases spread evenly (heartbeats_due()), each timed from its due
+ *      time; how late each went out is send_lag_us (so is -r's).
+ * At -q 1 -l 8 (no -x, no -H) the syscalls and the bytes are those of the
  * ping-pong.
  *
  * A run, the main thread keeping the schedule (04 keeps it in its loop):
@@ -134,6 +137,7 @@ static struct {
 	uint32_t size;		/* -l: bytes per request (and reply) */
 	uint32_t lifetime;	/* -x: round trips before a connection is replaced; 0 = never */
 	int rst;		/* -R: close (churn's and the end's) with an RST */
+	double heartbeat;	/* -H: every connection one request every this many s */
 } cfg = { .addr = C1M_ADDR, .port = C1M_PORT, .duration = 10, .interval = 5,
 	  .depth = 1, .size = FRAME_SIZE };
 
@@ -180,6 +184,9 @@ struct loop {
 	int *idle;		/* rate mode: a FIFO of free request slots (an fd each) */
 	long idle_cap, idle_head, idle_len;
 	uint64_t rate_sent;	/* rate mode: requests of the schedule sent */
+	int *slot_fd;		/* -H: each slot's connection (-1: none up) */
+	long hb_slot;		/* -H: the next slot due, in round hb_round */
+	uint64_t hb_round;
 	uint64_t last_reply;
 	atomic_int ready;	/* every connect done or given up: main reads it */
 	uint8_t buf[IO_CHUNK];	/* what a send() writes or a recv() reads */
@@ -263,6 +270,8 @@ static void conn_close(struct loop *l, int fd, int lost)
 		atomic_fetch_sub_explicit(&l->m->awaiting_first, 1, memory_order_relaxed);
 	if (lost)
 		atomic_fetch_add_explicit(&l->m->lost, 1, memory_order_relaxed);
+	if (l->slot_fd && c->state != C_CONNECTING && l->slot_fd[c->slot] == fd)
+		l->slot_fd[c->slot] = -1;
 	c->state = C_FREE;
 	close(fd);
 }
@@ -347,6 +356,8 @@ static void on_connected(struct loop *l, int fd)
 	epoll_ctl(l->ep, EPOLL_CTL_MOD, fd, &ev);
 	c->state = C_IDLE;
 	l->last_reply = clock_ns();	/* progress, for the drain */
+	if (l->slot_fd)
+		l->slot_fd[c->slot] = fd;
 	hist_record(&l->m->connect, clock_ns() - l->sent[(uint64_t)c->slot * cfg.depth]);
 	atomic_fetch_add_explicit(c->fresh ? &l->m->reopened : &l->m->connected, 1,
 				  memory_order_relaxed);
@@ -553,6 +564,8 @@ static void on_readable(struct loop *l, int fd)
 			idle_push(l, fd);
 		return;
 	}
+	if (cfg.heartbeat > 0)
+		return;		/* the schedule sends the next */
 	if (cfg.lifetime && c->replied == cfg.lifetime) {
 		conn_churn(l, fd);
 		return;
@@ -611,11 +624,46 @@ static int64_t send_due(struct loop *l, uint64_t now)
 		fd = idle_pop(l);
 		if (fd < 0)
 			return -1;
+		meter_send_lag(l->m, now - due);
 		if (now - due > LATE_NS)
 			atomic_fetch_add_explicit(&l->m->late, 1, memory_order_relaxed);
 		conn_issue(l, &l->conns[fd], due);
 		l->rate_sent++;
 		conn_flush(l, fd);
+	}
+}
+
+/*
+ * -H: every connection sends one request every SEC. Slot i of the -n
+ * (over all loops) is due at go + (i / n + r) SEC in round r: the phases
+ * spread evenly, as a million phones' or sensors' keep-alives do, and in
+ * slot order, so each loop walks its share in turn. Each request is
+ * stamped with its due time (its latency counts from then); one that finds
+ * its connection gone or still holding -q requests is dropped and counted.
+ * Returns the ns until the next is due.
+ */
+static int64_t heartbeats_due(struct loop *l, uint64_t now)
+{
+	for (;;) {
+		uint64_t due = go_ns + (uint64_t)(((double)(l->first + l->hb_slot) / cfg.conns +
+						   (double)l->hb_round) * cfg.heartbeat * 1e9);
+		int fd = l->slot_fd[l->hb_slot];
+
+		if (due > now)
+			return (int64_t)(due - now);
+		if (fd >= 0 && l->conns[fd].issued - l->conns[fd].replied < cfg.depth) {
+			meter_send_lag(l->m, now - due);
+			if (now - due > LATE_NS)
+				atomic_fetch_add_explicit(&l->m->late, 1, memory_order_relaxed);
+			conn_issue(l, &l->conns[fd], due);
+			conn_flush(l, fd);
+		} else {
+			atomic_fetch_add_explicit(&l->m->dropped, 1, memory_order_relaxed);
+		}
+		if (++l->hb_slot == l->count) {
+			l->hb_slot = 0;
+			l->hb_round++;
+		}
 	}
 }
 
@@ -659,7 +707,7 @@ static int start_step(struct loop *l)
 {
 	int sent = 0;
 
-	if (cfg.rate > 0 || atomic_load(&stopping))
+	if (cfg.rate > 0 || cfg.heartbeat > 0 || atomic_load(&stopping))
 		return 1;
 	for (; l->start_fd < l->cap && sent < START_BATCH; l->start_fd++)
 		if (l->conns[l->start_fd].state == C_IDLE) {
@@ -715,6 +763,10 @@ static void *loop_run(void *arg)
 			int64_t next = send_due(l, now);
 
 			wait_ns = next >= 0 && next < IDLE_WAIT_NS ? next : IDLE_WAIT_NS;
+		} else if (started && cfg.heartbeat > 0) {
+			int64_t next = heartbeats_due(l, now);
+
+			wait_ns = next < IDLE_WAIT_NS ? next : IDLE_WAIT_NS;
 		}
 		meter_publish(l->m, now);
 	}
@@ -761,6 +813,9 @@ static const struct opt opts[] = {
 	{ 'l', "BYTES", "bytes a request (and its reply), 8..1M; a K or M suffix is KiB,\n"
 			"MiB (default 8): the 8-byte send time, then a pattern drawn\n"
 			"from (connection, request), so every reply byte is checked" },
+	{ 'H', "SEC", "heartbeats: every connection sends one request every SEC, the\n"
+		      "phases spread evenly over SEC, each timed from when it was\n"
+		      "due (default 0 = off; not with -r or -x)" },
 	{ 'x', "LIFETIME", "churn: after LIFETIME round trips close the connection and\n"
 			   "open another in its place (1 = a connection a request, as\n"
 			   "neper's tcp_crr; default 0 = never; closed loop only)" },
@@ -893,6 +948,11 @@ static void parse(int argc, char **argv)
 		case 'l': cfg.size = arg_size(o, optarg); break;
 		case 'x': cfg.lifetime = (uint32_t)arg_long(o, optarg, 0, 1L << 30); break;
 		case 'R': cfg.rst = 1; break;
+		case 'H':
+			cfg.heartbeat = arg_seconds(o, optarg, 86400);
+			if (cfg.heartbeat < 1e-3)
+				arg_usage_error("-H: '%s': at least 0.001 s between heartbeats", optarg);
+			break;
 		case 's':
 			arg_ipv4_range(o, optarg, &cfg.src_first, &cfg.src_last);
 			src_given = 1;
@@ -912,8 +972,10 @@ static void parse(int argc, char **argv)
 		arg_usage_error("-P %d: no such process to mark", (int)cfg.server_pid);
 	if (cfg.interval < 0.1)
 		arg_usage_error("-i: must be at least 0.1 s");
-	if (cfg.lifetime && cfg.rate > 0)
-		arg_usage_error("-x: churn runs in closed loop only, not with -r");
+	if (cfg.lifetime && (cfg.rate > 0 || cfg.heartbeat > 0))
+		arg_usage_error("-x: churn runs in closed loop only, not with -r or -H");
+	if (cfg.heartbeat > 0 && cfg.rate > 0)
+		arg_usage_error("-H: heartbeats and -r together are not supported yet");
 	if (D->max_loops && cfg.loops > D->max_loops)
 		arg_usage_error("-c: %s has %d loop(s)", D->design, D->max_loops);
 	net_sockaddr(&cfg.dst, cfg.addr, cfg.port);
@@ -997,7 +1059,7 @@ static double first_round(void)
 	uint64_t last = go_ns, moved = go_ns;
 	long before = -1;
 
-	while (cfg.rate == 0 && !atomic_load(&sig_stop)) {
+	while (cfg.rate == 0 && cfg.heartbeat == 0 && !atomic_load(&sig_stop)) {
 		long left = meter_sum(meters, cfg.loops, awaiting_first);
 		long live = meter_sum(meters, cfg.loops, live);
 		uint64_t now = clock_ns();
@@ -1153,7 +1215,11 @@ static void start_loops(void)
 		l->sent = calloc((size_t)l->count * cfg.depth + 1, sizeof(*l->sent));
 		l->idle_cap = cfg.rate > 0 ? l->count * cfg.depth + 1 : 0;
 		l->idle = cfg.rate > 0 ? calloc((size_t)l->idle_cap, sizeof(*l->idle)) : NULL;
-		if (!l->conns || !l->sent || (cfg.rate > 0 && !l->idle))
+		l->slot_fd = cfg.heartbeat > 0 ? malloc((size_t)l->count * sizeof(*l->slot_fd)) : NULL;
+		for (long j = 0; l->slot_fd && j < l->count; j++)
+			l->slot_fd[j] = -1;
+		if (!l->conns || !l->sent || (cfg.rate > 0 && !l->idle) ||
+		    (cfg.heartbeat > 0 && !l->slot_fd))
 			die("calloc %ld connections:", l->cap);
 		if ((errno = pthread_create(&l->thread, NULL, loop_run, l)))
 			die("pthread_create:");
@@ -1205,5 +1271,6 @@ void client_main(const struct client_design *d, int argc, char **argv)
 	run.depth = cfg.depth;
 	run.msg_bytes = cfg.size;
 	run.lifetime = cfg.lifetime;
+	run.heartbeat = cfg.heartbeat;
 	meter_report(meters, cfg.loops, &run);
 }

@@ -185,14 +185,17 @@ struct meter {		/* the loop counts with relaxed atomics; main sums */
 	uint64_t last_publish; pthread_mutex_t mu;	/* the last hand-off; guards interval */
 	struct hist local, interval, total;	/* since publish, line; the window */
 	struct hist connect;	/* connect() to writable, every connect of the run (loop only) */
+	struct hist send_lag;	/* -r, -H: a scheduled send's time past its due time, in the window */
 };
 struct meter_run { const char *design; long target; double connect_s, first_round_s, rate;
 		   int no_go;	/* -B stopped before "go", so exit 1 */
 		   long depth, msg_bytes;	/* -q, -l: requests in flight, bytes each */
-		   long lifetime; };		/* -x: round trips a connection (0 = forever) */
+		   long lifetime;		/* -x: round trips a connection (0 = forever) */
+		   double heartbeat; };		/* -H: s between a connection's requests */
 struct meter *meter_new(int n);		/* n of them, zeroed; dies without memory */
 /* Loop: a reply's latency (total too in the window); local -> interval 100 ms */
 void meter_record(struct meter *m, uint64_t ns);
+void meter_send_lag(struct meter *m, uint64_t ns);	/* loop: a scheduled send's lateness */
 void meter_publish(struct meter *m, uint64_t now);	/* now UINT64_MAX: at once */
 long meter_sum_at(const struct meter *m, int n, size_t off);
 #define meter_sum(m, n, field) meter_sum_at(m, n, offsetof(struct meter, field))

@@ -59,6 +59,7 @@ struct meter *meter_new(int n)
 		hist_init(&m[i].interval);
 		hist_init(&m[i].total);
 		hist_init(&m[i].connect);
+		hist_init(&m[i].send_lag);
 		pthread_mutex_init(&m[i].mu, NULL);
 	}
 	return m;
@@ -75,6 +76,13 @@ void meter_record(struct meter *m, uint64_t ns)
 	hist_record(&m->local, ns);
 	if (atomic_load_explicit(&window_open, memory_order_relaxed))
 		hist_record(&m->total, ns);
+}
+
+/* How late a scheduled send (-r, -H) went out, while the window is open. */
+void meter_send_lag(struct meter *m, uint64_t ns)
+{
+	if (atomic_load_explicit(&window_open, memory_order_relaxed))
+		hist_record(&m->send_lag, ns);
 }
 
 void meter_publish(struct meter *m, uint64_t now)
@@ -213,14 +221,16 @@ void meter_report(struct meter *m, int n, const struct meter_run *r)
 	long errors = failed + lost + (long)(sent - replies);
 	double rps = win_s > 0 ? win.round_trips / win_s : 0;
 	double cpu_us = (win.user + win.sys) * 1e6;
-	struct hist all, conn_lat;
+	struct hist all, conn_lat, lag;
 	struct json j;
 	char p99[32], host[256] = "?";
 
 	gethostname(host, sizeof(host) - 1);
 	hist_init(&all);
 	hist_init(&conn_lat);
+	hist_init(&lag);
 	for (int i = 0; i < n; i++) {
+		hist_merge(&lag, &m[i].send_lag);
 		hist_merge(&all, &m[i].total);	/* a merge adds buckets */
 		hist_merge(&conn_lat, &m[i].connect);
 	}
@@ -256,6 +266,15 @@ void meter_report(struct meter *m, int n, const struct meter_run *r)
 	json_i64(&j, "reconnects", meter_sum(m, n, reopened));
 	json_num(&j, "conns_opened_per_s", win_s > 0 ? win.reopened / win_s : 0);
 	json_i64(&j, "time_wait", win_tw);
+	json_num(&j, "heartbeat_s", r->heartbeat);	/* -H */
+	json_obj(&j, "send_lag_us");		/* -r, -H: sends past their due time (window) */
+	json_u64(&j, "count", lag.count);
+	json_num(&j, "p50", hist_quantile(&lag, 0.50) / 1e3);
+	json_num(&j, "p99", hist_quantile(&lag, 0.99) / 1e3);
+	json_num(&j, "max", lag.max / 1e3);
+	json_end(&j);
+	json_num(&j, "client_cpu_per_1k_conns", win_s > 0 && conns > 0 ?
+		 (win.user + win.sys) / win_s / conns * 1000 : 0);	/* cores */
 	json_obj(&j, "connect_lat_us");		/* every connect of the run: ramp and churn */
 	json_u64(&j, "count", conn_lat.count);
 	json_num(&j, "p50", hist_quantile(&conn_lat, 0.50) / 1e3);

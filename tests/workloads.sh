@@ -14,10 +14,13 @@
 #                 connects the client timed (connect_lat_us.count = conns +
 #                 reconnects), every request answered; at -x 1 one close per
 #                 reply and as many connections opened a second as replies
+#   heartbeat     -H 0.5 on 100 connections against known_server's D: the
+#                 request rate is N / SEC within 1%, p50 within 1% of D, no
+#                 heartbeat dropped, the lateness of each one measured
 #   sizes NN      NN's server echoes 64 KB and 1 MiB messages through the
 #                 client (short writes and all), every byte checked
 #                 (SERVER_ARGS passes on to the server, as in tests/pair.sh)
-#   badargs       -q 0, -l 7, -l 2G, -x -1, -x with -r: one line on stderr, nothing on stdout,
+#   badargs       -q 0, -l 7, -l 2G, -x -1, -x with -r, -H 0: one line on stderr, nothing on stdout,
 #                 exit 2, for every client (but 04's, which has neither)
 #   interface     every client's -L "design" is its directory; every
 #                 client's -h synopsis lists the same options, -q and -l
@@ -38,7 +41,7 @@
 source "$(dirname "$0")/lib.sh"
 
 usage() {
-	echo "usage: tests/workloads.sh pipeline|default|flip|churn|sizes NN|badargs|interface|consts" >&2
+	echo "usage: tests/workloads.sh pipeline|default|flip|churn|heartbeat|sizes NN|badargs|interface|consts" >&2
 	exit 2
 }
 [[ $# -ge 1 ]] || usage
@@ -173,6 +176,28 @@ churn)
 			'abs(f / b - 1) <= 0.05'
 	done
 	;;
+heartbeat)
+	[[ -z "${SAN:-}" ]] || { echo "skip: a sanitizer build is too slow for timing to 1%"; exit 77; }
+	# 100 connections, one request each every 0.5 s, their phases 5 ms
+	# apart: 200 requests a second, each answered D after it was due (D as
+	# in tests/known.sh delay, just above a histogram bucket's low edge).
+	# A 3 s window holds 600 due times exactly, whatever its phase. A
+	# client that bunched the phases would still send 200/s but wait for
+	# its replies in bursts; one that skipped a round sends 100/s.
+	d_us=49808 n=100 sec=0.5
+	known_start -D "$d_us"
+	run_client -n "$n" -H "$sec" -d 3
+	server_stop
+	[[ $CRC -eq 0 ]] || fail "client exited $CRC"
+	checks \
+		'rate within 1% of N/SEC' 'rate_achieved' "$n / $sec" 'abs(f / b - 1) <= 0.01' \
+		'p50 within 1% of D' 'lat_us["p50"]' "$d_us" 'abs(f / b - 1) <= 0.01' \
+		'no heartbeat dropped, every one answered' 'dropped' '0' \
+		'f == 0 and errors == 0 and mismatches == 0 and round_trips > 0' \
+		'each one'"'"'s lateness measured' 'send_lag_us["count"]' 'rate_achieved * duration_s' \
+		'abs(f / b - 1) <= 0.01 and send_lag_us["p99"] <= send_lag_us["max"]' \
+		'heartbeat_s reported' 'heartbeat_s' "$sec" 'f == b'
+	;;
 sizes)
 	[[ $# -eq 2 ]] || usage
 	sdir=$(ls -d "$2"_* 2>/dev/null | head -n 1)
@@ -195,7 +220,7 @@ badargs)
 	bad=0
 	for p in $clients; do
 		[[ "$p" == 04_* ]] && continue	# no -q or -l: its own lesson
-		for a in "-q 0" "-l 7" "-l 2G" "-x -1" "-x 5 -r 100"; do
+		for a in "-q 0" "-l 7" "-l 2G" "-x -1" "-x 5 -r 100" "-H 0" "-H 1 -r 100"; do
 			# -p 1: a build that took the value connects to nothing
 			# shellcheck disable=SC2086
 			out=$(timeout 5 "$p" -p 1 -n 1 $a 2>"$TMP/err" </dev/null)
