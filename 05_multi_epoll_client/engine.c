@@ -11,7 +11,7 @@
  * connections in turn, as the original's first client did (200/s): open
  * loop.
  *
- * Four knobs change the traffic's shape (issue 20):
+ * Knobs that change the traffic's shape (issue 20):
  *   -q DEPTH  pipelining: DEPTH requests in flight per connection. The
  *      server echoes in order, so the replies are matched in order, each
  *      timed from its own request's send time (rate mode: its due time);
@@ -31,8 +31,12 @@
  *   -H SEC  heartbeats: every connection one request every SEC, the
  *      phases spread evenly (heartbeats_due()), each timed from its due
  *      time; how late each went out is send_lag_us (so is -r's).
- * At -q 1 -l 8 (no -x, no -H) the syscalls and the bytes are those of the
- * ping-pong.
+ *   --storm PCT@SEC  reconnect storm: SEC into the window PCT% of the
+ *      connections drop at once (RST) and reconnect, failures retried with
+ *      exponential backoff and jitter (storm_step()); storm_recovery_s is
+ *      the time until every one is back and answered.
+ * With none of these (-q 1 -l 8) the syscalls and the bytes are those of
+ * the ping-pong.
  *
  * A run, the main thread keeping the schedule (04 keeps it in its loop):
  *   1. ramp: each loop keeps at most RAMP_INFLIGHT non-blocking connects in
@@ -138,6 +142,8 @@ static struct {
 	uint32_t lifetime;	/* -x: round trips before a connection is replaced; 0 = never */
 	int rst;		/* -R: close (churn's and the end's) with an RST */
 	double heartbeat;	/* -H: every connection one request every this many s */
+	long storm_pct;		/* --storm PCT@SEC: drop PCT% at once (0 = never) ... */
+	double storm_at;	/* ... SEC into the window */
 } cfg = { .addr = C1M_ADDR, .port = C1M_PORT, .duration = 10, .interval = 5,
 	  .depth = 1, .size = FRAME_SIZE };
 
@@ -163,6 +169,7 @@ struct conn {
 	uint8_t bad;		/* reply `replied` differs from its request somewhere */
 	uint8_t watch_out;	/* EPOLLOUT is armed: a request is half written */
 	uint8_t fresh;		/* -x: it replaced one that had its round trips */
+	uint8_t storm;		/* --storm: reconnected, not yet answered */
 	uint8_t reply[FRAME_SIZE];	/* reply `replied`'s timestamp as read so far */
 };
 
@@ -185,6 +192,12 @@ struct loop {
 	long idle_cap, idle_head, idle_len;
 	uint64_t rate_sent;	/* rate mode: requests of the schedule sent */
 	int *slot_fd;		/* -H: each slot's connection (-1: none up) */
+	int storm_done;		/* --storm: this loop has dropped its share */
+	uint64_t *retry_at;	/* --storm: a slot's next connect attempt (0: none) */
+	uint8_t *tries;		/* --storm: failed attempts of a slot's reconnect */
+	long retrying;		/* slots with a retry_at */
+	uint64_t rng;		/* the backoff's jitter */
+	uint64_t last_back;	/* the last storm reconnect answered (main reads after join) */
 	long hb_slot;		/* -H: the next slot due, in round hb_round */
 	uint64_t hb_round;
 	uint64_t last_reply;
@@ -198,6 +211,8 @@ static atomic_int go;		/* 1 once the load phase starts */
 static atomic_int stopping;	/* send no more; drain what is in flight */
 static pthread_barrier_t drained;	/* every loop done draining: now close */
 static uint64_t go_ns;
+static atomic_int storm_go;	/* --storm: main says drop now */
+static uint64_t storm_ns;	/* when it said so */
 
 /* ---- a request's bytes ---- */
 
@@ -279,6 +294,8 @@ static void conn_close(struct loop *l, int fd, int lost)
 /* Open connection number k (its pattern's seed, its source address) into
  * slot `slot` of this loop's share. The connect's start time waits in the
  * slot's first sent[] entry: no request is in flight before it is up. */
+static void storm_retry(struct loop *l, uint32_t slot);
+
 static int conn_connect(struct loop *l, uint32_t slot, long k, int fresh)
 {
 	uint32_t nsrc = cfg.src_last - cfg.src_first + 1;
@@ -289,6 +306,10 @@ static int conn_connect(struct loop *l, uint32_t slot, long k, int fresh)
 	if (fd < 0 || fd >= l->cap) {
 		if (fd >= 0)
 			close(fd);
+		if (fresh == 2) {	/* a storm's reconnect: try again later */
+			storm_retry(l, slot);
+			return -1;
+		}
 		if (atomic_fetch_add(&l->m->failed, 1) == 0)
 			warnx_("loop %d: connect from %s:", l->id,
 			       inet_ntoa((struct in_addr){ htonl(src) }));
@@ -302,7 +323,8 @@ static int conn_connect(struct loop *l, uint32_t slot, long k, int fresh)
 	memset(&l->conns[fd], 0, sizeof(l->conns[fd]));
 	l->conns[fd].id = (uint32_t)k;
 	l->conns[fd].slot = slot;
-	l->conns[fd].fresh = (uint8_t)fresh;
+	l->conns[fd].fresh = (uint8_t)(fresh != 0);
+	l->conns[fd].storm = (uint8_t)(fresh == 2);
 	l->conns[fd].answered = (uint8_t)fresh;	/* no part of the first round */
 	l->conns[fd].state = C_CONNECTING;
 	l->sent[(uint64_t)slot * cfg.depth] = clock_ns();
@@ -346,6 +368,12 @@ static void on_connected(struct loop *l, int fd)
 	struct conn *c = &l->conns[fd];
 
 	l->inflight--;
+	if (net_connect_result(fd) < 0 && c->storm) {
+		c->state = C_FREE;
+		close(fd);
+		storm_retry(l, c->slot);
+		return;
+	}
 	if (net_connect_result(fd) < 0) {
 		if (atomic_fetch_add(&l->m->failed, 1) == 0)
 			warnx_("loop %d: connect:", l->id);
@@ -367,8 +395,9 @@ static void on_connected(struct loop *l, int fd)
 	if (cfg.rate > 0)
 		for (uint32_t i = 0; i < cfg.depth; i++)
 			idle_push(l, fd);
-	else if (c->fresh && !atomic_load_explicit(&stopping, memory_order_relaxed)) {
-		for (uint32_t i = 0; i < cfg.depth && i < cfg.lifetime; i++)
+	else if (c->fresh && cfg.heartbeat == 0 &&
+		 !atomic_load_explicit(&stopping, memory_order_relaxed)) {
+		for (uint32_t i = 0; i < cfg.depth && (!cfg.lifetime || i < cfg.lifetime); i++)
 			conn_issue(l, c, clock_ns());	/* a replacement starts at once */
 		conn_flush(l, fd);
 	}
@@ -476,6 +505,11 @@ static void on_reply(struct loop *l, struct conn *c, uint64_t now)
 	if (!c->answered) {
 		c->answered = 1;
 		atomic_fetch_sub_explicit(&l->m->awaiting_first, 1, memory_order_relaxed);
+	}
+	if (c->storm) {		/* back from the storm, and answered */
+		c->storm = 0;
+		atomic_fetch_add_explicit(&l->m->storm_back, 1, memory_order_relaxed);
+		l->last_back = now;
 	}
 	c->replied++;
 	c->got = 0;
@@ -667,6 +701,70 @@ static int64_t heartbeats_due(struct loop *l, uint64_t now)
 	}
 }
 
+/*
+ * --storm PCT@SEC: at main's word, drop PCT% of this loop's connections at
+ * once with an RST (slot g of -n is one if floor((g + 1) PCT / 100) >
+ * floor(g PCT / 100): evenly spread, floor(n PCT / 100) in all), and
+ * reconnect each at once. A reconnect that fails is tried again after an
+ * exponential backoff with jitter, as real clients do: 10 ms << tries,
+ * at most 1 s, times 0.5..1.5. Requests in flight on a dropped connection
+ * are abandoned (counted, not errors).
+ */
+static void storm_retry(struct loop *l, uint32_t slot)
+{
+	uint64_t base = 10000000ull << (l->tries[slot] < 7 ? l->tries[slot] : 7);
+	double jitter;
+
+	if (base > 1000000000ull)
+		base = 1000000000ull;
+	l->rng ^= l->rng << 13;		/* xorshift64 */
+	l->rng ^= l->rng >> 7;
+	l->rng ^= l->rng << 17;
+	jitter = 0.5 + (double)(l->rng >> 11) / (double)(1ull << 53);
+	if (l->tries[slot] < 255)
+		l->tries[slot]++;
+	if (!l->retry_at[slot])
+		l->retrying++;
+	l->retry_at[slot] = clock_ns() + (uint64_t)((double)base * jitter);
+	atomic_fetch_add_explicit(&l->m->storm_retries, 1, memory_order_relaxed);
+}
+
+static long storm_next_id(struct loop *l)
+{
+	return cfg.conns + l->id + (long)cfg.loops * l->reopens++;
+}
+
+static void storm_step(struct loop *l, uint64_t now)
+{
+	if (!l->storm_done && atomic_load_explicit(&storm_go, memory_order_acquire)) {
+		l->storm_done = 1;
+		for (int fd = 0; fd < l->cap; fd++) {
+			struct conn *c = &l->conns[fd];
+			uint64_t g = (uint64_t)l->first + c->slot;
+
+			if ((c->state != C_IDLE && c->state != C_BUSY) ||
+			    (g + 1) * (uint64_t)cfg.storm_pct / 100 == g * (uint64_t)cfg.storm_pct / 100)
+				continue;
+			atomic_fetch_add_explicit(&l->m->abandoned, (long)(c->issued - c->replied),
+						  memory_order_relaxed);
+			atomic_fetch_add_explicit(&l->m->storm_dropped, 1, memory_order_relaxed);
+			net_set_linger0(fd);
+			{
+				uint32_t slot = c->slot;
+
+				conn_close(l, fd, 0);
+				conn_connect(l, slot, storm_next_id(l), 2);
+			}
+		}
+	}
+	for (long j = 0; l->retrying && j < l->count; j++)
+		if (l->retry_at[j] && l->retry_at[j] <= now) {
+			l->retry_at[j] = 0;
+			l->retrying--;
+			conn_connect(l, (uint32_t)j, storm_next_id(l), 2);
+		}
+}
+
 static void ramp_step(struct loop *l, uint64_t *last_progress)
 {
 	long before = l->opened;
@@ -768,6 +866,11 @@ static void *loop_run(void *arg)
 
 			wait_ns = next < IDLE_WAIT_NS ? next : IDLE_WAIT_NS;
 		}
+		if (started && cfg.storm_pct && !atomic_load_explicit(&stopping, memory_order_relaxed)) {
+			storm_step(l, now);
+			if (l->retrying && wait_ns > 1000000)
+				wait_ns = 1000000;	/* retries are due to the ms */
+		}
 		meter_publish(l->m, now);
 	}
 	meter_publish(l->m, UINT64_MAX);	/* the last latencies */
@@ -791,10 +894,11 @@ static void *loop_run(void *arg)
  * design (opt_default); a '\n' in it starts an indented line.
  */
 struct opt {
-	char flag;
+	int flag;		/* a letter, or OPT_STORM &c. for a long-only option */
 	const char *arg;	/* NULL: a switch */
 	const char *help;
 };
+enum { OPT_STORM = 256 };	/* long-only options: a code past any letter */
 static const struct opt opts[] = {
 	{ 'a', "ADDR", "server address (default %s)" },
 	{ 'p', "PORT", "server port (default %s)" },
@@ -830,13 +934,22 @@ static const struct opt opts[] = {
 		     "\"barrier: ready ...\" on stderr and, load running, wait for a\n"
 		     "line \"go\" on stdin, then -W and -d. stdin closed before\n"
 		     "\"go\": stop, exit 1; closed later: stop as on SIGTERM" },
+	{ OPT_STORM, "PCT@SEC", "reconnect storm: SEC into the window, drop PCT%% of the\n"
+				"connections at once (RST) and reconnect them, retrying with\n"
+				"exponential backoff and jitter (PCT 1..100, SEC inside -d)" },
 	{ 'L', NULL, "print this client's limits as one JSON line, for run.sh" },
 	{ 'h', NULL, "this help" },
 };
 #define NOPTS	(sizeof(opts) / sizeof(opts[0]))
 
+/* A long-only option's name ("storm"), or NULL for a letter. */
+static const char *opt_name(int flag)
+{
+	return flag == OPT_STORM ? "storm" : NULL;
+}
+
 /* The values of an option's "%s"s (at most two), for this design. */
-static void opt_default(char flag, char *a, char *b, size_t len)
+static void opt_default(int flag, char *a, char *b, size_t len)
 {
 	*a = *b = '\0';
 	switch (flag) {
@@ -858,8 +971,10 @@ static const char *synopsis(void)
 	size_t n = (size_t)snprintf(buf, sizeof(buf), "usage: client");
 
 	for (size_t i = 0; i < NOPTS && n < sizeof(buf); i++)
-		n += (size_t)snprintf(buf + n, sizeof(buf) - n, opts[i].arg ? " [-%c %s]" : " [-%c]",
-				      opts[i].flag, opts[i].arg);
+		n += opt_name(opts[i].flag) ?
+			(size_t)snprintf(buf + n, sizeof(buf) - n, " [--%s %s]", opt_name(opts[i].flag), opts[i].arg) :
+			(size_t)snprintf(buf + n, sizeof(buf) - n, opts[i].arg ? " [-%c %s]" : " [-%c]",
+					 opts[i].flag, opts[i].arg);
 	return buf;
 }
 
@@ -870,8 +985,11 @@ static void usage(FILE *f)
 		char head[32], a[64], b[64], text[1024];
 		const char *line = text;
 
-		snprintf(head, sizeof(head), opts[i].arg ? "-%c %s" : "-%c", opts[i].flag,
-			 opts[i].arg);
+		if (opt_name(opts[i].flag))
+			snprintf(head, sizeof(head), "--%s %s", opt_name(opts[i].flag), opts[i].arg);
+		else
+			snprintf(head, sizeof(head), opts[i].arg ? "-%c %s" : "-%c", opts[i].flag,
+				 opts[i].arg);
 		opt_default(opts[i].flag, a, b, sizeof(a));
 		snprintf(text, sizeof(text), opts[i].help, a, b);
 		fprintf(f, strlen(head) < 10 ? "  %-10s" : "  %s\n            ", head);
@@ -897,7 +1015,9 @@ static const char *optstring(void)
 
 	buf[n++] = ':';
 	for (size_t i = 0; i < NOPTS; i++) {
-		buf[n++] = opts[i].flag;
+		if (opt_name(opts[i].flag))
+			continue;	/* long-only: longopts() */
+		buf[n++] = (char)opts[i].flag;
 		if (opts[i].arg)
 			buf[n++] = ':';
 	}
@@ -923,6 +1043,33 @@ static uint32_t arg_size(int opt, const char *val)
 	return (uint32_t)v;
 }
 
+/* getopt_long's table of the long-only options, from opts[]. */
+static const struct option *longopts(void)
+{
+	static struct option lo[NOPTS + 1];
+	size_t n = 0;
+
+	for (size_t i = 0; i < NOPTS; i++)
+		if (opt_name(opts[i].flag))
+			lo[n++] = (struct option){ opt_name(opts[i].flag), opts[i].arg ? required_argument :
+						   no_argument, NULL, opts[i].flag };
+	return lo;
+}
+
+/* --storm PCT@SEC: 1 <= PCT <= 100, SEC inside the window (checked later). */
+static void arg_storm(const char *val)
+{
+	char *end;
+
+	errno = 0;
+	cfg.storm_pct = strtol(val, &end, 10);
+	if (errno || end == val || *end != '@' || cfg.storm_pct < 1 || cfg.storm_pct > 100)
+		arg_usage_error("--storm: '%s' is not PCT@SEC with PCT in 1..100", val);
+	cfg.storm_at = strtod(end + 1, &end);
+	if (errno || *end || cfg.storm_at < 0 || cfg.storm_at != cfg.storm_at)
+		arg_usage_error("--storm: '%s' is not PCT@SEC with SEC a number of seconds", val);
+}
+
 static void parse(int argc, char **argv)
 {
 	const struct limits lim = { .design = D->design,
@@ -935,7 +1082,7 @@ static void parse(int argc, char **argv)
 	cfg.loops = D->loops;
 	cfg.rate = D->rate;
 	/* No arg_synopsis: a bad value is one line (-h shows the synopsis). */
-	while ((o = getopt(argc, argv, optstring())) != -1) {
+	while ((o = getopt_long(argc, argv, optstring(), longopts(), NULL)) != -1) {
 		switch (o) {
 		case 'a': arg_ipv4(o, optarg); cfg.addr = optarg; break;
 		case 'p': cfg.port = (int)arg_long(o, optarg, 1, 65535); break;
@@ -948,6 +1095,7 @@ static void parse(int argc, char **argv)
 		case 'l': cfg.size = arg_size(o, optarg); break;
 		case 'x': cfg.lifetime = (uint32_t)arg_long(o, optarg, 0, 1L << 30); break;
 		case 'R': cfg.rst = 1; break;
+		case OPT_STORM: arg_storm(optarg); break;
 		case 'H':
 			cfg.heartbeat = arg_seconds(o, optarg, 86400);
 			if (cfg.heartbeat < 1e-3)
@@ -962,8 +1110,14 @@ static void parse(int argc, char **argv)
 		case 'B': cfg.barrier = 1; break;
 		case 'L': limits_print(&lim);
 		case 'h': usage(stdout); exit(0);
-		case ':': arg_usage_error("-%c needs a value", optopt);
-		default: arg_usage_error("unknown option -%c", optopt);
+		case ':':
+			if (optopt == OPT_STORM)
+				arg_usage_error("--storm needs a value");
+			arg_usage_error("-%c needs a value", optopt);
+		default:
+			if (optopt)
+				arg_usage_error("unknown option -%c", optopt);
+			arg_usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
@@ -974,6 +1128,9 @@ static void parse(int argc, char **argv)
 		arg_usage_error("-i: must be at least 0.1 s");
 	if (cfg.lifetime && (cfg.rate > 0 || cfg.heartbeat > 0))
 		arg_usage_error("-x: churn runs in closed loop only, not with -r or -H");
+	if (cfg.storm_pct && cfg.storm_at >= cfg.duration)
+		arg_usage_error("--storm %ld@%g: second %g is outside the %g s window (-d)",
+				cfg.storm_pct, cfg.storm_at, cfg.storm_at, cfg.duration);
 	if (cfg.heartbeat > 0 && cfg.rate > 0)
 		arg_usage_error("-H: heartbeats and -r together are not supported yet");
 	if (D->max_loops && cfg.loops > D->max_loops)
@@ -1188,6 +1345,12 @@ static void measure(void)
 			warnx_("every connection is gone; stopping");
 			break;
 		}
+		if (cfg.storm_pct && !atomic_load(&storm_go) && (now - start) / 1e9 >= cfg.storm_at) {
+			storm_ns = now;
+			atomic_store_explicit(&storm_go, 1, memory_order_release);
+			fprintf(stderr, "%s: storm: dropping %ld%% of the connections\n", prog_name,
+				cfg.storm_pct);
+		}
 		meter_tick(meters, cfg.loops, now);
 		left = cfg.duration - (now - start) / 1e9;
 		nap(left < 0.05 ? left : 0.05);	/* close on time, not up to 50 ms late */
@@ -1218,7 +1381,11 @@ static void start_loops(void)
 		l->slot_fd = cfg.heartbeat > 0 ? malloc((size_t)l->count * sizeof(*l->slot_fd)) : NULL;
 		for (long j = 0; l->slot_fd && j < l->count; j++)
 			l->slot_fd[j] = -1;
-		if (!l->conns || !l->sent || (cfg.rate > 0 && !l->idle) ||
+		l->retry_at = cfg.storm_pct ? calloc((size_t)l->count + 1, sizeof(*l->retry_at)) : NULL;
+		l->tries = cfg.storm_pct ? calloc((size_t)l->count + 1, 1) : NULL;
+		l->rng = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1);
+		if ((cfg.storm_pct && (!l->retry_at || !l->tries)) ||
+		    !l->conns || !l->sent || (cfg.rate > 0 && !l->idle) ||
 		    (cfg.heartbeat > 0 && !l->slot_fd))
 			die("calloc %ld connections:", l->cap);
 		if ((errno = pthread_create(&l->thread, NULL, loop_run, l)))
@@ -1272,5 +1439,16 @@ void client_main(const struct client_design *d, int argc, char **argv)
 	run.msg_bytes = cfg.size;
 	run.lifetime = cfg.lifetime;
 	run.heartbeat = cfg.heartbeat;
+	run.storm_pct = cfg.storm_pct;
+	run.storm_at = cfg.storm_at;
+	run.storm_recovery_s = NAN;
+	if (cfg.storm_pct && atomic_load(&storm_go)) {
+		uint64_t back = 0;
+
+		for (int i = 0; i < cfg.loops; i++)
+			back = loops[i].last_back > back ? loops[i].last_back : back;
+		if (meter_sum(meters, cfg.loops, storm_back) == meter_sum(meters, cfg.loops, storm_dropped))
+			run.storm_recovery_s = back > storm_ns ? (back - storm_ns) / 1e9 : 0;
+	}
 	meter_report(meters, cfg.loops, &run);
 }

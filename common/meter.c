@@ -218,7 +218,8 @@ void meter_report(struct meter *m, int n, const struct meter_run *r)
 	long lost = meter_sum(m, n, lost), mism = meter_sum(m, n, mismatches);
 	uint64_t sent = (uint64_t)meter_sum(m, n, requests);
 	uint64_t replies = (uint64_t)meter_sum(m, n, round_trips);
-	long errors = failed + lost + (long)(sent - replies);
+	long abandoned = meter_sum(m, n, abandoned);
+	long errors = failed + lost + (long)(sent - replies) - abandoned;
 	double rps = win_s > 0 ? win.round_trips / win_s : 0;
 	double cpu_us = (win.user + win.sys) * 1e6;
 	struct hist all, conn_lat, lag;
@@ -249,7 +250,8 @@ void meter_report(struct meter *m, int n, const struct meter_run *r)
 	json_u64(&j, "round_trips", win.round_trips);
 	json_u64(&j, "requests_sent", sent);	/* these three: the whole run */
 	json_u64(&j, "replies", replies);
-	json_u64(&j, "unanswered", sent - replies);
+	json_u64(&j, "unanswered", sent - replies - (uint64_t)abandoned);
+	json_i64(&j, "abandoned", abandoned);	/* in flight on connections the client dropped */
 	json_num(&j, "rps", rps);
 	json_num(&j, "rate_target", r->rate);
 	json_num(&j, "rate_achieved", win_s > 0 ? win.requests / win_s : 0);
@@ -275,6 +277,12 @@ void meter_report(struct meter *m, int n, const struct meter_run *r)
 	json_end(&j);
 	json_num(&j, "client_cpu_per_1k_conns", win_s > 0 && conns > 0 ?
 		 (win.user + win.sys) / win_s / conns * 1000 : 0);	/* cores */
+	json_i64(&j, "storm_pct", r->storm_pct);	/* --storm PCT@SEC */
+	json_num(&j, "storm_at_s", r->storm_at);
+	json_i64(&j, "storm_dropped", meter_sum(m, n, storm_dropped));
+	json_i64(&j, "storm_back", meter_sum(m, n, storm_back));
+	json_i64(&j, "storm_retries", meter_sum(m, n, storm_retries));
+	json_num(&j, "storm_recovery_s", r->storm_recovery_s);
 	json_obj(&j, "connect_lat_us");		/* every connect of the run: ramp and churn */
 	json_u64(&j, "count", conn_lat.count);
 	json_num(&j, "p50", hist_quantile(&conn_lat, 0.50) / 1e3);

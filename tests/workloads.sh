@@ -17,10 +17,14 @@
 #   heartbeat     -H 0.5 on 100 connections against known_server's D: the
 #                 request rate is N / SEC within 1%, p50 within 1% of D, no
 #                 heartbeat dropped, the lateness of each one measured
+#   storm         --storm 10@1 on 200 connections against 06: 20 dropped with
+#                 an RST (the server counts 20 resets), all 20 back and
+#                 answered, the server accepted 220, nothing unanswered
 #   sizes NN      NN's server echoes 64 KB and 1 MiB messages through the
 #                 client (short writes and all), every byte checked
 #                 (SERVER_ARGS passes on to the server, as in tests/pair.sh)
-#   badargs       -q 0, -l 7, -l 2G, -x -1, -x with -r, -H 0: one line on stderr, nothing on stdout,
+#   badargs       -q 0, -l 7, -l 2G, -x -1, -x with -r, -H 0, --storm 150@2,
+#                 a storm outside the window: one line on stderr, nothing on stdout,
 #                 exit 2, for every client (but 04's, which has neither)
 #   interface     every client's -L "design" is its directory; every
 #                 client's -h synopsis lists the same options, -q and -l
@@ -41,7 +45,7 @@
 source "$(dirname "$0")/lib.sh"
 
 usage() {
-	echo "usage: tests/workloads.sh pipeline|default|flip|churn|heartbeat|sizes NN|badargs|interface|consts" >&2
+	echo "usage: tests/workloads.sh pipeline|default|flip|churn|heartbeat|storm|sizes NN|badargs|interface|consts" >&2
 	exit 2
 }
 [[ $# -ge 1 ]] || usage
@@ -198,6 +202,21 @@ heartbeat)
 		'abs(f / b - 1) <= 0.01 and send_lag_us["p99"] <= send_lag_us["max"]' \
 		'heartbeat_s reported' 'heartbeat_s' "$sec" 'f == b'
 	;;
+storm)
+	server_start 06_multi_epoll_server
+	run_client -n 200 --storm 10@1 -d 2
+	server_stop
+	[[ $CRC -eq 0 ]] || fail "client exited $CRC"
+	checks \
+		'10% dropped' 'storm_dropped' '20' 'f == b' \
+		'every dropped one back and answered' 'storm_back' 'storm_dropped' \
+		'f == b and storm_recovery_s is not None and 0 < storm_recovery_s < 2' \
+		'the server saw an RST for each' 'srv["resets"]' 'storm_dropped' 'f == b' \
+		'the server accepted the ramp and the reconnects' 'srv["accepted"]' 'conns + storm_back' 'f == b' \
+		'every connect timed' 'connect_lat_us["count"]' 'conns + storm_back' 'f == b' \
+		'nothing unanswered but what the storm cut off' 'requests_sent' 'replies + abandoned' \
+		'f == b and unanswered == 0 and errors == 0 and mismatches == 0'
+	;;
 sizes)
 	[[ $# -eq 2 ]] || usage
 	sdir=$(ls -d "$2"_* 2>/dev/null | head -n 1)
@@ -220,14 +239,15 @@ badargs)
 	bad=0
 	for p in $clients; do
 		[[ "$p" == 04_* ]] && continue	# no -q or -l: its own lesson
-		for a in "-q 0" "-l 7" "-l 2G" "-x -1" "-x 5 -r 100" "-H 0" "-H 1 -r 100"; do
+		for a in "-q 0" "-l 7" "-l 2G" "-x -1" "-x 5 -r 100" "-H 0" "-H 1 -r 100" "--storm 150@2" "--storm 10@5 -d 3"; do
 			# -p 1: a build that took the value connects to nothing
 			# shellcheck disable=SC2086
 			out=$(timeout 5 "$p" -p 1 -n 1 $a 2>"$TMP/err" </dev/null)
 			rc=$?
 			lines=$(wc -l <"$TMP/err")
-			if [[ $rc -ne 2 || -n "$out" || $lines -ne 1 ]] || ! grep -q -- "-${a:1:1}:" "$TMP/err"; then
-				echo "FAIL $p $a: exit $rc (want 2), $lines stderr lines (want 1 naming -${a:1:1}), stdout '$out'"
+			flag=${a%% *}
+			if [[ $rc -ne 2 || -n "$out" || $lines -ne 1 ]] || ! grep -q -- ": $flag" "$TMP/err"; then
+				echo "FAIL $p $a: exit $rc (want 2), $lines stderr lines (want 1 naming $flag), stdout '$out'"
 				cat "$TMP/err"
 				bad=$((bad + 1))
 			else
