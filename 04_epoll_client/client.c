@@ -203,6 +203,7 @@ static int conn_open(struct loop *l)
 		die("epoll_ctl:");
 	memset(&l->conns[fd], 0, sizeof(l->conns[fd]));
 	l->conns[fd].state = C_CONNECTING;
+	l->conns[fd].sent = clock_ns();	/* the connect's start, until a request's */
 	l->inflight++;
 	return 0;
 }
@@ -240,6 +241,7 @@ static void on_connected(struct loop *l, int fd)
 	}
 	epoll_ctl(l->ep, EPOLL_CTL_MOD, fd, &ev);
 	l->conns[fd].state = C_IDLE;
+	hist_record(&l->m->connect, clock_ns() - l->conns[fd].sent);	/* connect_lat_us */
 	atomic_fetch_add_explicit(&l->m->connected, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&l->m->live, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&l->m->awaiting_first, 1, memory_order_relaxed);

@@ -27,7 +27,8 @@
  *      its slot, so -n stay open; -x 1 is neper's tcp_crr. Every connect,
  *      the ramp's too, is timed from connect() to writable into its own
  *      histogram (connect_lat_us), and the stop waits for the connects in
- *      flight, so the server's accepts equal the connects counted.
+ *      flight, so the server's accepts equal the connects counted. A
+ *      connection the server closes is replaced too (it costs only itself).
  *   -H SEC  heartbeats: every connection one request every SEC, the
  *      phases spread evenly (heartbeats_due()), each timed from its due
  *      time; how late each went out is send_lag_us (so is -r's).
@@ -291,6 +292,22 @@ static void conn_close(struct loop *l, int fd, int lost)
 	close(fd);
 }
 
+/*
+ * The server closed it, or it failed: counted in lost. Under churn (-x) a
+ * replacement opens in its slot, so a peer that closes mid-message costs
+ * that connection only and -n stay open (conns_open_at_end).
+ */
+static int conn_connect(struct loop *l, uint32_t slot, long k, int fresh);
+
+static void conn_lost(struct loop *l, int fd)
+{
+	uint32_t slot = l->conns[fd].slot;
+
+	conn_close(l, fd, 1);
+	if (cfg.lifetime)	/* at the stop too: the drain waits for its connect */
+		conn_connect(l, slot, cfg.conns + l->id + (long)cfg.loops * l->reopens++, 1);
+}
+
 /* Open connection number k (its pattern's seed, its source address) into
  * slot `slot` of this loop's share. The connect's start time waits in the
  * slot's first sent[] entry: no request is in flight before it is up. */
@@ -467,7 +484,7 @@ static int conn_flush(struct loop *l, int fd)
 			}
 			return 0;
 		} else {
-			conn_close(l, fd, 1);
+			conn_lost(l, fd);
 			return -1;
 		}
 	}
@@ -579,12 +596,12 @@ static void on_readable(struct loop *l, int fd)
 		if (n > 0)
 			atomic_fetch_add_explicit(&l->m->mismatches, 1, memory_order_relaxed);
 		else if (n == 0 || (errno != EAGAIN && errno != EINTR))
-			conn_close(l, fd, 1);
+			conn_lost(l, fd);
 		return;
 	}
 	n = recv(fd, l->buf, owed < sizeof(l->buf) ? owed : sizeof(l->buf), 0);
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-		conn_close(l, fd, 1);
+		conn_lost(l, fd);
 		return;
 	}
 	if (n < 0)
@@ -601,7 +618,8 @@ static void on_readable(struct loop *l, int fd)
 	if (cfg.heartbeat > 0)
 		return;		/* the schedule sends the next */
 	if (cfg.lifetime && c->replied == cfg.lifetime) {
-		conn_churn(l, fd);
+		if (!atomic_load_explicit(&stopping, memory_order_relaxed))
+			conn_churn(l, fd);	/* at the stop it stays open, done */
 		return;
 	}
 	if (atomic_load_explicit(&stopping, memory_order_relaxed))

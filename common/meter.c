@@ -266,6 +266,7 @@ void meter_report(struct meter *m, int n, const struct meter_run *r)
 	json_i64(&j, "lifetime", r->lifetime);		/* -x */
 	json_i64(&j, "churned", meter_sum(m, n, churned));	/* these two: the whole run */
 	json_i64(&j, "reconnects", meter_sum(m, n, reopened));
+	json_i64(&j, "conns_open_at_end", meter_sum(m, n, live));	/* after the drain */
 	json_num(&j, "conns_opened_per_s", win_s > 0 ? win.reopened / win_s : 0);
 	json_i64(&j, "time_wait", win_tw);
 	json_num(&j, "heartbeat_s", r->heartbeat);	/* -H */

@@ -17,6 +17,10 @@
 #   heartbeat     -H 0.5 on 100 connections against known_server's D: the
 #                 request rate is N / SEC within 1%, p50 within 1% of D, no
 #                 heartbeat dropped, the lateness of each one measured
+#   churn-cut     under -x 5, a peer that closes every 7th connection after
+#                 20 bytes of a 64-byte request: each costs that connection
+#                 only (lost, its one request unanswered, a replacement
+#                 opened); no mismatch, the others keep churning
 #   storm         --storm 10@1 on 200 connections against 06: 20 dropped with
 #                 an RST (the server counts 20 resets), all 20 back and
 #                 answered, the server accepted 220, nothing unanswered
@@ -45,7 +49,7 @@
 source "$(dirname "$0")/lib.sh"
 
 usage() {
-	echo "usage: tests/workloads.sh pipeline|default|flip|churn|heartbeat|storm|sizes NN|badargs|interface|consts" >&2
+	echo "usage: tests/workloads.sh pipeline|default|flip|churn|churn-cut|heartbeat|storm|sizes NN|badargs|interface|consts" >&2
 	exit 2
 }
 [[ $# -ge 1 ]] || usage
@@ -177,8 +181,59 @@ churn)
 			"-x $x: a close per $x replies (give or take the 50 still open)" 'churned * '"$x" 'replies' \
 			"b - 50 * $x < f <= b" \
 			"-x $x: connections opened a second = rps / $x within 5%" 'conns_opened_per_s' "rps / $x" \
-			'abs(f / b - 1) <= 0.05'
+			'abs(f / b - 1) <= 0.05' \
+			"-x $x: each close replaced, -n open at the end" 'reconnects' 'churned' \
+			'f == b and conns_open_at_end == conns_target'
 	done
+	;;
+churn-cut)
+	# An echo server (Python, threads) that cuts every 7th connection it
+	# accepts after 20 bytes, mid-request, and at SIGTERM writes how many
+	# it cut, as JSON, like the c1m servers.
+	python3 -c '
+import json, signal, socket, sys, threading
+ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", 0)); ls.listen(1024)
+print("cutter: listening on 127.0.0.1:%d" % ls.getsockname()[1], file=sys.stderr, flush=True)
+st = {"accepted": 0, "cut": 0}; mu = threading.Lock()
+def serve(c, cut):
+    got = 0
+    try:
+        while True:
+            b = c.recv(20 - got if cut else 65536)
+            if not b: break
+            got += len(b)
+            if cut and got >= 20:
+                with mu: st["cut"] += 1
+                break
+            c.sendall(b)
+    except OSError: pass
+    c.close()
+def stop(*_):
+    print(json.dumps(st), flush=True); sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+while True:
+    c, _ = ls.accept(); c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    with mu: st["accepted"] += 1; k = st["accepted"]
+    threading.Thread(target=serve, args=(c, k % 7 == 0), daemon=True).start()
+' >"$TMP/server.out" 2>"$TMP/server.err" &
+	SERVER_PID=$! SERVER_OUT=$TMP/server.out
+	for _ in $(seq 1 100); do
+		SERVER_PORT=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$TMP/server.err")
+		[[ -n "$SERVER_PORT" ]] && break
+		sleep 0.05
+	done
+	[[ -n "$SERVER_PORT" ]] || fail "the cutting server did not start"
+	run_client -n 20 -x 5 -l 64 -d 1
+	server_stop
+	[[ $CRC -eq 1 ]] || fail "client exited $CRC, want 1 (connections were lost)"
+	checks \
+		'every cut seen as one lost connection' 'lost' 'srv["cut"]' 'f == b and f > 0' \
+		'each lost one cost only its request in flight' 'unanswered' 'lost' \
+		'f == b and errors == lost + unanswered and connect_errors == 0 and mismatches == 0' \
+		'every connect counted at both ends' 'conns + reconnects' 'srv["accepted"]' 'f == b' \
+		'each close (churned or lost) replaced' 'reconnects' 'churned + lost' \
+		'f == b and churned > lost and conns_open_at_end == conns_target'
 	;;
 heartbeat)
 	[[ -z "${SAN:-}" ]] || { echo "skip: a sanitizer build is too slow for timing to 1%"; exit 77; }
