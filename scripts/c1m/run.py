@@ -15,7 +15,7 @@ import tempfile
 import time
 from types import SimpleNamespace
 
-from . import cli, designs, hosts, kernel, plan, proc, record
+from . import cli, designs, hosts, kernel, plan, proc, record, workload
 from .fmt import fmt_int as num
 from .model import C1M_PORT, Facts, UsageError
 from .pair import Pair
@@ -60,8 +60,10 @@ class Run:
         self.nn, self.asked = nn, asked
         self.build = self.opts.build if build is None else build
         self.facts = Facts(nn=nn, asked=asked)
-        for k, v in (tags or {}).items():  # compare's set_id, round, rounds, reference
+        for k, v in (tags or {}).items():  # compare's set_id, round, rounds, reference, workload
             setattr(self.facts, k, v)
+        if self.facts.workload is None:
+            self.facts.workload = self.opts.workloads[0] if self.opts.workloads else workload.PINGPONG
         self.cleanup = proc.Cleanup()
         self.lim = None
         self.sizing = None
@@ -231,7 +233,8 @@ class Run:
         duration, warmup = plan.window_for(f.conns, o.duration)
         hosts.run_clients(s.hosts_plan, conns=f.conns, addr=o.addr,
                           port=pair.port_used if pair.port_used is not None else o.port,
-                          duration=duration, warmup=warmup, interval=o.interval, extra_c=o.extra_c,
+                          duration=duration, warmup=warmup, interval=o.interval,
+                          extra_c=list(f.workload.args) + list(o.extra_c),
                           client_dir=f.client_dir, server_pid=f.server_pid, logdir=self.logdir,
                           cleanup=self.cleanup, dry_run=o.dry_run, facts=f)
 
@@ -246,6 +249,9 @@ class Run:
         rc = 0 if self.summary.get("status") == "ok" else 1
         print(flush=True)
         print(record.table([self.summary]), flush=True)
+        wl_line = record.workload_line(self.summary)
+        if wl_line:
+            print(wl_line, flush=True)
         win = os.path.join(o.perf_dir or "", "window", "window")
         if o.perf_dir and os.path.isfile(win) and os.path.getsize(win) > 0:
             from . import perf

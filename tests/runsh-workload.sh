@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# tests/runsh-workload.sh CASE - ./run.sh --workload as a user meets it:
+#
+#   run SHAPE     ./run.sh 06 --quick --workload SHAPE (pipeline:4, size:4096,
+#                 churn:1): the run passes; the client was given the shape's
+#                 flags; the result validates and names the workload and its
+#                 parameters; the client's figures for that shape are in it
+#                 (depth 4 / 4096-byte messages and bytes/s both ways /
+#                 connections opened a second and connect p99); the table has a
+#                 workload column naming it; nothing is left behind
+#   compare-plan  ./run.sh compare --workload pipeline:4 --dry-run: the plan
+#                 names the workload; every planned client gets -q 4; the bare
+#                 pair (which only ping-pongs) is no reference; nothing written
+#
+# Results go to a temporary RESULTS_DIR, the tuning state to a temporary
+# C1M_TUNE_STATE (as tests/runsh.sh does).
+source "$(dirname "$0")/lib.sh"
+export RESULTS_DIR=$TMP/results C1M_TUNE_STATE=/tmp/c1m-tune-wl-test.$$
+wl_cleanup() {
+	if [[ -s "$C1M_TUNE_STATE" ]]; then
+		echo "restoring settings a run left changed:"
+		scripts/tune.sh --undo
+	fi
+	rm -f "$C1M_TUNE_STATE"
+	cleanup
+}
+trap wl_cleanup EXIT
+
+case_run() {
+	local shape=$1 rc files file
+	./run.sh 06 --quick -p 0 --workload "$shape" >"$TMP/out" 2>&1
+	rc=$?
+	cat "$TMP/out"
+	[[ $rc -eq 0 ]] || fail "./run.sh 06 --quick --workload $shape exited $rc"
+	files=("$RESULTS_DIR"/06-*.json)
+	[[ ${#files[@]} -eq 1 && -f "${files[0]}" ]] || fail "want one $RESULTS_DIR/06-*.json, have: ${files[*]}"
+	file=${files[0]}
+	python3 - "$file" "$shape" <<-'EOF' || fail "result file $file"
+	import json, sys
+	sys.path.insert(0, "scripts")
+	from c1m import schema
+	r = json.load(open(sys.argv[1]))
+	shape = sys.argv[2]
+	schema.validate(r)
+	s, c = r["summary"], r["client"]
+	assert s["status"] == "ok" and c["errors"] == 0 and c["mismatches"] == 0, s
+	assert s["workload"] == shape, s["workload"]
+	args = r["argv"]["clients"][0]
+	if shape == "pipeline:4":
+	    assert s["workload_params"] == {"depth": 4}, s["workload_params"]
+	    assert args[-2:] == ["-q", "4"], args
+	    assert c["depth"] == 4 and s["depth"] == 4, (c["depth"], s["depth"])
+	    # 4 in flight on each connection: more requests answered than round
+	    # trips could be with one (a closed loop sends each after a reply).
+	    assert c["requests_sent"] >= 4 * c["conns"], c
+	elif shape == "size:4096":
+	    assert s["workload_params"] == {"bytes": 4096}, s["workload_params"]
+	    assert args[-2:] == ["-l", "4096"], args
+	    assert c["msg_bytes"] == 4096 and s["msg_bytes"] == 4096, c["msg_bytes"]
+	    assert s["tx_bytes_per_s"] == c["tx_bytes_per_s"] > 4096 * s["rps"] * 0.9, s
+	    assert s["rx_bytes_per_s"] == c["rx_bytes_per_s"] > 0, s
+	elif shape == "churn:1":
+	    assert s["workload_params"] == {"lifetime": 1, "close": "fin"}, s["workload_params"]
+	    assert args[-2:] == ["-x", "1"], args
+	    assert c["lifetime"] == 1 and c["churned"] > 0, c
+	    assert s["conns_opened_per_s"] == c["conns_opened_per_s"] > 0, s
+	    assert s["connect_p99_us"] == c["connect_lat_us"]["p99"] > 0, s
+	    # A connection a request: about as many opened a second as round trips.
+	    assert 0.8 < s["conns_opened_per_s"] / s["rps"] < 1.25, (s["conns_opened_per_s"], s["rps"])
+	else:
+	    raise SystemExit("no assertions for " + shape)
+	print("result file ok:", s["workload"], s["workload_params"])
+	EOF
+	grep -Eq "^06_multi_epoll_server +${shape//./\\.} +200 " "$TMP/out" ||
+		fail "no table row naming the workload $shape"
+	grep -q "^$shape: " "$TMP/out" || fail "no line of the workload's figures"
+	[[ ! -e "$C1M_TUNE_STATE" ]] || fail "tune state left behind"
+	for key in server_pid client_pid; do
+		pid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["run"][sys.argv[2]])' "$file" "$key")
+		! kill -0 "$pid" 2>/dev/null || fail "$key $pid still running after run.sh"
+	done
+	echo pass
+}
+
+case_compare_plan() {
+	local rc n
+	./run.sh compare --workload pipeline:4 --dry-run --no-build -p 0 >"$TMP/out" 2>&1
+	rc=$?
+	sed -n '1,/^compare: 1\//p' "$TMP/out"
+	[[ $rc -eq 0 ]] || { tail -n 5 "$TMP/out"; fail "compare --workload pipeline:4 --dry-run exited $rc"; }
+	grep -q '^  workloads: pipeline:4: each runs this plan, one table each (client pipeline:4: -q 4)' "$TMP/out" ||
+		fail "the plan does not name the workload"
+	n=$(grep -c '^compare: [0-9]*/[0-9]* .* pipeline:4 at [0-9,]* connections' "$TMP/out")
+	[[ $n -gt 0 ]] || fail "no planned run names pipeline:4"
+	[[ $(grep -c '^client: .*/client .* -q 4$' "$TMP/out") -eq $n ]] ||
+		fail "not every one of the $n planned clients gets -q 4: $(grep '^client: ' "$TMP/out" | head -3)"
+	! grep -q '^compare: reference baseline_pair\|: scripts/baseline_pair (' "$TMP/out" ||
+		fail "the bare pair (ping-pong only) is planned as a reference for pipeline:4"
+	grep -q 'reference at .*06_multi_epoll_server (baseline_pair only ping-pongs)' "$TMP/out" ||
+		fail "06 is not the reference, or the plan does not say why"
+	[[ ! -d "$RESULTS_DIR" ]] || [[ -z "$(ls -A "$RESULTS_DIR")" ]] || fail "a dry run wrote $(ls "$RESULTS_DIR")"
+	echo pass
+}
+
+case "${1:-}" in
+run) case_run "${2:?shape}" ;;
+compare-plan) case_compare_plan ;;
+*) echo "usage: tests/runsh-workload.sh run SHAPE|compare-plan" >&2; exit 2 ;;
+esac
