@@ -118,8 +118,10 @@ class Cli(unittest.TestCase):
     def test_one_line_exit_2(self):
         for w in ("pipeline:0", "size:7", "storm:150@2", "storm:10@20", "nope"):
             with self.subTest(w=w):
-                p = subprocess.run([os.path.join(ROOT, "run.sh"), "06", "--no-build",
-                                    "--workload", w], capture_output=True, text=True, cwd=ROOT)
+                # --dry-run --quick: should the check break, nothing is run or changed.
+                p = subprocess.run([os.path.join(ROOT, "run.sh"), "06", "--no-build", "--dry-run",
+                                    "--quick", "--workload", w], capture_output=True, text=True,
+                                   cwd=ROOT, timeout=30)
                 self.assertEqual(p.returncode, 2)
                 self.assertEqual(p.stdout, "")
                 self.assertEqual(len(p.stderr.splitlines()), 1, p.stderr)
