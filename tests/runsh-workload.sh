@@ -8,9 +8,11 @@
 #                 (depth 4 / 4096-byte messages and bytes/s both ways /
 #                 connections opened a second and connect p99); the table has a
 #                 workload column naming it; nothing is left behind
-#   compare-plan  ./run.sh compare --workload pipeline:4 --dry-run: the plan
-#                 names the workload; every planned client gets -q 4; the bare
-#                 pair (which only ping-pongs) is no reference; nothing written
+#   compare-plan  ./run.sh compare --workload 'pingpong;pipeline:4' --dry-run:
+#                 the plan names both; each runs the whole plan; every
+#                 pipeline:4 client gets -q 4 and no pingpong one does; the bare
+#                 pair (which only ping-pongs) is measured only for pingpong, 06
+#                 is pipeline:4's reference; nothing written
 #
 # Results go to a temporary RESULTS_DIR, the tuning state to a temporary
 # C1M_TUNE_STATE (as tests/runsh.sh does).
@@ -83,21 +85,37 @@ case_run() {
 }
 
 case_compare_plan() {
-	local rc n
-	./run.sh compare --workload pipeline:4 --dry-run --no-build -p 0 >"$TMP/out" 2>&1
+	local rc
+	./run.sh compare --workload 'pingpong;pipeline:4' --dry-run --no-build -p 0 >"$TMP/out" 2>&1
 	rc=$?
 	sed -n '1,/^compare: 1\//p' "$TMP/out"
-	[[ $rc -eq 0 ]] || { tail -n 5 "$TMP/out"; fail "compare --workload pipeline:4 --dry-run exited $rc"; }
-	grep -q '^  workloads: pipeline:4: each runs this plan, one table each (client pipeline:4: -q 4)' "$TMP/out" ||
-		fail "the plan does not name the workload"
-	n=$(grep -c '^compare: [0-9]*/[0-9]* .* pipeline:4 at [0-9,]* connections' "$TMP/out")
-	[[ $n -gt 0 ]] || fail "no planned run names pipeline:4"
-	[[ $(grep -c '^client: .*/client .* -q 4$' "$TMP/out") -eq $n ]] ||
-		fail "not every one of the $n planned clients gets -q 4: $(grep '^client: ' "$TMP/out" | head -3)"
-	! grep -q '^compare: reference baseline_pair\|: scripts/baseline_pair (' "$TMP/out" ||
-		fail "the bare pair (ping-pong only) is planned as a reference for pipeline:4"
+	[[ $rc -eq 0 ]] || { tail -n 5 "$TMP/out"; fail "compare --workload 'pingpong;pipeline:4' --dry-run exited $rc"; }
+	grep -q '^  workloads: pingpong, pipeline:4: each runs this plan, one table each (client pingpong: as it is; pipeline:4: -q 4)' "$TMP/out" ||
+		fail "the plan does not name the workloads"
 	grep -q 'reference at .*06_multi_epoll_server (baseline_pair only ping-pongs)' "$TMP/out" ||
-		fail "06 is not the reference, or the plan does not say why"
+		fail "06 is not pipeline:4's reference, or the plan does not say why"
+	# Each planned run's client: -q 4 exactly for pipeline:4's; the bare
+	# pair measured only before ping-pong runs.
+	python3 - "$TMP/out" <<-'EOF' || fail "the planned runs"
+	import re, sys
+	runs, wl, base = {"pingpong": 0, "pipeline:4": 0}, None, False
+	for line in open(sys.argv[1]):
+	    m = re.match(r"compare: \d+/\d+ \S+ (pingpong|pipeline:4) at ", line)
+	    if m:
+	        wl = m.group(1)
+	        assert not (base and wl != "pingpong"), "the bare pair measured before a " + wl + " run"
+	        base = False
+	    elif line.startswith("compare: reference baseline_pair"):
+	        base = True
+	    elif line.startswith("client: "):
+	        assert wl, "a client line before any run: " + line
+	        q4 = line.rstrip().endswith(" -q 4")
+	        assert q4 == (wl == "pipeline:4"), wl + ": " + line
+	        runs[wl] += 1
+	        wl = None
+	assert runs["pingpong"] == runs["pipeline:4"] > 0, runs
+	print("planned client runs:", runs)
+	EOF
 	[[ ! -d "$RESULTS_DIR" ]] || [[ -z "$(ls -A "$RESULTS_DIR")" ]] || fail "a dry run wrote $(ls "$RESULTS_DIR")"
 	echo pass
 }
