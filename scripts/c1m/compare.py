@@ -417,6 +417,7 @@ class CompareSet:
     workloads: list = field(default_factory=list)  # [workload.Workload], each runs the plan
     refs: dict = field(default_factory=dict)      # workload name -> count -> (reference, why)
     rows: dict = field(default_factory=dict)      # workload name -> count -> name -> [entry per round]
+    skip: dict = field(default_factory=dict)      # workload name -> {nn: why}: its client cannot
     done: int = 0                   # runs started so far (the i of "i/N")
     summaries: list = field(default_factory=list)
     failed: list = field(default_factory=list)    # design runs that did not pass
@@ -424,7 +425,12 @@ class CompareSet:
 
     @property
     def n_runs(self):
-        return self.rounds * len(self.runs) * len(self.workloads)
+        return self.rounds * sum(len(self.wl_runs(w)) for w in self.workloads)
+
+    def wl_runs(self, w):
+        """The plan's runs for workload w: those whose client can run it."""
+        skip = self.skip.get(w.name, {})
+        return [(nn, c) for nn, c in self.runs if nn not in skip]
 
 
 def main(opts, env):
@@ -451,13 +457,17 @@ def main(opts, env):
         cs.refs[w.name], more = references(cs.runs, cs.ref_asked, cs.caps, cs.bcap, w.shape)
         extra += [r for r in more if r not in extra]
     cs.runs += extra
+    takes = getattr(env, "takes", None)
+    for w in cs.workloads:
+        if w.args and takes:
+            cs.skip[w.name] = {nn: why for nn in cs.caps for why in [takes(nn, w)] if why}
     for w in cs.workloads:
         rows = cs.rows[w.name] = {}
         for c, (name, _) in cs.refs[w.name].items():
             rows.setdefault(c, {})
             if name:
                 rows[c][name] = [None] * cs.rounds
-        for nn, c in cs.runs:
+        for nn, c in cs.wl_runs(w):
             rows.setdefault(c, {}).setdefault(nn, [None] * cs.rounds)
     _print_plan(cs, opts, env)
     try:
@@ -517,7 +527,7 @@ def _size(cs, designs, opts, env):
 def _print_plan(cs, opts, env):
     """The plan and its time (every round's runs and the bare pair's), first."""
     base_counts = [c for refs in cs.refs.values() for c, (name, _) in refs.items() if name == BASELINE]
-    total = cs.rounds * (len(cs.workloads) * sum(env.estimate(c) for _, c in cs.runs) +
+    total = cs.rounds * (sum(env.estimate(c) for w in cs.workloads for _, c in cs.wl_runs(w)) +
                          sum(env.estimate(c) for c in base_counts))
     print(f"compare {cs.set_id}: {cs.n_runs} runs, about {(total + 59) // 60} min")
     if cs.limiter:
@@ -539,9 +549,12 @@ def _print_plan(cs, opts, env):
         print(f"  workloads: {', '.join(w.name for w in cs.workloads)}: each runs this plan, "
               "one table each (client " + "; ".join(
                   f"{w.name}: {' '.join(w.args) or 'as it is'}" for w in cs.workloads) + ")")
+        for w in cs.workloads:
+            for nn, why in cs.skip.get(w.name, {}).items():
+                print(f"  not run for {w.name}: {cs.names[nn]} ({why})")
     _print_references(cs, opts)
     if cs.rounds > 1:
-        print(f"  {cs.rounds} rounds of {len(cs.runs) * len(cs.workloads)} runs, interleaved: round 1 runs every "
+        print(f"  {cs.rounds} rounds of {cs.n_runs // cs.rounds} runs, interleaved: round 1 runs every "
               f"design at every count once, then round 2, ...")
 
 
@@ -556,7 +569,7 @@ def _round(cs, rnd, opts, env):
         refs, rows = cs.refs[w.name], cs.rows[w.name]
         what = "" if plain else f" {w.name}"
         base_done = set()
-        for nn, c in cs.runs:
+        for nn, c in cs.wl_runs(w):
             ref = refs[c][0]
             if ref == BASELINE and c not in base_done:
                 base_done.add(c)

@@ -123,6 +123,14 @@ class Run:
             return False
         return True
 
+    def workload_refused(self):
+        """Why this pair's client cannot run the workload ("" when it can)."""
+        w = self.facts.workload
+        if not w or not w.args or designs.client_takes(self.facts.client_dir, w.args):
+            return ""
+        return (f"--workload {w.name}: {self.facts.client_dir}/client does not take "
+                f"{' '.join(w.args)}")
+
     def size(self):
         s = self.session
         m = plan.Machine(**kernel.machine_figures(s.can_tune, self.lim.kind == "threads"))
@@ -147,6 +155,10 @@ class Run:
             return 1
         if not self.built() or not self.read_limits():
             return 1
+        why = self.workload_refused()
+        if why:
+            err(why)
+            return 2
         if o.loops and o.loops > self.lim.srv_loops:
             err(f"-c {o.loops}: {f.server_dir}/server runs at most {self.lim.srv_loops} (its -L max_loops)")
             return 2
@@ -308,13 +320,21 @@ def make_env(session):
         sz = r.size()
         return sz.cap, sz.why
 
+    def takes(nn, w):
+        """"" when nn's client can run workload w, else why not."""
+        r = Run(session, nn, tags={"workload": w})
+        r.dirs()
+        if not os.access(f"{r.facts.client_dir}/client", os.X_OK):
+            return ""  # not built: the run itself says so
+        return r.workload_refused().split(": ", 1)[-1]
+
     def run_one(nn, asked, tags):
         r = Run(session, nn, asked=asked, tags=tags, build=False)
         rc = r.go()
         return rc, r.summary, r.result_path
 
     return SimpleNamespace(
-        valid_designs=designs.valid_designs, dir_of=designs.dir_of, build=build, cap=cap,
+        valid_designs=designs.valid_designs, dir_of=designs.dir_of, build=build, cap=cap, takes=takes,
         run_one=run_one, estimate=lambda conns: plan.run_estimate(conns, o.duration),
         table=record.table, results_dir=session.results_dir, dry_run=o.dry_run,
         repo_dir=session.repo_dir)

@@ -127,6 +127,13 @@ class Cli(unittest.TestCase):
                 self.assertEqual(len(p.stderr.splitlines()), 1, p.stderr)
                 self.assertTrue(p.stderr.startswith("run.sh: --workload"), p.stderr)
 
+    def test_client_without_the_flag_refused(self):
+        p = subprocess.run([os.path.join(ROOT, "run.sh"), "04", "--no-build", "--dry-run", "--quick",
+                            "--workload", "pipeline:4"], capture_output=True, text=True, cwd=ROOT,
+                           timeout=30)
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertIn("04_epoll_client/client does not take -q 4", p.stderr)
+
     def test_help_names_it(self):
         self.assertIn("--workload W", cli.USAGE)
         for shape in ("pipeline:N", "size:BYTES", "churn:N[,rst]", "heartbeat:SEC", "storm:PCT@SEC"):
