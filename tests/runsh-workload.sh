@@ -14,6 +14,9 @@
 #                 pair (which only ping-pongs) is measured only for pingpong, 06
 #                 is pipeline:4's reference; 04 (its client has no -q) is left
 #                 out of pipeline:4 and the plan says so; nothing written
+#   accepts DIR   DIR's server (06, 07, 14) with -c 3 under churn (-x 5): its
+#                 JSON's accepts_per_loop has one count per loop (or child),
+#                 adding up to its accepted and to the client's connects
 #
 # Results go to a temporary RESULTS_DIR, the tuning state to a temporary
 # C1M_TUNE_STATE (as tests/runsh.sh does).
@@ -70,6 +73,11 @@ case_run() {
 	    assert s["connect_p99_us"] == c["connect_lat_us"]["p99"] > 0, s
 	    # A connection a request: about as many opened a second as round trips.
 	    assert 0.8 < s["conns_opened_per_s"] / s["rps"] < 1.25, (s["conns_opened_per_s"], s["rps"])
+	    # 06's accepts per loop, and their spread in the summary.
+	    a = r["server"]["accepts_per_loop"]
+	    assert sum(a) == r["server"]["accepted"], a
+	    assert (s["accepts_per_loop_min"], s["accepts_per_loop_max"]) == (min(a), max(a)), s
+	    assert s["accept_spread"] == (max(a) / min(a) if min(a) else None), s
 	else:
 	    raise SystemExit("no assertions for " + shape)
 	print("result file ok:", s["workload"], s["workload_params"])
@@ -125,8 +133,28 @@ case_compare_plan() {
 	echo pass
 }
 
+case_accepts() {
+	local dir=$1 loops=3
+	server_start "$dir" -c $loops
+	05_multi_epoll_client/client -p "$SERVER_PORT" -n 300 -d 1 -x 5 -i 100 >"$TMP/client.json" 2>"$TMP/client.err" ||
+		fail "client: $(tail -n 3 "$TMP/client.err")"
+	server_stop
+	python3 - "$SERVER_JSON" "$TMP/client.json" $loops <<-'EOF' || fail "accepts_per_loop of $dir"
+	import json, sys
+	s, c, loops = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), int(sys.argv[3])
+	a = s["accepts_per_loop"]
+	assert isinstance(a, list) and len(a) == loops and all(isinstance(x, int) for x in a), a
+	# Every accept counted once, in one loop: they add up to the server's
+	# total and to the client's connects (the ramp and every churned one).
+	assert sum(a) == s["accepted"] == c["connect_lat_us"]["count"], (a, s["accepted"], c["connect_lat_us"])
+	print("accepts_per_loop", a, "accepted", s["accepted"])
+	EOF
+	echo pass
+}
+
 case "${1:-}" in
+accepts) case_accepts "${2:?server dir}" ;;
 run) case_run "${2:?shape}" ;;
 compare-plan) case_compare_plan ;;
-*) echo "usage: tests/runsh-workload.sh run SHAPE|compare-plan" >&2; exit 2 ;;
+*) echo "usage: tests/runsh-workload.sh run SHAPE|compare-plan|accepts DIR" >&2; exit 2 ;;
 esac

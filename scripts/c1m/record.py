@@ -223,6 +223,11 @@ def summary(facts, opts, ncpu, me=None):
     lag = cd.get("send_lag_us") if isinstance(cd.get("send_lag_us"), dict) else {}
     tcp_ext = {k: int(facts.tcp_ext1.get(k, 0)) - int(facts.tcp_ext0.get(k, 0))
                for k in ("ListenOverflows", "ListenDrops")}
+    # Servers 06, 07 and 14 count accepts per loop (or child): the spread.
+    apl = sd.get("accepts_per_loop")
+    apl = [x for x in apl if isinstance(x, int) and not isinstance(x, bool)] \
+        if isinstance(apl, list) else []
+    amin, amax = (min(apl), max(apl)) if apl else (None, None)
     return {
         "nn": facts.nn, "design": facts.server_dir, "server": facts.server_dir,
         "client": facts.client_dir,
@@ -269,6 +274,8 @@ def summary(facts, opts, ncpu, me=None):
         "storm_dropped": num(cd, "storm_dropped"), "storm_back": num(cd, "storm_back"),
         "storm_retries": num(cd, "storm_retries"), "storm_recovery_s": num(cd, "storm_recovery_s"),
         "listen_overflows": tcp_ext["ListenOverflows"], "listen_drops": tcp_ext["ListenDrops"],
+        "accepts_per_loop_min": amin, "accepts_per_loop_max": amax,
+        "accept_spread": amax / amin if amin else None,
     }
 
 
@@ -530,6 +537,11 @@ def workload_line(s):
         parts.append("storm: %s dropped, %s back in %s, %s retries" % (
             _dash(s.get("storm_dropped")), _dash(s.get("storm_back")),
             "-" if rec is None else "%.3f s" % rec, _dash(s.get("storm_retries"))))
+    if s.get("accepts_per_loop_max") is not None and shape in ("churn", "storm"):
+        sp = s.get("accept_spread")
+        parts.append("accepts per server loop %s..%s (max/min %s)" % (
+            fmt_int(s["accepts_per_loop_min"]), fmt_int(s["accepts_per_loop_max"]),
+            "-" if sp is None else "%.2f" % sp))
     if s.get("listen_overflows") or s.get("listen_drops"):
         parts.append("listen overflows %s, drops %s" % (s.get("listen_overflows"), s.get("listen_drops")))
     return "%s: %s" % (s.get("workload"), "; ".join(parts))

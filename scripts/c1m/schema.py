@@ -38,6 +38,7 @@ SUMMARY = {
     "heartbeat_late_max_us": "n?", "client_cpu_per_1k_conns": "n?",
     "storm_dropped": "n?", "storm_back": "n?", "storm_retries": "n?", "storm_recovery_s": "n?",
     "listen_overflows": "n?", "listen_drops": "n?",
+    "accepts_per_loop_min": "n?", "accepts_per_loop_max": "n?", "accept_spread": "n?",
 }
 # Summary keys a file written before --workload lacks: load() fills them
 # (a run then was ping-pong unless -C said otherwise; "" = not recorded).

@@ -172,6 +172,22 @@ class Record(unittest.TestCase):
         self.assertEqual(s["client_time_wait"], 7)
         self.assertEqual(self.summary(None)["workload"], "pingpong")
 
+    def test_accept_spread(self):
+        f = Facts(nn="06", conns=100, client_rc=0, server_rc=0, client=dict(CLIENT),
+                  server={"loops": 3, "accepts_per_loop": [40, 20, 25]})
+        s = record.summary(f, Options(target="06"), 2, me="x")
+        self.assertEqual((s["accepts_per_loop_min"], s["accepts_per_loop_max"], s["accept_spread"]),
+                         (20, 40, 2.0))
+        f.server = {"loops": 2, "accepts_per_loop": [0, 7]}
+        s = record.summary(f, Options(target="06"), 2, me="x")
+        self.assertEqual((s["accepts_per_loop_min"], s["accept_spread"]), (0, None))
+        f.server = {"loops": 2}
+        s = record.summary(f, Options(target="06"), 2, me="x")
+        self.assertIsNone(s["accept_spread"])
+        f.server, f.workload = {"accepts_per_loop": [3, 6]}, workload.parse("churn:1")
+        self.assertIn("accepts per server loop 3..6 (max/min 2.00)",
+                      record.workload_line(record.summary(f, Options(target="06"), 2, me="x")))
+
     def test_schema_requires_and_types_it(self):
         s = self.summary(workload.parse("churn:1,rst"))
         bad = [k for k, t in schema.SUMMARY.items() if k in schema.WORKLOAD_KEYS and k not in s]
