@@ -178,8 +178,8 @@ churn)
 			"-x $x: the server accepted exactly those" 'srv["accepted"]' 'connect_lat_us["count"]' 'f == b' \
 			"-x $x: one server frame per request, every one answered" 'srv["requests"]' 'requests_sent' \
 			'f == b and replies == requests_sent and errors == 0 and mismatches == 0' \
-			"-x $x: a close per $x replies (give or take the 50 still open)" 'churned * '"$x" 'replies' \
-			"b - 50 * $x < f <= b" \
+			"-x $x: a close per $x replies (but for the last ones, answered as it stopped)" 'churned * '"$x" 'replies' \
+			"b - 50 * $x <= f <= b" \
 			"-x $x: connections opened a second = rps / $x within 5%" 'conns_opened_per_s' "rps / $x" \
 			'abs(f / b - 1) <= 0.05' \
 			"-x $x: each close replaced, -n open at the end" 'reconnects' 'churned' \
