@@ -33,6 +33,9 @@
 #   interface     every client's -L "design" is its directory; every
 #                 client's -h synopsis lists the same options, -q and -l
 #                 among them
+#   buildlines    every client.c's " * build: " line, run from the top as
+#                 written (into a temporary binary), builds a client whose
+#                 -L names its directory
 #   consts        04_epoll_client/client.c's copies of the constants in
 #                 05_multi_epoll_client/engine.h are equal to them
 #
@@ -49,7 +52,7 @@
 source "$(dirname "$0")/lib.sh"
 
 usage() {
-	echo "usage: tests/workloads.sh pipeline|default|flip|churn|churn-cut|heartbeat|storm|sizes NN|badargs|interface|consts" >&2
+	echo "usage: tests/workloads.sh pipeline|default|flip|churn|churn-cut|heartbeat|storm|sizes NN|badargs|interface|buildlines|consts" >&2
 	exit 2
 }
 [[ $# -ge 1 ]] || usage
@@ -331,6 +334,24 @@ interface)
 		fi
 	done
 	[[ $bad -eq 0 ]] || fail "$bad clients differ"
+	;;
+buildlines)
+	bad=0
+	for f in [0-9][0-9]_*/client.c; do
+		d=$(dirname "$f")
+		cmd=$(sed -n 's/^ \* build: //p' "$f" | head -n 1)
+		if [[ "$cmd" != "cc "*" -o $d/client "* ]]; then
+			echo "FAIL $f: no ' * build: cc ... -o $d/client ...' line"; bad=$((bad + 1)); continue
+		fi
+		# the same command, its output moved to $TMP
+		if ! bash -c "${cmd/ -o $d\/client / -o $TMP/client }" >"$TMP/build.log" 2>&1; then
+			echo "FAIL $f: $cmd"; sed 's/^/  | /' "$TMP/build.log" | tail -n 5; bad=$((bad + 1)); continue
+		fi
+		got=$("$TMP/client" -L | python3 -c 'import json,sys; print(json.load(sys.stdin)["design"])')
+		[[ "$got" == "$d" ]] || { echo "FAIL $f: built a client of '$got'"; bad=$((bad + 1)); continue; }
+		echo "ok   $f: $cmd"
+	done
+	[[ $bad -eq 0 ]] || fail "$bad build lines failed"
 	;;
 consts)
 	# Each #define of engine.h's shared block, and its value in 04.
