@@ -81,7 +81,7 @@
  * client_main(); the Makefile links this file into each of them. The
  * options, their synopsis and -h come from one table (opts[] below).
  *
- * Per connection: 36 bytes (struct conn) in a flat array indexed by fd,
+ * Per connection: 44 bytes (struct conn) in a flat array indexed by fd,
  * and 8 a request in flight (its send time).
  *
  * usage: the client's -h (generated from opts[]).
@@ -154,7 +154,7 @@ static struct {
 enum { C_FREE, C_CONNECTING, C_IDLE, C_BUSY };	/* BUSY: a request in flight */
 
 /*
- * One connection; the loop's array is indexed by fd. 40 bytes, and 8 a
+ * One connection; the loop's array is indexed by fd. 44 bytes, and 8 a
  * request in flight (struct loop's sent[]). Requests are numbered per
  * connection: issued >= written >= replied, and the server can owe us at
  * most the bytes written and not yet read back. The counters wrap at 2^32
@@ -176,6 +176,7 @@ struct conn {
 	uint8_t storm;		/* --storm: reconnected, not yet answered */
 	uint8_t reply[FRAME_SIZE];	/* reply `replied`'s timestamp as read so far */
 };
+_Static_assert(sizeof(struct conn) == 44, "struct conn: update the byte counts above");
 
 #define IO_CHUNK	65536	/* bytes a send() or recv() at most */
 
