@@ -22,7 +22,7 @@
  *      so every reply byte is checked as it arrives, and a short write
  *      resumes anywhere, without a copy of any request. bytes/s both ways
  *      are in the JSON (tx_bytes_per_s, rx_bytes_per_s).
- *   -x LIFETIME  churn (closed loop): after LIFETIME round trips a
+ *   -x LIFETIME  churn: after LIFETIME round trips a
  *      connection closes (a FIN, or an RST with -R) and a new one takes
  *      its slot, so -n stay open; -x 1 is neper's tcp_crr. Every connect,
  *      the ramp's too, is timed from connect() to writable into its own
@@ -31,7 +31,9 @@
  *      connection the server closes is replaced too (it costs only itself).
  *   -H SEC  heartbeats: every connection one request every SEC, the
  *      phases spread evenly (heartbeats_due()), each timed from its due
- *      time; how late each went out is send_lag_us (so is -r's).
+ *      time; how late each went out is send_lag_us (so is -r's). With -r
+ *      the rate's requests come on top, through the FIFO: a heartbeat's
+ *      reply frees no FIFO slot (hb_req).
  *   --storm PCT@SEC  reconnect storm: SEC into the window PCT% of the
  *      connections drop at once (RST) and reconnect, failures retried with
  *      exponential backoff and jitter (storm_step()); storm_recovery_s is
@@ -79,7 +81,7 @@
  * client_main(); the Makefile links this file into each of them. The
  * options, their synopsis and -h come from one table (opts[] below).
  *
- * Per connection: 36 bytes (struct conn) in a flat array indexed by fd,
+ * Per connection: 44 bytes (struct conn) in a flat array indexed by fd,
  * and 8 a request in flight (its send time).
  *
  * usage: the client's -h (generated from opts[]).
@@ -139,6 +141,7 @@ static struct {
 	pid_t server_pid;	/* -P: mark its window too */
 	int barrier;		/* -B: wait for "go" on stdin */
 	uint32_t depth;		/* -q: requests in flight per connection */
+	uint32_t ring;		/* send times kept a connection: -q, +1 for a heartbeat on top of -r's */
 	uint32_t size;		/* -l: bytes per request (and reply) */
 	uint32_t lifetime;	/* -x: round trips before a connection is replaced; 0 = never */
 	int rst;		/* -R: close (churn's and the end's) with an RST */
@@ -151,7 +154,7 @@ static struct {
 enum { C_FREE, C_CONNECTING, C_IDLE, C_BUSY };	/* BUSY: a request in flight */
 
 /*
- * One connection; the loop's array is indexed by fd. 40 bytes, and 8 a
+ * One connection; the loop's array is indexed by fd. 44 bytes, and 8 a
  * request in flight (struct loop's sent[]). Requests are numbered per
  * connection: issued >= written >= replied, and the server can owe us at
  * most the bytes written and not yet read back. The counters wrap at 2^32
@@ -173,6 +176,7 @@ struct conn {
 	uint8_t storm;		/* --storm: reconnected, not yet answered */
 	uint8_t reply[FRAME_SIZE];	/* reply `replied`'s timestamp as read so far */
 };
+_Static_assert(sizeof(struct conn) == 44, "struct conn: update the byte counts above");
 
 #define IO_CHUNK	65536	/* bytes a send() or recv() at most */
 
@@ -189,7 +193,9 @@ struct loop {
 	uint32_t reopens;	/* -x: replacements opened: their ids follow -n's */
 	long busy;		/* requests in flight */
 	long start_fd;		/* closed loop: next fd to put its first requests on */
-	int *idle;		/* rate mode: a FIFO of free request slots (an fd each) */
+	struct idle_slot { int fd; uint32_t id; } *idle;	/* rate mode: a FIFO of free
+				 * request slots; id tells a connection from a later one on its fd */
+	uint8_t *hb_req;	/* -H with -r: request k of slot i was a heartbeat (no FIFO slot) */
 	long idle_cap, idle_head, idle_len;
 	uint64_t rate_sent;	/* rate mode: requests of the schedule sent */
 	int *slot_fd;		/* -H: each slot's connection (-1: none up) */
@@ -267,7 +273,7 @@ static int pattern(uint32_t id, uint32_t k, uint64_t off, uint8_t *out, const ui
 
 static uint64_t *sent_slot(struct loop *l, const struct conn *c, uint32_t k)
 {
-	return &l->sent[(uint64_t)c->slot * cfg.depth + k % cfg.depth];
+	return &l->sent[(uint64_t)c->slot * cfg.ring + k % cfg.ring];
 }
 
 /* ---- one connection ---- */
@@ -344,7 +350,7 @@ static int conn_connect(struct loop *l, uint32_t slot, long k, int fresh)
 	l->conns[fd].storm = (uint8_t)(fresh == 2);
 	l->conns[fd].answered = (uint8_t)fresh;	/* no part of the first round */
 	l->conns[fd].state = C_CONNECTING;
-	l->sent[(uint64_t)slot * cfg.depth] = clock_ns();
+	l->sent[(uint64_t)slot * cfg.ring] = clock_ns();
 	l->inflight++;
 	return 0;
 }
@@ -357,24 +363,53 @@ static int conn_open(struct loop *l)
 	return conn_connect(l, (uint32_t)i, l->first + i, 0);
 }
 
-/* Rate mode: free request slots wait their turn, oldest first; a
- * connection has -q of them. */
-static void idle_push(struct loop *l, int fd)
+/*
+ * Rate mode: free request slots wait their turn, oldest first; a
+ * connection has -q of them. A slot of a connection since closed (-x,
+ * --storm, lost) is stale: its fd may hold a later connection, so each
+ * slot carries its connection's id. A full FIFO drops its stale slots.
+ */
+static int idle_stale(const struct loop *l, struct idle_slot e)
 {
-	if (l->idle_len < l->idle_cap)	/* full only with stale slots of closed fds */
-		l->idle[(l->idle_head + l->idle_len++) % l->idle_cap] = fd;
+	const struct conn *c = &l->conns[e.fd];
+
+	return (c->state != C_IDLE && c->state != C_BUSY) || c->id != e.id;
 }
 
+static void idle_push(struct loop *l, int fd)
+{
+	if (l->idle_len == l->idle_cap) {	/* compact: keep the live slots, in order */
+		long n = 0;
+
+		for (long i = 0; i < l->idle_len; i++) {
+			struct idle_slot e = l->idle[(l->idle_head + i) % l->idle_cap];
+
+			if (!idle_stale(l, e))
+				l->idle[(l->idle_head + n++) % l->idle_cap] = e;
+		}
+		l->idle_len = n;
+	}
+	if (l->idle_len < l->idle_cap)
+		l->idle[(l->idle_head + l->idle_len++) % l->idle_cap] =
+			(struct idle_slot){ fd, l->conns[fd].id };
+}
+
+/* The oldest slot whose connection can take a request now, or -1. A slot
+ * of a connection busy with -q requests (heartbeats count too) or at its
+ * -x lifetime goes back to the tail. */
 static int idle_pop(struct loop *l)
 {
-	while (l->idle_len) {
-		int fd = l->idle[l->idle_head];
-		struct conn *c = &l->conns[fd];
+	for (long n = l->idle_len; n > 0 && l->idle_len; n--) {
+		struct idle_slot e = l->idle[l->idle_head];
+		struct conn *c = &l->conns[e.fd];
 
 		l->idle_head = (l->idle_head + 1) % l->idle_cap;
 		l->idle_len--;
-		if ((c->state == C_IDLE || c->state == C_BUSY) && c->issued - c->replied < cfg.depth)
-			return fd;	/* else it closed while it waited */
+		if (idle_stale(l, e))
+			continue;	/* it closed while it waited */
+		if (c->issued - c->replied < cfg.depth && (!cfg.lifetime || c->issued < cfg.lifetime))
+			return e.fd;
+		l->idle[(l->idle_head + l->idle_len++) % l->idle_cap] = e;
 	}
 	return -1;
 }
@@ -403,7 +438,7 @@ static void on_connected(struct loop *l, int fd)
 	l->last_reply = clock_ns();	/* progress, for the drain */
 	if (l->slot_fd)
 		l->slot_fd[c->slot] = fd;
-	hist_record(&l->m->connect, clock_ns() - l->sent[(uint64_t)c->slot * cfg.depth]);
+	hist_record(&l->m->connect, clock_ns() - l->sent[(uint64_t)c->slot * cfg.ring]);
 	atomic_fetch_add_explicit(c->fresh ? &l->m->reopened : &l->m->connected, 1,
 				  memory_order_relaxed);
 	atomic_fetch_add_explicit(&l->m->live, 1, memory_order_relaxed);
@@ -509,7 +544,7 @@ static void conn_issue(struct loop *l, struct conn *c, uint64_t at)
 
 /* Reply `replied` is all back: its timestamp checked here, its pattern
  * as it came (c->bad). Record the latency; free the slot. */
-static void on_reply(struct loop *l, struct conn *c, uint64_t now)
+static void on_reply(struct loop *l, int fd, struct conn *c, uint64_t now)
 {
 	uint64_t sent = *sent_slot(l, c, c->replied);
 	uint64_t be = htobe64(sent);
@@ -528,6 +563,9 @@ static void on_reply(struct loop *l, struct conn *c, uint64_t now)
 		atomic_fetch_add_explicit(&l->m->storm_back, 1, memory_order_relaxed);
 		l->last_back = now;
 	}
+	if (cfg.rate > 0 && !(l->hb_req && l->hb_req[(uint64_t)c->slot * cfg.ring +
+						       c->replied % cfg.ring]))
+		idle_push(l, fd);	/* rate mode: its slot is free again */
 	c->replied++;
 	c->got = 0;
 	c->bad = 0;
@@ -559,7 +597,7 @@ static uint32_t conn_consume(struct loop *l, int fd, const uint8_t *p, size_t n,
 		p += take;
 		n -= take;
 		if (c->got == cfg.size) {
-			on_reply(l, c, now);
+			on_reply(l, fd, c, now);
 			done++;
 		}
 	}
@@ -610,18 +648,13 @@ static void on_readable(struct loop *l, int fd)
 	done = conn_consume(l, fd, l->buf, (size_t)n, clock_ns());
 	if (!done)
 		return;
-	if (cfg.rate > 0) {
-		while (done--)
-			idle_push(l, fd);
-		return;
-	}
-	if (cfg.heartbeat > 0)
-		return;		/* the schedule sends the next */
 	if (cfg.lifetime && c->replied == cfg.lifetime) {
 		if (!atomic_load_explicit(&stopping, memory_order_relaxed))
 			conn_churn(l, fd);	/* at the stop it stays open, done */
 		return;
 	}
+	if (cfg.rate > 0 || cfg.heartbeat > 0)
+		return;		/* the schedules send the next (on_reply freed its slot) */
 	if (atomic_load_explicit(&stopping, memory_order_relaxed))
 		return;
 	while (done-- && (!cfg.lifetime || c->issued != cfg.lifetime))
@@ -680,13 +713,17 @@ static int64_t send_due(struct loop *l, uint64_t now)
 		if (now - due > LATE_NS)
 			atomic_fetch_add_explicit(&l->m->late, 1, memory_order_relaxed);
 		conn_issue(l, &l->conns[fd], due);
+		if (l->hb_req)
+			l->hb_req[(uint64_t)l->conns[fd].slot * cfg.ring +
+				  (l->conns[fd].issued - 1) % cfg.ring] = 0;
 		l->rate_sent++;
 		conn_flush(l, fd);
 	}
 }
 
 /*
- * -H: every connection sends one request every SEC. Slot i of the -n
+ * -H: every connection sends one request every SEC (with -r, one more
+ * than -q may be in flight: a heartbeat goes on top of the rate's). Slot i of the -n
  * (over all loops) is due at go + (i / n + r) SEC in round r: the phases
  * spread evenly, as a million phones' or sensors' keep-alives do, and in
  * slot order, so each loop walks its share in turn. Each request is
@@ -703,11 +740,15 @@ static int64_t heartbeats_due(struct loop *l, uint64_t now)
 
 		if (due > now)
 			return (int64_t)(due - now);
-		if (fd >= 0 && l->conns[fd].issued - l->conns[fd].replied < cfg.depth) {
+		if (fd >= 0 && l->conns[fd].issued - l->conns[fd].replied < cfg.ring &&
+		    (!cfg.lifetime || l->conns[fd].issued < cfg.lifetime)) {
 			meter_send_lag(l->m, now - due);
 			if (now - due > LATE_NS)
 				atomic_fetch_add_explicit(&l->m->late, 1, memory_order_relaxed);
 			conn_issue(l, &l->conns[fd], due);
+			if (l->hb_req)	/* its reply frees no rate slot */
+				l->hb_req[(uint64_t)l->hb_slot * cfg.ring +
+					  (l->conns[fd].issued - 1) % cfg.ring] = 1;
 			conn_flush(l, fd);
 		} else {
 			atomic_fetch_add_explicit(&l->m->dropped, 1, memory_order_relaxed);
@@ -875,14 +916,14 @@ static void *loop_run(void *arg)
 			if ((l->busy == 0 && l->inflight == 0) ||
 			    (now - l->last_reply) / 1e9 > DRAIN_S)
 				break;
-		} else if (started && cfg.rate > 0) {
-			int64_t next = send_due(l, now);
+		} else if (started && (cfg.rate > 0 || cfg.heartbeat > 0)) {
+			int64_t next = cfg.rate > 0 ? send_due(l, now) : -1;
 
 			wait_ns = next >= 0 && next < IDLE_WAIT_NS ? next : IDLE_WAIT_NS;
-		} else if (started && cfg.heartbeat > 0) {
-			int64_t next = heartbeats_due(l, now);
-
-			wait_ns = next < IDLE_WAIT_NS ? next : IDLE_WAIT_NS;
+			if (cfg.heartbeat > 0) {	/* both: the sooner */
+				next = heartbeats_due(l, now);
+				wait_ns = next < wait_ns ? next : wait_ns;
+			}
 		}
 		if (started && cfg.storm_pct && !atomic_load_explicit(&stopping, memory_order_relaxed)) {
 			storm_step(l, now);
@@ -937,10 +978,10 @@ static const struct opt opts[] = {
 			"from (connection, request), so every reply byte is checked" },
 	{ 'H', "SEC", "heartbeats: every connection sends one request every SEC, the\n"
 		      "phases spread evenly over SEC, each timed from when it was\n"
-		      "due (default 0 = off; not with -r or -x)" },
+		      "due; -r adds its requests on top (default 0 = off)" },
 	{ 'x', "LIFETIME", "churn: after LIFETIME round trips close the connection and\n"
 			   "open another in its place (1 = a connection a request, as\n"
-			   "neper's tcp_crr; default 0 = never; closed loop only)" },
+			   "neper's tcp_crr; default 0 = never)" },
 	{ 'R', NULL, "close with an RST (SO_LINGER 0), leaving no TIME_WAIT; without\n"
 		     "it a churned connection closes with a FIN (-n >= %s: always RST)" },
 	{ 's', "FIRST[-LAST]", "source addresses to bind, round-robin (default:\n"
@@ -1144,13 +1185,10 @@ static void parse(int argc, char **argv)
 		arg_usage_error("-P %d: no such process to mark", (int)cfg.server_pid);
 	if (cfg.interval < 0.1)
 		arg_usage_error("-i: must be at least 0.1 s");
-	if (cfg.lifetime && (cfg.rate > 0 || cfg.heartbeat > 0))
-		arg_usage_error("-x: churn runs in closed loop only, not with -r or -H");
+	cfg.ring = cfg.depth + (cfg.heartbeat > 0 && cfg.rate > 0);
 	if (cfg.storm_pct && cfg.storm_at >= cfg.duration)
 		arg_usage_error("--storm %ld@%g: second %g is outside the %g s window (-d)",
 				cfg.storm_pct, cfg.storm_at, cfg.storm_at, cfg.duration);
-	if (cfg.heartbeat > 0 && cfg.rate > 0)
-		arg_usage_error("-H: heartbeats and -r together are not supported yet");
 	if (D->max_loops && cfg.loops > D->max_loops)
 		arg_usage_error("-c: %s has %d loop(s)", D->design, D->max_loops);
 	net_sockaddr(&cfg.dst, cfg.addr, cfg.port);
@@ -1393,9 +1431,11 @@ static void start_loops(void)
 		l->cap = cfg.fd_limit;
 		l->m = &meters[i];
 		l->conns = calloc((size_t)l->cap, sizeof(*l->conns));
-		l->sent = calloc((size_t)l->count * cfg.depth + 1, sizeof(*l->sent));
-		l->idle_cap = cfg.rate > 0 ? l->count * cfg.depth + 1 : 0;
+		l->sent = calloc((size_t)l->count * cfg.ring + 1, sizeof(*l->sent));
+		l->idle_cap = cfg.rate > 0 ? 2 * l->count * cfg.depth + 1 : 0;
 		l->idle = cfg.rate > 0 ? calloc((size_t)l->idle_cap, sizeof(*l->idle)) : NULL;
+		l->hb_req = cfg.rate > 0 && cfg.heartbeat > 0 ?
+			calloc((size_t)l->count * cfg.ring + 1, 1) : NULL;
 		l->slot_fd = cfg.heartbeat > 0 ? malloc((size_t)l->count * sizeof(*l->slot_fd)) : NULL;
 		for (long j = 0; l->slot_fd && j < l->count; j++)
 			l->slot_fd[j] = -1;
@@ -1403,6 +1443,7 @@ static void start_loops(void)
 		l->tries = cfg.storm_pct ? calloc((size_t)l->count + 1, 1) : NULL;
 		l->rng = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1);
 		if ((cfg.storm_pct && (!l->retry_at || !l->tries)) ||
+		    (cfg.rate > 0 && cfg.heartbeat > 0 && !l->hb_req) ||
 		    !l->conns || !l->sent || (cfg.rate > 0 && !l->idle) ||
 		    (cfg.heartbeat > 0 && !l->slot_fd))
 			die("calloc %ld connections:", l->cap);
