@@ -135,15 +135,9 @@ def _sets(word, flag):
 
 
 def check_extra(w, extra_c):
-    """Refuse a workload whose flag -C gives as well, and the mixes the
-    client refuses (churn is closed loop only; heartbeats not with -r)."""
+    """Refuse a workload whose flag -C gives as well (-r, -H and -x combine
+    in the client: a rate on top of heartbeats or churn is the user's to add)."""
     for flag in FLAGS[w.shape]:
         if any(_sets(x, flag) for x in extra_c):
             raise UsageError(f"--workload {w.name} sets the client's {flag}: "
                              f"not {flag} in -C as well")
-    if w.shape == "churn":
-        for flag in ("-r", "-H"):
-            if any(_sets(x, flag) for x in extra_c):
-                raise UsageError(f"--workload {w.name}: churn runs in closed loop, not with {flag} in -C")
-    if w.shape == "heartbeat" and any(_sets(x, "-r") for x in extra_c):
-        raise UsageError(f"--workload {w.name}: heartbeats not with -r in -C (the client has no such mix yet)")

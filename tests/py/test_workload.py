@@ -67,14 +67,16 @@ class Parse(unittest.TestCase):
     def test_clash_with_C(self):
         for spec, words in (("pipeline:4", ["-q", "2"]), ("pipeline:4", ["-q2"]),
                             ("size:64", ["-l", "64"]), ("churn:1", ["-x", "5"]),
-                            ("churn:1", ["-R"]), ("churn:1", ["-r", "100"]),
-                            ("heartbeat:1", ["-H", "2"]), ("heartbeat:1", ["-r", "100"]),
+                            ("churn:1", ["-R"]), ("heartbeat:1", ["-H", "2"]),
                             ("storm:1@1", ["--storm", "5@1"]), ("storm:1@1", ["--storm=5@1"])):
             with self.subTest(spec=spec, words=words):
                 with self.assertRaises(UsageError):
                     workload.check_extra(workload.parse(spec), words)
         workload.check_extra(workload.parse("pipeline:4"), ["-l", "64", "-c", "2"])
         workload.check_extra(workload.parse("churn:1"), ["-q", "2"])
+        # The client combines -r with -x and -H: a rate on top is allowed.
+        workload.check_extra(workload.parse("churn:1"), ["-r", "100"])
+        workload.check_extra(workload.parse("heartbeat:1"), ["-r", "100"])
 
 
 class Cli(unittest.TestCase):
