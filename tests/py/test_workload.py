@@ -136,6 +136,14 @@ class Cli(unittest.TestCase):
         self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
         self.assertIn("04_epoll_client/client does not take -q 4", p.stderr)
 
+    def test_all_leaves_out_a_client_without_the_flag(self):
+        p = subprocess.run([os.path.join(ROOT, "run.sh"), "all", "--no-build", "--dry-run", "--quick",
+                            "--workload", "pipeline:4"], capture_output=True, text=True, cwd=ROOT,
+                           timeout=120)
+        self.assertEqual(p.returncode, 0, p.stdout[-2000:] + p.stderr)
+        self.assertIn("run.sh: 04: not run: 04_epoll_client/client does not take -q 4", p.stdout)
+        self.assertIn("-P SERVER_PID -q 4\n", p.stdout)
+
     def test_help_names_it(self):
         self.assertIn("--workload W", cli.USAGE)
         for shape in ("pipeline:N", "size:BYTES", "churn:N[,rst]", "heartbeat:SEC", "storm:PCT@SEC"):
