@@ -74,10 +74,14 @@ $(LIB): $(COMMON)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 # A design's own helper sources (14_io_uring/uring.c) link into both its
-# programs: every .c in the directory but server.c and client.c.
-helpers = $(patsubst %.c,$(OBJ)/%.o,$(filter-out $(1)/server.c $(1)/client.c,$(wildcard $(1)/*.c)))
+# programs: every .c in the directory but server.c, client.c and the client
+# engine. The engine (05_multi_epoll_client/engine.c) links into every
+# client but 04's, which is its own single-loop lesson.
+ENGINE   := 05_multi_epoll_client/engine.c
+helpers = $(patsubst %.c,$(OBJ)/%.o,$(filter-out $(1)/server.c $(1)/client.c $(ENGINE),$(wildcard $(1)/*.c)))
+engine = $(if $(filter %/client,$(1)),$(if $(filter 04_%,$(1)),,$(OBJ)/$(ENGINE:.c=.o)))
 .SECONDEXPANSION:
-$(PROGS): %: $(OBJ)/%.o $$(call helpers,$$(@D)) $(LIB) $(LINKED)
+$(PROGS): %: $(OBJ)/%.o $$(call helpers,$$(@D)) $$(call engine,$$@) $(LIB) $(LINKED)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS)
 

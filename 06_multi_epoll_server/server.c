@@ -266,6 +266,11 @@ static void report(void)
 	json_begin(&j);
 	stats_json(&j);
 	json_i64(&j, "loops", cfg.loops);
+	/* Accepts per loop: how evenly the kernel spread the connections. */
+	json_arr(&j, "accepts_per_loop");
+	for (int i = 0; i < cfg.loops; i++)
+		json_u64(&j, NULL, atomic_load(&loops[i].st->accepted));
+	json_arr_end(&j);
 	json_end(&j);
 	json_print(&j, stdout);
 }

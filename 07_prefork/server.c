@@ -348,6 +348,11 @@ static void report(void)
 	json_begin(&j);
 	stats_json(&j);
 	json_i64(&j, "procs", cfg.loops);
+	/* Accepts per child: how evenly the kernel spread the connections. */
+	json_arr(&j, "accepts_per_loop");
+	for (int i = 0; i < cfg.loops; i++)
+		json_u64(&j, NULL, atomic_load(&slots[i].accepted));
+	json_arr_end(&j);
 	json_arr(&j, "children");
 	for (int i = 0; i < cfg.loops; i++) {
 		const struct rusage *ru = &children[i].ru;

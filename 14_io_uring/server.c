@@ -588,6 +588,11 @@ static void report(void)
 	stats_json(&j);
 	json_i64(&j, "loops", cfg.loops);
 	json_i64(&j, "bufs_per_loop", cfg.bufs);
+	/* Accepts per loop: how evenly the kernel spread the connections. */
+	json_arr(&j, "accepts_per_loop");
+	for (int i = 0; i < cfg.loops; i++)
+		json_u64(&j, NULL, atomic_load(&loops[i].st->accepted));
+	json_arr_end(&j);
 	json_i64(&j, "min_wait_us", cfg.min_wait);
 	json_str(&j, "features", feature_list(atomic_load(&features), names, sizeof(names)));
 	json_u64(&j, "enobufs", e);

@@ -180,14 +180,25 @@ struct meter {		/* the loop counts with relaxed atomics; main sums */
 	atomic_long connected, failed, live, lost, requests, round_trips, mismatches;
 	atomic_long late, dropped;	/* rate mode: sent > 1 ms late; never sent */
 	atomic_long awaiting_first;	/* connected, no reply yet: the first round */
+	atomic_long bytes_out, bytes_in;	/* written to and read from the sockets */
+	atomic_long churned, reopened;	/* -x: closed after their round trips; replacements up */
+	atomic_long storm_dropped, storm_back, storm_retries;	/* --storm: dropped, answered again, failed connects */
+	atomic_long abandoned;		/* requests in flight on a connection the client dropped */
 	uint64_t last_publish; pthread_mutex_t mu;	/* the last hand-off; guards interval */
 	struct hist local, interval, total;	/* since publish, line; the window */
+	struct hist connect;	/* connect() to writable, every connect of the run (loop only) */
+	struct hist send_lag;	/* -r, -H: a scheduled send's time past its due time, in the window */
 };
 struct meter_run { const char *design; long target; double connect_s, first_round_s, rate;
-		   int no_go; };	/* no_go: -B stopped before "go", so exit 1 */
+		   int no_go;	/* -B stopped before "go", so exit 1 */
+		   long depth, msg_bytes;	/* -q, -l: requests in flight, bytes each */
+		   long lifetime;		/* -x: round trips a connection (0 = forever) */
+		   double heartbeat;		/* -H: s between a connection's requests */
+		   long storm_pct; double storm_at, storm_recovery_s; };	/* --storm */
 struct meter *meter_new(int n);		/* n of them, zeroed; dies without memory */
 /* Loop: a reply's latency (total too in the window); local -> interval 100 ms */
 void meter_record(struct meter *m, uint64_t ns);
+void meter_send_lag(struct meter *m, uint64_t ns);	/* loop: a scheduled send's lateness */
 void meter_publish(struct meter *m, uint64_t now);	/* now UINT64_MAX: at once */
 long meter_sum_at(const struct meter *m, int n, size_t off);
 #define meter_sum(m, n, field) meter_sum_at(m, n, offsetof(struct meter, field))

@@ -22,13 +22,31 @@
 
 static atomic_int window_open;		/* loops read it in meter_record */
 struct edge {
-	uint64_t ns, round_trips, requests, late, dropped;
+	uint64_t ns, round_trips, requests, late, dropped, bytes_out, bytes_in, reopened;
 	double user, sys;
 };
 static struct edge win;			/* at meter_open; the window after close */
 static uint64_t win_start_us, win_end_us;	/* its edges, CLOCK_REALTIME */
 static double win_s, line_s;		/* the window's length; -i */
 static uint64_t line_ns, line_rt;	/* the last progress line */
+static long win_tw = -1;		/* TIME_WAIT sockets as the window closed */
+
+/* TIME_WAIT sockets in this network namespace ("tw" of /proc/net/sockstat),
+ * or -1 where it cannot be read. */
+static long time_wait_now(void)
+{
+	char line[256];
+	long tw = -1;
+	FILE *f = fopen("/proc/net/sockstat", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "TCP: inuse %*d orphan %*d tw %ld", &tw) == 1)
+			break;
+	fclose(f);
+	return tw;
+}
 
 struct meter *meter_new(int n)
 {
@@ -40,6 +58,8 @@ struct meter *meter_new(int n)
 		hist_init(&m[i].local);
 		hist_init(&m[i].interval);
 		hist_init(&m[i].total);
+		hist_init(&m[i].connect);
+		hist_init(&m[i].send_lag);
 		pthread_mutex_init(&m[i].mu, NULL);
 	}
 	return m;
@@ -56,6 +76,13 @@ void meter_record(struct meter *m, uint64_t ns)
 	hist_record(&m->local, ns);
 	if (atomic_load_explicit(&window_open, memory_order_relaxed))
 		hist_record(&m->total, ns);
+}
+
+/* How late a scheduled send (-r, -H) went out, while the window is open. */
+void meter_send_lag(struct meter *m, uint64_t ns)
+{
+	if (atomic_load_explicit(&window_open, memory_order_relaxed))
+		hist_record(&m->send_lag, ns);
 }
 
 void meter_publish(struct meter *m, uint64_t now)
@@ -103,6 +130,9 @@ static struct edge edge_now(struct meter *m, int n, pid_t server)
 	e.requests = (uint64_t)meter_sum(m, n, requests);
 	e.late = (uint64_t)meter_sum(m, n, late);
 	e.dropped = (uint64_t)meter_sum(m, n, dropped);
+	e.bytes_out = (uint64_t)meter_sum(m, n, bytes_out);
+	e.bytes_in = (uint64_t)meter_sum(m, n, bytes_in);
+	e.reopened = (uint64_t)meter_sum(m, n, reopened);
 	proc_cpu(&e.user, &e.sys);
 	return e;
 }
@@ -152,9 +182,11 @@ void meter_close(struct meter *m, int n, pid_t server)
 
 	win = (struct edge){ e.ns - win.ns, e.round_trips - win.round_trips,
 		e.requests - win.requests, e.late - win.late, e.dropped - win.dropped,
+		e.bytes_out - win.bytes_out, e.bytes_in - win.bytes_in, e.reopened - win.reopened,
 		e.user - win.user, e.sys - win.sys };
 	win_s = win.ns / 1e9;
 	win_end_us = end_us;
+	win_tw = time_wait_now();
 }
 
 /* The raw histogram, for a merge that adds buckets: [index, count] of
@@ -186,17 +218,23 @@ void meter_report(struct meter *m, int n, const struct meter_run *r)
 	long lost = meter_sum(m, n, lost), mism = meter_sum(m, n, mismatches);
 	uint64_t sent = (uint64_t)meter_sum(m, n, requests);
 	uint64_t replies = (uint64_t)meter_sum(m, n, round_trips);
-	long errors = failed + lost + (long)(sent - replies);
+	long abandoned = meter_sum(m, n, abandoned);
+	long errors = failed + lost + (long)(sent - replies) - abandoned;
 	double rps = win_s > 0 ? win.round_trips / win_s : 0;
 	double cpu_us = (win.user + win.sys) * 1e6;
-	struct hist all;
+	struct hist all, conn_lat, lag;
 	struct json j;
 	char p99[32], host[256] = "?";
 
 	gethostname(host, sizeof(host) - 1);
 	hist_init(&all);
-	for (int i = 0; i < n; i++)
+	hist_init(&conn_lat);
+	hist_init(&lag);
+	for (int i = 0; i < n; i++) {
+		hist_merge(&lag, &m[i].send_lag);
 		hist_merge(&all, &m[i].total);	/* a merge adds buckets */
+		hist_merge(&conn_lat, &m[i].connect);
+	}
 	json_begin(&j);
 	json_str(&j, "design", r->design);
 	json_str(&j, "host", host);
@@ -212,12 +250,46 @@ void meter_report(struct meter *m, int n, const struct meter_run *r)
 	json_u64(&j, "round_trips", win.round_trips);
 	json_u64(&j, "requests_sent", sent);	/* these three: the whole run */
 	json_u64(&j, "replies", replies);
-	json_u64(&j, "unanswered", sent - replies);
+	json_u64(&j, "unanswered", sent - replies - (uint64_t)abandoned);
+	json_i64(&j, "abandoned", abandoned);	/* in flight on connections the client dropped */
 	json_num(&j, "rps", rps);
 	json_num(&j, "rate_target", r->rate);
 	json_num(&j, "rate_achieved", win_s > 0 ? win.requests / win_s : 0);
 	json_u64(&j, "late_sends", win.late);
 	json_u64(&j, "dropped", win.dropped);
+	json_i64(&j, "depth", r->depth);		/* -q */
+	json_i64(&j, "msg_bytes", r->msg_bytes);	/* -l */
+	json_u64(&j, "bytes_sent", win.bytes_out);	/* in the window, both ways */
+	json_u64(&j, "bytes_received", win.bytes_in);
+	json_num(&j, "tx_bytes_per_s", win_s > 0 ? win.bytes_out / win_s : 0);
+	json_num(&j, "rx_bytes_per_s", win_s > 0 ? win.bytes_in / win_s : 0);
+	json_i64(&j, "lifetime", r->lifetime);		/* -x */
+	json_i64(&j, "churned", meter_sum(m, n, churned));	/* these two: the whole run */
+	json_i64(&j, "reconnects", meter_sum(m, n, reopened));
+	json_i64(&j, "conns_open_at_end", meter_sum(m, n, live));	/* after the drain */
+	json_num(&j, "conns_opened_per_s", win_s > 0 ? win.reopened / win_s : 0);
+	json_i64(&j, "time_wait", win_tw);
+	json_num(&j, "heartbeat_s", r->heartbeat);	/* -H */
+	json_obj(&j, "send_lag_us");		/* -r, -H: sends past their due time (window) */
+	json_u64(&j, "count", lag.count);
+	json_num(&j, "p50", hist_quantile(&lag, 0.50) / 1e3);
+	json_num(&j, "p99", hist_quantile(&lag, 0.99) / 1e3);
+	json_num(&j, "max", lag.max / 1e3);
+	json_end(&j);
+	json_num(&j, "client_cpu_per_1k_conns", win_s > 0 && conns > 0 ?
+		 (win.user + win.sys) / win_s / conns * 1000 : 0);	/* cores */
+	json_i64(&j, "storm_pct", r->storm_pct);	/* --storm PCT@SEC */
+	json_num(&j, "storm_at_s", r->storm_at);
+	json_i64(&j, "storm_dropped", meter_sum(m, n, storm_dropped));
+	json_i64(&j, "storm_back", meter_sum(m, n, storm_back));
+	json_i64(&j, "storm_retries", meter_sum(m, n, storm_retries));
+	json_num(&j, "storm_recovery_s", r->storm_recovery_s);
+	json_obj(&j, "connect_lat_us");		/* every connect of the run: ramp and churn */
+	json_u64(&j, "count", conn_lat.count);
+	json_num(&j, "p50", hist_quantile(&conn_lat, 0.50) / 1e3);
+	json_num(&j, "p99", hist_quantile(&conn_lat, 0.99) / 1e3);
+	json_num(&j, "max", conn_lat.max / 1e3);
+	json_end(&j);
 	json_num(&j, "client_us_per_rt", win.round_trips ? cpu_us / win.round_trips : 0);
 	json_i64(&j, "errors", errors);
 	json_i64(&j, "connect_errors", failed);

@@ -8,6 +8,7 @@ One module per stage; a run is one object passed through them, and no
 module keeps mutable state of its own:
 
     cli       argv -> Options (what the user asked); usage; exit 2 on bad input
+    workload  --workload: the traffic shapes, their parameters, their client flags
     designs   which directories hold a design's server and client; their -L limits
     plan      sizing (pure: Sizing from limits and machine facts), the window,
               the time a run takes, CPU sets for --pin

@@ -6,7 +6,7 @@ import os
 import re
 import shutil
 
-from . import designs, hosts, plan
+from . import designs, hosts, plan, workload
 from .model import Options, UsageError
 
 USAGE = """\
@@ -14,8 +14,9 @@ run.sh - run one c1m design (its server and its client) at this machine's
 size, and record what it cost.
 
 usage: ./run.sh NN|all [options]
-       ./run.sh compare [-r ROUNDS] [--ref NN|baseline] [--max-conns N] [-d SEC] [-p PORT] [-i SEC]
-                        [--pin[ S:C]] [--netns] [--no-tune] [--dry-run] [--no-build]
+       ./run.sh compare [-r ROUNDS] [--ref NN|baseline] [--max-conns N] [--workload W[;W...]]
+                        [-d SEC] [-p PORT] [-i SEC] [--pin[ S:C]] [--netns] [--no-tune] [--dry-run]
+                        [--no-build]
 
   NN            a design directory's number (06 = 06_multi_epoll_server); all = every one
   compare       like for like: every design at one connection count they can
@@ -39,6 +40,15 @@ usage: ./run.sh NN|all [options]
   -i SEC        progress interval of both programs (default 5)
   -S 'ARGS'     extra server arguments, e.g. -S '-m timer' for 10
   -C 'ARGS'     extra client arguments
+  --workload W  the traffic shape, recorded in the result and shown in the table:
+                pingpong (default: one 8-byte request in flight), pipeline:N
+                (-q N in flight), size:BYTES (-l, 8..1M), churn:N[,rst] (-x N: a
+                new connection every N round trips; rst: close by RST, -R),
+                heartbeat:SEC (-H: each connection one request every SEC),
+                storm:PCT@SEC (--storm: SEC into the -d window drop PCT% and
+                reconnect). Not with the same client flag in -C. For compare:
+                several, separated by ';' (quote them) or the option repeated;
+                each runs the whole plan, one table per workload
   --client NN   drive the server with NN's client instead
   --quick       a small smoke run: 200 connections (or fewer), 2 s
   --pin[ S:C]   run the server on CPUs S and the client on CPUs C (taskset -c;
@@ -124,10 +134,10 @@ run failed, 2 on bad usage or a size that cannot fit.
 
 SYNOPSIS = """\
 usage: ./run.sh NN|all [-n N[,N...]] [-d SEC] [-c N] [-p PORT] [-i SEC] [-S ARGS] [-C ARGS]
-                [--client NN] [--quick] [--pin[ S:C]] [--[no-]netns] [-a ADDR] [--hosts H1,H2,...]
+                [--workload W] [--client NN] [--quick] [--pin[ S:C]] [--[no-]netns] [-a ADDR] [--hosts H1,H2,...]
                 [--via PREFIX] [--remote-dir DIR] [--perf DIR] [--no-tune] [--dry-run] [--no-build] [-h]
-       ./run.sh compare [-r ROUNDS] [--ref NN|baseline] [--max-conns N] [-d SEC] [-p PORT] [-i SEC] [--pin[ S:C]]
-                [--netns] [--no-tune] [--dry-run] [--no-build]"""
+       ./run.sh compare [-r ROUNDS] [--ref NN|baseline] [--max-conns N] [--workload W[;W...]] [-d SEC]
+                [-p PORT] [-i SEC] [--pin[ S:C]] [--netns] [--no-tune] [--dry-run] [--no-build]"""
 
 
 class ShowHelp(Exception):
@@ -167,6 +177,7 @@ def parse(argv, repo_dir):
     asked_list = ""
     duration = interval = None
     hosts_arg = None
+    workloads = []
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -226,6 +237,11 @@ def parse(argv, repo_dir):
             if not re.fullmatch(r"[1-9][0-9]*", v) or int(v) > 100000000:
                 raise UsageError(f"--max-conns: want a count in 1..100000000, not '{v}'")
             kw["max_conns"] = int(v)
+        elif a == "--workload":
+            workloads.append(_value(argv, i))
+        elif a.startswith("--workload="):
+            workloads.append(a[len("--workload="):])
+            takes = False
         elif a == "--via":
             kw["via"] = _value(argv, i)
         elif a == "--hosts":
@@ -296,6 +312,17 @@ def parse(argv, repo_dir):
         interval = interval or "1"
     kw["duration"] = duration
     kw["interval"] = interval or "5"
+    if workloads:
+        # A bad workload is one line (no synopsis): its message says what is wanted.
+        try:
+            wls = workload.parse_list(workloads, duration)
+            if target != "compare" and len(wls) > 1:
+                raise UsageError("--workload: one shape a run (compare takes several)")
+            for w in wls:
+                workload.check_extra(w, kw.get("extra_c", []))
+        except UsageError as e:
+            raise Refused(str(e))
+        kw["workloads"] = wls
 
     if kw.get("pin"):
         if shutil.which("taskset") is None:

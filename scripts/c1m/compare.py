@@ -25,7 +25,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from . import stats
+from . import stats, workload as workloads
 from .fmt import fmt_int, fmt_lat, fmt_list
 
 PROG = "run.sh"
@@ -66,7 +66,7 @@ def plan(caps):
     return common, limiter, runs
 
 
-def references(runs, ref, caps, baseline_cap):
+def references(runs, ref, caps, baseline_cap, shape="pingpong"):
     """The reference at each count the plan runs, and the runs it adds.
 
     ref: BASELINE or a design nn. Returns (refs, extra): refs {count:
@@ -74,8 +74,13 @@ def references(runs, ref, caps, baseline_cap):
     runs of a design reference that the plan did not have. A design
     reference runs at every count up to its cap; beyond it, or for the
     bare pair beyond baseline_cap, the fallback is the other kind where
-    it can be had (the bare pair; or 06 where the plan runs it).
+    it can be had (the bare pair; or 06 where the plan runs it). SHAPE:
+    the workload's; the bare pair only ping-pongs, so for any other shape
+    it is no reference (06 is, where the plan runs it).
     """
+    cannot = f"{BASELINE_NAME} cannot hold it here"
+    if shape != "pingpong":
+        baseline_cap, cannot = 0, f"{BASELINE_NAME} only ping-pongs"
     counts = sorted({c for _, c in runs})
     planned = set(runs)
     refs, extra = {}, []
@@ -89,10 +94,9 @@ def references(runs, ref, caps, baseline_cap):
         elif ref != BASELINE and c <= baseline_cap:
             refs[c] = (BASELINE, f"{ref} cannot run it here; the bare epoll pair can")
         elif (FALLBACK, c) in planned:
-            refs[c] = (FALLBACK, f"{BASELINE_NAME} cannot hold it here" if ref == BASELINE
-                       else f"{ref} cannot run it here")
+            refs[c] = (FALLBACK, cannot if ref == BASELINE else f"{ref} cannot run it here")
         else:
-            refs[c] = (None, f"{BASELINE_NAME} cannot hold it here and the plan runs no "
+            refs[c] = (None, f"{cannot} and the plan runs no "
                        f"{FALLBACK} there" if ref == BASELINE else
                        f"neither {ref} nor {BASELINE_NAME} can run it here")
     return refs, extra
@@ -156,6 +160,24 @@ def figures(set_id, rounds, rows_by_count, refs, names):
     return out
 
 
+def figures_by_workload(set_id, rounds, rows_by_workload, refs_by_workload, names):
+    """figures() for each workload (in the order given), one document: every
+    counts[] entry tagged with its "workload", so one set file holds them
+    apart; "workloads" lists them."""
+    out = None
+    for wl, rows in rows_by_workload.items():
+        d = figures(set_id, rounds, rows, refs_by_workload.get(wl, {}), names)
+        for c in d["counts"]:
+            c["workload"] = wl
+        if out is None:
+            out = dict(d, counts=[])
+        out["counts"] += d["counts"]
+    if out is None:
+        out = figures(set_id, rounds, {}, {}, names)
+    out["workloads"] = list(rows_by_workload)
+    return out
+
+
 def _num(v, digits=None):
     if v is None:
         return "-"
@@ -196,10 +218,12 @@ def tables(doc):
     """The per-count tables and their legend, from figures()' document."""
     lines = []
     rounds = doc["rounds"]
+    # Name the workload in each heading unless the set is plain ping-pong.
+    named = doc.get("workloads") not in (None, [], ["pingpong"])
     for cnt in doc["counts"]:
         ref = cnt["reference"]
         refname = next((r["design"] for r in cnt["rows"] if r["name"] == ref), ref)
-        head = f"at {fmt_int(cnt['conns'])} connections, {rounds} round{'s' if rounds != 1 else ''}; "
+        head = (cnt.get("workload", "pingpong") + " " if named else "") + f"at {fmt_int(cnt['conns'])} connections, {rounds} round{'s' if rounds != 1 else ''}; "
         head += f"reference {refname} ({cnt['reference_why']})" if ref else \
             f"no reference: {cnt['reference_why']}; no ratios"
         lines += ["", head,
@@ -390,8 +414,10 @@ class CompareSet:
     common: int = 0                 # the count every design runs at
     limiter: str = ""               # the design that lowered it
     runs: list = field(default_factory=list)      # [(nn, count)], one round's order
-    refs: dict = field(default_factory=dict)      # count -> (reference, why)
-    rows: dict = field(default_factory=dict)      # count -> name -> [entry per round]
+    workloads: list = field(default_factory=list)  # [workload.Workload], each runs the plan
+    refs: dict = field(default_factory=dict)      # workload name -> count -> (reference, why)
+    rows: dict = field(default_factory=dict)      # workload name -> count -> name -> [entry per round]
+    skip: dict = field(default_factory=dict)      # workload name -> {nn: why}: its client cannot
     done: int = 0                   # runs started so far (the i of "i/N")
     summaries: list = field(default_factory=list)
     failed: list = field(default_factory=list)    # design runs that did not pass
@@ -399,7 +425,12 @@ class CompareSet:
 
     @property
     def n_runs(self):
-        return self.rounds * len(self.runs)
+        return self.rounds * sum(len(self.wl_runs(w)) for w in self.workloads)
+
+    def wl_runs(self, w):
+        """The plan's runs for workload w: those whose client can run it."""
+        skip = self.skip.get(w.name, {})
+        return [(nn, c) for nn, c in self.runs if nn not in skip]
 
 
 def main(opts, env):
@@ -420,14 +451,24 @@ def main(opts, env):
         return 1
     cs.common, limiter, cs.runs = plan(cs.caps)
     cs.limiter = limiter or ""
-    cs.refs, extra = references(cs.runs, cs.ref_asked, cs.caps, cs.bcap)
+    cs.workloads = list(opts.workloads) or [workloads.PINGPONG]
+    extra = []
+    for w in cs.workloads:
+        cs.refs[w.name], more = references(cs.runs, cs.ref_asked, cs.caps, cs.bcap, w.shape)
+        extra += [r for r in more if r not in extra]
     cs.runs += extra
-    for c, (name, _) in cs.refs.items():
-        cs.rows.setdefault(c, {})
-        if name:
-            cs.rows[c][name] = [None] * cs.rounds
-    for nn, c in cs.runs:
-        cs.rows.setdefault(c, {}).setdefault(nn, [None] * cs.rounds)
+    takes = getattr(env, "takes", None)
+    for w in cs.workloads:
+        if w.args and takes:
+            cs.skip[w.name] = {nn: why for nn in cs.caps for why in [takes(nn, w)] if why}
+    for w in cs.workloads:
+        rows = cs.rows[w.name] = {}
+        for c, (name, _) in cs.refs[w.name].items():
+            rows.setdefault(c, {})
+            if name:
+                rows[c][name] = [None] * cs.rounds
+        for nn, c in cs.wl_runs(w):
+            rows.setdefault(c, {}).setdefault(nn, [None] * cs.rounds)
     _print_plan(cs, opts, env)
     try:
         for rnd in range(1, cs.rounds + 1):
@@ -487,8 +528,8 @@ def _size(cs, designs, opts, env):
 
 def _print_plan(cs, opts, env):
     """The plan and its time (every round's runs and the bare pair's), first."""
-    base_counts = [c for c, (name, _) in cs.refs.items() if name == BASELINE]
-    total = cs.rounds * (sum(env.estimate(c) for _, c in cs.runs) +
+    base_counts = [c for refs in cs.refs.values() for c, (name, _) in refs.items() if name == BASELINE]
+    total = cs.rounds * (sum(env.estimate(c) for w in cs.workloads for _, c in cs.wl_runs(w)) +
                          sum(env.estimate(c) for c in base_counts))
     print(f"compare {cs.set_id}: {cs.n_runs} runs, about {(total + 59) // 60} min")
     if cs.limiter:
@@ -506,9 +547,16 @@ def _print_plan(cs, opts, env):
               f"(cap {fmt_int(cs.caps[nn])}: {cs.capwhy[nn]})")
     for d in cs.bad:
         print(f"  not run: {d}")
+    if cs.workloads != [workloads.PINGPONG]:
+        print(f"  workloads: {', '.join(w.name for w in cs.workloads)}: each runs this plan, "
+              "one table each (client " + "; ".join(
+                  f"{w.name}: {' '.join(w.args) or 'as it is'}" for w in cs.workloads) + ")")
+        for w in cs.workloads:
+            for nn, why in cs.skip.get(w.name, {}).items():
+                print(f"  not run for {w.name}: {cs.names[nn]} ({why})")
     _print_references(cs, opts)
     if cs.rounds > 1:
-        print(f"  {cs.rounds} rounds of {len(cs.runs)} runs, interleaved: round 1 runs every "
+        print(f"  {cs.rounds} rounds of {cs.n_runs // cs.rounds} runs, interleaved: round 1 runs every "
               f"design at every count once, then round 2, ...")
 
 
@@ -518,36 +566,41 @@ def _round(cs, rnd, opts, env):
     if cs.rounds > 1:
         print(f"\ncompare: round {rnd}/{cs.rounds} of set {cs.set_id}", flush=True)
     in_round = f", round {rnd}" if cs.rounds > 1 else ""
-    base_done = set()
-    for nn, c in cs.runs:
-        ref = cs.refs[c][0]
-        if ref == BASELINE and c not in base_done:
-            base_done.add(c)
-            e = _run_reference(cs, c, rnd, opts, env)
-            cs.rows[c][BASELINE][rnd - 1] = e
-            if e and e["rc"] != 0:
-                cs.ref_failed.append(f"{BASELINE_NAME} at {fmt_int(c)}{in_round}: {e['why']}")
-        cs.done += 1
-        print(f"\ncompare: {cs.done}/{cs.n_runs} {cs.names[nn]} at {fmt_int(c)} connections "
-              f"(set {cs.set_id})", flush=True)
-        tags = {"set_id": cs.set_id, "round": rnd, "rounds": cs.rounds, "reference": ref or ""}
-        rc, summ, path = env.run_one(nn, c, tags)
-        if summ is not None:
-            cs.summaries.append(summ)
-        if rc == 2:
-            cs.failed.append(f"{nn} at {fmt_int(c)}{in_round}: refused")
-        elif rc != 0:
-            cs.failed.append(f"{nn} at {fmt_int(c)}{in_round}: failed")
-        if not env.dry_run:
-            e = {"rc": rc, "result": path}
-            for k in FIGURES:
-                e[k] = (summ or {}).get(k)
-            cs.rows[c][nn][rnd - 1] = e
+    plain = cs.workloads == [workloads.PINGPONG]
+    for w in cs.workloads:
+        refs, rows = cs.refs[w.name], cs.rows[w.name]
+        what = "" if plain else f" {w.name}"
+        base_done = set()
+        for nn, c in cs.wl_runs(w):
+            ref = refs[c][0]
+            if ref == BASELINE and c not in base_done:
+                base_done.add(c)
+                e = _run_reference(cs, c, rnd, opts, env)
+                rows[c][BASELINE][rnd - 1] = e
+                if e and e["rc"] != 0:
+                    cs.ref_failed.append(f"{BASELINE_NAME} at {fmt_int(c)}{in_round}: {e['why']}")
+            cs.done += 1
+            print(f"\ncompare: {cs.done}/{cs.n_runs} {cs.names[nn]}{what} at {fmt_int(c)} connections "
+                  f"(set {cs.set_id})", flush=True)
+            tags = {"set_id": cs.set_id, "round": rnd, "rounds": cs.rounds, "reference": ref or "",
+                    "workload": w}
+            rc, summ, path = env.run_one(nn, c, tags)
+            if summ is not None:
+                cs.summaries.append(summ)
+            if rc == 2:
+                cs.failed.append(f"{nn}{what} at {fmt_int(c)}{in_round}: refused")
+            elif rc != 0:
+                cs.failed.append(f"{nn}{what} at {fmt_int(c)}{in_round}: failed")
+            if not env.dry_run:
+                e = {"rc": rc, "result": path}
+                for k in FIGURES:
+                    e[k] = (summ or {}).get(k)
+                rows[c][nn][rnd - 1] = e
 
 
 def _document(cs, opts, env):
     """figures() and the set's own facts: compare-<set>.json's content."""
-    doc = figures(cs.set_id, cs.rounds, cs.rows, cs.refs, cs.names)
+    doc = figures_by_workload(cs.set_id, cs.rounds, cs.rows, cs.refs, cs.names)
     doc.update({"started": cs.started, "finished": _utc("%Y-%m-%dT%H:%M:%SZ"),
                 "reference_asked": cs.ref_asked, "duration_s": cs.secs,
                 "command": list(opts.argv), "common_conns": cs.common,
@@ -559,8 +612,10 @@ def _document(cs, opts, env):
 def _print_references(cs, opts):
     """The plan's lines on the reference: which one at which counts, and why."""
     by = {}
-    for c in sorted(cs.refs):
-        by.setdefault(cs.refs[c], []).append(c)
+    for refs in cs.refs.values():
+        for c in sorted(refs):
+            if c not in by.setdefault(refs[c], []):
+                by[refs[c]].append(c)
     for (name, why), counts in by.items():
         where = fmt_list(counts)
         if name == BASELINE:
@@ -570,7 +625,7 @@ def _print_references(cs, opts):
             print(f"  reference at {where}: {cs.names[name]} ({why}), in every round")
         else:
             print(f"  no reference at {where}: {why}; no ratios there")
-    if any(n == BASELINE for n, _ in cs.refs.values()):
+    if any(n == BASELINE for refs in cs.refs.values() for n, _ in refs.values()):
         notes = []
         if opts.netns == "1":
             notes.append("in this namespace, not the runs' own")

@@ -135,3 +135,8 @@ def limits(sdir, cdir):
 def client_has_barrier(cdir):
     """The client takes -B (the start barrier of --hosts)."""
     return _probe([f"./{cdir}/client", "-B", "-L"])
+
+
+def client_takes(cdir, args):
+    """The client accepts ARGS (a workload's flags): it parses them before -L."""
+    return _probe([f"./{cdir}/client"] + list(args) + ["-L"])

@@ -42,6 +42,7 @@ class Options:
     rounds: int = 1                 # compare -r
     reference: Optional[str] = None  # compare --ref: "baseline" or NN
     max_conns: Optional[int] = None  # compare --max-conns: no count above it
+    workloads: list = field(default_factory=list)  # --workload: [workload.Workload], [] = pingpong
     argv: List[str] = field(default_factory=list)  # as typed, for the record
 
 
@@ -55,6 +56,7 @@ class Facts:
     round: int = 0                  # compare: this run's round, 1..rounds
     rounds: int = 0                 # compare: how many (0: not a compare)
     reference: str = ""             # compare: the design ratios are to
+    workload: Optional[object] = None  # run/compare: the workload.Workload (None = pingpong)
     started: str = ""               # run: UTC, 2026-12-06T03:23:05Z
     conns: int = 0                  # plan: the connections asked of the client
     asked: Optional[int] = None     # plan

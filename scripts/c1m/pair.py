@@ -230,7 +230,9 @@ class Pair:
             argv += ["-P", str(self.server.pid) if self.server else "SERVER_PID"]
         if warmup:
             argv += ["-W", str(warmup)]
-        return argv + o.extra_c
+        # The workload's flags (--workload), then -C's words as typed.
+        wl = r.facts.workload
+        return argv + list(wl.args if wl else ()) + o.extra_c
 
     def run_client(self):
         """Run the client to its end; fills client_rc, client_wall_s, stat0/1."""

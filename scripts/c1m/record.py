@@ -31,7 +31,7 @@ CSV_COLS = tuple(("started,nn,design,client,status,quick,netns,set,hosts,window_
              "rps,server_window_rps,rps_agreement,rate_target,rate_achieved,late_sends,"
              "dropped,p50_us,p99_us,max_us,errors,mismatches,server_rss_b_per_conn,"
              "kernel_b_per_conn,server_us_per_rt,client_us_per_rt,client_cpu_window_pct,"
-             "server_cpu_window_pct,client_cpu_run_pct,server_cpu_run_pct,bottleneck").split(","))
+             "server_cpu_window_pct,client_cpu_run_pct,server_cpu_run_pct,bottleneck,workload").split(","))
 PROG = "run.sh"
 
 
@@ -218,6 +218,16 @@ def summary(facts, opts, ncpu, me=None):
     if neck.startswith("neither") and mpct >= 75 * ncpu and other >= 25 * ncpu:
         neck = "other processes (machine busy)"
     per = (lambda x: x / conns) if conns else (lambda x: 0)
+    wl = facts.workload
+    conn_lat = cd.get("connect_lat_us") if isinstance(cd.get("connect_lat_us"), dict) else {}
+    lag = cd.get("send_lag_us") if isinstance(cd.get("send_lag_us"), dict) else {}
+    tcp_ext = {k: int(facts.tcp_ext1.get(k, 0)) - int(facts.tcp_ext0.get(k, 0))
+               for k in ("ListenOverflows", "ListenDrops")}
+    # Servers 06, 07 and 14 count accepts per loop (or child): the spread.
+    apl = sd.get("accepts_per_loop")
+    apl = [x for x in apl if isinstance(x, int) and not isinstance(x, bool)] \
+        if isinstance(apl, list) else []
+    amin, amax = (min(apl), max(apl)) if apl else (None, None)
     return {
         "nn": facts.nn, "design": facts.server_dir, "server": facts.server_dir,
         "client": facts.client_dir,
@@ -248,6 +258,24 @@ def summary(facts, opts, ncpu, me=None):
         "client_rate": rate,
         "machine_cpu_pct": mpct, "other_cpu_pct": other,
         "bottleneck": neck,
+        # --workload: its name, its parameters, and the client's figures
+        # each shape is about (null when the client did not print them).
+        "workload": wl.name if wl else "pingpong",
+        "workload_params": dict(wl.params) if wl else {},
+        "depth": num(cd, "depth"), "msg_bytes": num(cd, "msg_bytes"),
+        "tx_bytes_per_s": num(cd, "tx_bytes_per_s"), "rx_bytes_per_s": num(cd, "rx_bytes_per_s"),
+        "connect_p50_us": num(conn_lat, "p50"), "connect_p99_us": num(conn_lat, "p99"),
+        "connect_max_us": num(conn_lat, "max"), "connect_errors": num(cd, "connect_errors"),
+        "conns_opened_per_s": num(cd, "conns_opened_per_s"), "churned": num(cd, "churned"),
+        "reconnects": num(cd, "reconnects"), "client_time_wait": num(cd, "time_wait"),
+        "heartbeat_s": num(cd, "heartbeat_s"), "heartbeat_late_p99_us": num(lag, "p99"),
+        "heartbeat_late_max_us": num(lag, "max"),
+        "client_cpu_per_1k_conns": num(cd, "client_cpu_per_1k_conns"),
+        "storm_dropped": num(cd, "storm_dropped"), "storm_back": num(cd, "storm_back"),
+        "storm_retries": num(cd, "storm_retries"), "storm_recovery_s": num(cd, "storm_recovery_s"),
+        "listen_overflows": tcp_ext["ListenOverflows"], "listen_drops": tcp_ext["ListenDrops"],
+        "accepts_per_loop_min": amin, "accepts_per_loop_max": amax,
+        "accept_spread": amax / amin if amin else None,
     }
 
 
@@ -447,10 +475,19 @@ def table(summaries):
     """The summary table, one row per run (CPU over the measuring window),
     without a final newline: print() it."""
     fmt = "%-30s %9s %8s %9s %8s %8s %8s %9s %9s %9s %9s  %s\n"
-    out = [fmt % ("design", "conns", "connect", "rps", "p50", "p99", "max", "srv us/rt",
-                  "srv RSS", "kernel", "CPU c/s", "bottleneck"),
-           fmt % ("", "", "", "", "", "", "", "(window)", "per conn", "per conn", "(window)", "")]
-    for s in summaries:
+    # A workload column only when a run is not the default ping-pong, so
+    # the default table stays as it was.
+    wls = [s.get("workload") or "pingpong" for s in summaries]
+    wide = max([len(w) for w in wls if w != "pingpong"] or [0])
+    if wide:
+        fmt = "%-30s %-" + str(max(wide, 8)) + "s " + fmt[5:]
+    head = [("design", "conns", "connect", "rps", "p50", "p99", "max", "srv us/rt",
+             "srv RSS", "kernel", "CPU c/s", "bottleneck"),
+            ("", "", "", "", "", "", "", "(window)", "per conn", "per conn", "(window)", "")]
+    if wide:
+        head = [(h[0], w) + h[1:] for h, w in zip(head, ("workload", ""))]
+    out = [fmt % h for h in head]
+    for s, wl in zip(summaries, wls):
         d = s.get("design", "")
         cl = s.get("client", "") or ""
         if not cl.startswith("05_") and cl != d:
@@ -459,14 +496,55 @@ def table(summaries):
             d += ", %d hosts" % s["hosts"]
         us = s.get("server_us_per_rt")
         us = "-" if us is None else ("%.1f" % us if us < 100 else "%.0f" % us)
-        out.append(fmt % (
-            d, fmt_int(s.get("conns") or 0), "%.1f s" % (s.get("connect_s") or 0),
+        out.append(fmt % ((d,) + ((wl,) if wide else ()) + (
+            fmt_int(s.get("conns") or 0), "%.1f s" % (s.get("connect_s") or 0),
             fmt_int(s.get("rps") or 0), fmt_lat(s.get("p50_us")), fmt_lat(s.get("p99_us")),
             fmt_lat(s.get("max_us")), us, fmt_bytes(s.get("server_rss_b_per_conn")),
             fmt_bytes(s.get("kernel_b_per_conn")),
             _pct(s.get("client_cpu_window_pct")) + "/" + _pct(s.get("server_cpu_window_pct")),
-            s.get("bottleneck", "") + ("" if s.get("status") == "ok" else "  FAILED")))
+            s.get("bottleneck", "") + ("" if s.get("status") == "ok" else "  FAILED"))))
     return "".join(out).rstrip("\n")
+
+
+def _rate_bytes(v):
+    return "-" if v is None else fmt_bytes(v) + "/s"
+
+
+def workload_line(s):
+    """The figures a run's workload is about, one line ("" for ping-pong):
+    what run.sh prints under the table."""
+    shape = (s.get("workload") or "pingpong").split(":")[0]
+    if shape == "pingpong":
+        return ""
+    parts = []
+    if shape in ("pipeline", "size"):
+        parts.append("depth %s, %s B a message, %s out, %s in" % (
+            _dash(s.get("depth")), _dash(s.get("msg_bytes")), _rate_bytes(s.get("tx_bytes_per_s")),
+            _rate_bytes(s.get("rx_bytes_per_s"))))
+    if shape in ("churn", "storm"):
+        parts.append("%s connections opened/s, connect p50 %s p99 %s max %s, %s connect errors" % (
+            fmt_int(s["conns_opened_per_s"]) if s.get("conns_opened_per_s") is not None else "-",
+            fmt_lat(s.get("connect_p50_us")), fmt_lat(s.get("connect_p99_us")),
+            fmt_lat(s.get("connect_max_us")), _dash(s.get("connect_errors"))))
+    if shape == "churn":
+        parts.append("%s TIME_WAIT at the client" % _dash(s.get("client_time_wait")))
+    if shape == "heartbeat":
+        parts.append("heartbeats %s s apart, late p99 %s max %s, client CPU %s s per 1,000 conns" % (
+            _dash(s.get("heartbeat_s")), fmt_lat(s.get("heartbeat_late_p99_us")),
+            fmt_lat(s.get("heartbeat_late_max_us")), _dash(s.get("client_cpu_per_1k_conns"))))
+    if shape == "storm":
+        rec = s.get("storm_recovery_s")
+        parts.append("storm: %s dropped, %s back in %s, %s retries" % (
+            _dash(s.get("storm_dropped")), _dash(s.get("storm_back")),
+            "-" if rec is None else "%.3f s" % rec, _dash(s.get("storm_retries"))))
+    if s.get("accepts_per_loop_max") is not None and shape in ("churn", "storm"):
+        sp = s.get("accept_spread")
+        parts.append("accepts per server loop %s..%s (max/min %s)" % (
+            fmt_int(s["accepts_per_loop_min"]), fmt_int(s["accepts_per_loop_max"]),
+            "-" if sp is None else "%.2f" % sp))
+    if s.get("listen_overflows") or s.get("listen_drops"):
+        parts.append("listen overflows %s, drops %s" % (s.get("listen_overflows"), s.get("listen_drops")))
+    return "%s: %s" % (s.get("workload"), "; ".join(parts))
 
 
 def hosts_table(facts):

@@ -15,7 +15,7 @@ import tempfile
 import time
 from types import SimpleNamespace
 
-from . import cli, designs, hosts, kernel, plan, proc, record
+from . import cli, designs, hosts, kernel, plan, proc, record, workload
 from .fmt import fmt_int as num
 from .model import C1M_PORT, Facts, UsageError
 from .pair import Pair
@@ -60,8 +60,10 @@ class Run:
         self.nn, self.asked = nn, asked
         self.build = self.opts.build if build is None else build
         self.facts = Facts(nn=nn, asked=asked)
-        for k, v in (tags or {}).items():  # compare's set_id, round, rounds, reference
+        for k, v in (tags or {}).items():  # compare's set_id, round, rounds, reference, workload
             setattr(self.facts, k, v)
+        if self.facts.workload is None:
+            self.facts.workload = self.opts.workloads[0] if self.opts.workloads else workload.PINGPONG
         self.cleanup = proc.Cleanup()
         self.lim = None
         self.sizing = None
@@ -121,6 +123,14 @@ class Run:
             return False
         return True
 
+    def workload_refused(self):
+        """Why this pair's client cannot run the workload ("" when it can)."""
+        w = self.facts.workload
+        if not w or not w.args or designs.client_takes(self.facts.client_dir, w.args):
+            return ""
+        return (f"--workload {w.name}: {self.facts.client_dir}/client does not take "
+                f"{' '.join(w.args)}")
+
     def size(self):
         s = self.session
         m = plan.Machine(**kernel.machine_figures(s.can_tune, self.lim.kind == "threads"))
@@ -145,6 +155,10 @@ class Run:
             return 1
         if not self.built() or not self.read_limits():
             return 1
+        why = self.workload_refused()
+        if why:
+            err(why)
+            return 2
         if o.loops and o.loops > self.lim.srv_loops:
             err(f"-c {o.loops}: {f.server_dir}/server runs at most {self.lim.srv_loops} (its -L max_loops)")
             return 2
@@ -231,7 +245,8 @@ class Run:
         duration, warmup = plan.window_for(f.conns, o.duration)
         hosts.run_clients(s.hosts_plan, conns=f.conns, addr=o.addr,
                           port=pair.port_used if pair.port_used is not None else o.port,
-                          duration=duration, warmup=warmup, interval=o.interval, extra_c=o.extra_c,
+                          duration=duration, warmup=warmup, interval=o.interval,
+                          extra_c=list(f.workload.args) + list(o.extra_c),
                           client_dir=f.client_dir, server_pid=f.server_pid, logdir=self.logdir,
                           cleanup=self.cleanup, dry_run=o.dry_run, facts=f)
 
@@ -246,6 +261,9 @@ class Run:
         rc = 0 if self.summary.get("status") == "ok" else 1
         print(flush=True)
         print(record.table([self.summary]), flush=True)
+        wl_line = record.workload_line(self.summary)
+        if wl_line:
+            print(wl_line, flush=True)
         win = os.path.join(o.perf_dir or "", "window", "window")
         if o.perf_dir and os.path.isfile(win) and os.path.getsize(win) > 0:
             from . import perf
@@ -302,13 +320,21 @@ def make_env(session):
         sz = r.size()
         return sz.cap, sz.why
 
+    def takes(nn, w):
+        """"" when nn's client can run workload w, else why not."""
+        r = Run(session, nn, tags={"workload": w})
+        r.dirs()
+        if not os.access(f"{r.facts.client_dir}/client", os.X_OK):
+            return ""  # not built: the run itself says so
+        return r.workload_refused().split(": ", 1)[-1]
+
     def run_one(nn, asked, tags):
         r = Run(session, nn, asked=asked, tags=tags, build=False)
         rc = r.go()
         return rc, r.summary, r.result_path
 
     return SimpleNamespace(
-        valid_designs=designs.valid_designs, dir_of=designs.dir_of, build=build, cap=cap,
+        valid_designs=designs.valid_designs, dir_of=designs.dir_of, build=build, cap=cap, takes=takes,
         run_one=run_one, estimate=lambda conns: plan.run_estimate(conns, o.duration),
         table=record.table, results_dir=session.results_dir, dry_run=o.dry_run,
         repo_dir=session.repo_dir)
@@ -326,6 +352,18 @@ def _runs(session):
         nns = [o.target]
     failed = refused = 0
     for nn in nns:
+        if o.target == "all" and o.workloads:
+            # `all` with a workload: a design whose client cannot run it is
+            # left out (said), not a refusal of the whole set.
+            r = Run(session, nn)
+            r.dirs()
+            if r.build and not o.dry_run and not r.make():
+                failed += 1
+                continue
+            why = r.workload_refused() if os.access(f"{r.facts.client_dir}/client", os.X_OK) else ""
+            if why:
+                say(f"{nn}: not run: {why.split(': ', 1)[-1]}")
+                continue
         for asked in (o.asked or [None]):
             rc = Run(session, nn, asked=asked).go()
             if rc == 2:

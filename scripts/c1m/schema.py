@@ -29,7 +29,20 @@ SUMMARY = {
     "server_cpu_window_pct": "n?", "client_cpu_run_s": "n", "server_cpu_run_s": "n",
     "client_cpu_run_pct": "n", "server_cpu_run_pct": "n", "client_rate": "n",
     "machine_cpu_pct": "n", "other_cpu_pct": "n", "bottleneck": "s",
+    # --workload
+    "workload": "s", "workload_params": "o",
+    "depth": "n?", "msg_bytes": "n?", "tx_bytes_per_s": "n?", "rx_bytes_per_s": "n?",
+    "connect_p50_us": "n?", "connect_p99_us": "n?", "connect_max_us": "n?",
+    "connect_errors": "n?", "conns_opened_per_s": "n?", "churned": "n?", "reconnects": "n?",
+    "client_time_wait": "n?", "heartbeat_s": "n?", "heartbeat_late_p99_us": "n?",
+    "heartbeat_late_max_us": "n?", "client_cpu_per_1k_conns": "n?",
+    "storm_dropped": "n?", "storm_back": "n?", "storm_retries": "n?", "storm_recovery_s": "n?",
+    "listen_overflows": "n?", "listen_drops": "n?",
+    "accepts_per_loop_min": "n?", "accepts_per_loop_max": "n?", "accept_spread": "n?",
 }
+# Summary keys a file written before --workload lacks: load() fills them
+# (a run then was ping-pong unless -C said otherwise; "" = not recorded).
+WORKLOAD_KEYS = tuple(list(SUMMARY)[list(SUMMARY).index("workload"):])
 # Top-level keys of a version 2 document and their JSON types.
 TOP = {
     "schema_version": int, "summary": dict, "commit": str, "dirty": (bool, type(None)),
@@ -97,6 +110,8 @@ def problems(doc):
             out.append("summary.%s: want a number, have %r" % (k, v))
         elif t == "n?" and v is not None and not _isnum(v):
             out.append("summary.%s: want a number or null, have %r" % (k, v))
+        elif t == "o" and not isinstance(v, dict):
+            out.append("summary.%s: want an object, have %r" % (k, v))
     if s.get("status") not in ("ok", "failed"):
         out.append("summary.status: %r" % s.get("status"))
     for who in ("run", "server"):
@@ -139,13 +154,18 @@ def validate(doc):
         raise Invalid("; ".join(p))
 
 
+def _empty(t):
+    """The value a summary key of type T has when a file predates it."""
+    return "" if t == "s" else {} if t == "o" else None
+
+
 def upgrade(doc):
     """A version 1 document (run.sh's bash record) in the version 2 shape."""
     if not isinstance(doc, dict) or not isinstance(doc.get("summary"), dict):
         raise Invalid("not a result file (no summary)")
     s = dict(doc["summary"])
     for k in SUMMARY:
-        s.setdefault(k, "" if SUMMARY[k] == "s" else None)
+        s.setdefault(k, _empty(SUMMARY[k]))
     command = doc.get("command") or ""
     try:
         run_argv = shlex.split(command)
@@ -189,6 +209,11 @@ def from_json(doc):
         doc = upgrade(doc)
     elif v != SCHEMA_VERSION:
         raise Invalid("schema_version %r: this c1m reads 1 and %d" % (v, SCHEMA_VERSION))
+    elif isinstance(doc.get("summary"), dict) and "workload" not in doc["summary"]:
+        s = dict(doc["summary"])         # a version 2 file from before --workload
+        for k in WORKLOAD_KEYS:
+            s.setdefault(k, _empty(SUMMARY[k]))
+        doc = dict(doc, summary=s)
     validate(doc)
     return doc
 

@@ -30,6 +30,15 @@
  * due time, or minus the freeze's end), so a failing test can tell the
  * server's error from the client's.
  *
+ * A connection's replies leave in the order its frames came: a frame is
+ * due D after it arrived, or with its connection's previous reply if that
+ * is later (a staggered first frame holds back the ones pipelined behind
+ * it, client -q).
+ *
+ * -X EVERY corrupts the echo, for a test that the client notices: it
+ * flips the lowest bit of byte EVERY, 2 EVERY, ... of each connection's
+ * stream (counting from 1).
+ *
  * -S COUNT staggers the connections: the first frame of the k-th
  * connection accepted waits (k mod COUNT)/COUNT of D more. A closed-loop
  * client starts every connection at once, so without it all N replies
@@ -39,7 +48,7 @@
  * evenly spread and every frame after the first waits exactly D.
  *
  * usage: known_server [-a ADDR] [-p PORT] [-D USEC] [-F PERIOD_MS:FREEZE_MS]
- *                     [-S COUNT] [-h]
+ *                     [-S COUNT] [-X EVERY] [-h]
  * build: make build/plain/tests/known_server
  * test with:
  *   build/plain/tests/known_server -p 0 -D 30000 &
@@ -75,7 +84,8 @@ static struct {
 	uint64_t delay_ns;		/* -D */
 	uint64_t period_ns, freeze_ns;	/* -F; 0 = never frozen */
 	long stagger;			/* -S; 0 = none */
-} cfg = { C1M_ADDR, C1M_PORT, 0, 0, 0, 0 };
+	uint64_t flip;			/* -X; 0 = echo faithfully */
+} cfg = { C1M_ADDR, C1M_PORT, 0, 0, 0, 0, 0 };
 
 struct conn {
 	uint32_t gen;		/* bumped at close: older replies are dropped */
@@ -84,6 +94,8 @@ struct conn {
 	uint8_t answered;	/* its first frame has been queued */
 	uint8_t have;		/* bytes of the frame being assembled */
 	uint8_t frame[FRAME_SIZE];
+	uint64_t last_due;	/* its latest reply's due time: none goes before */
+	uint64_t seen;		/* bytes read from it (-X) */
 	char *out;		/* replies the socket did not take yet */
 	uint32_t out_len, out_off, out_cap;
 };
@@ -147,6 +159,11 @@ static void queue_push(int fd, const uint8_t *frame, uint64_t arrived, uint64_t 
 {
 	struct reply *r;
 	size_t i;
+	uint64_t due = arrived + delay;
+
+	if (due < srv.conns[fd].last_due)	/* in order, behind its previous reply */
+		due = srv.conns[fd].last_due;
+	srv.conns[fd].last_due = due;
 
 	if (srv.q_len == srv.q_cap) {	/* full: double it, unwrapping the ring */
 		size_t cap = srv.q_cap ? 2 * srv.q_cap : 4096;
@@ -164,12 +181,12 @@ static void queue_push(int fd, const uint8_t *frame, uint64_t arrived, uint64_t 
 	for (i = srv.q_len; i > 0; i--) {	/* keep the ring sorted by due */
 		struct reply *prev = &srv.q[(srv.q_head + i - 1) % srv.q_cap];
 
-		if (prev->due <= arrived + delay)
+		if (prev->due <= due)
 			break;
 		srv.q[(srv.q_head + i) % srv.q_cap] = *prev;
 	}
 	r = &srv.q[(srv.q_head + i) % srv.q_cap];
-	r->due = arrived + delay;
+	r->due = due;
 	r->fd = fd;
 	r->gen = srv.conns[fd].gen;
 	memcpy(r->frame, frame, FRAME_SIZE);
@@ -234,6 +251,8 @@ static void on_accept(void)
 		net_set_nodelay(fd);
 		srv.conns[fd].open = 1;
 		srv.conns[fd].answered = 0;
+		srv.conns[fd].last_due = 0;
+		srv.conns[fd].seen = 0;
 		srv.conns[fd].order = (uint32_t)srv.accepted++;
 		if (++srv.live > srv.conns_peak)
 			srv.conns_peak = srv.live;
@@ -346,6 +365,8 @@ static void on_readable(int fd)
 			return;			/* EAGAIN: drained */
 		for (ssize_t i = 0; i < n; i++) {
 			c->frame[c->have++] = (uint8_t)srv.buf[i];
+			if (cfg.flip && ++c->seen % cfg.flip == 0)
+				c->frame[c->have - 1] ^= 1;	/* -X: a wrong echo */
 			if (c->have == FRAME_SIZE) {
 				queue_push(fd, c->frame, now, delay_for(c));
 				srv.requests++;
@@ -429,6 +450,7 @@ static void report(void)
 	json_u64(&j, "period_ms", cfg.period_ns / 1000000);
 	json_u64(&j, "freeze_ms", cfg.freeze_ns / 1000000);
 	json_i64(&j, "stagger", cfg.stagger);
+	json_u64(&j, "flip_every", cfg.flip);
 	json_i64(&j, "conns_peak", srv.conns_peak);
 	json_u64(&j, "requests", srv.requests);
 	json_u64(&j, "replies", srv.replies);
@@ -446,7 +468,7 @@ static void usage(void)
 {
 	printf("known_server: a c1m echo server with a known answer time, for tests\n\n"
 	       "usage: known_server [-a ADDR] [-p PORT] [-D USEC] [-F PERIOD_MS:FREEZE_MS]\n"
-	       "                    [-S COUNT] [-h]\n\n"
+	       "                    [-S COUNT] [-X EVERY] [-h]\n\n"
 	       "  -a ADDR   address to listen on (default %s)\n"
 	       "  -p PORT   port (default %d; 0 picks a free one)\n"
 	       "  -D USEC   answer each frame exactly USEC after it arrived (default 0)\n"
@@ -455,6 +477,8 @@ static void usage(void)
 	       "  -S COUNT  stagger: the first frame of the k-th connection accepted\n"
 	       "            waits (k mod COUNT)/COUNT of D more, so that closed-loop\n"
 	       "            connections answer evenly over D, not all at once\n"
+	       "  -X EVERY  echo wrongly: flip the low bit of byte EVERY, 2 EVERY, ...\n"
+	       "            of each connection's stream (a test of the client's check)\n"
 	       "  -h        this help\n\n"
 	       "Prints \"known_server: listening on ADDR:PORT\" on stderr; at SIGTERM one\n"
 	       "JSON line on stdout, exit 0. Exit 1: cannot listen; 2: bad usage.\n",
@@ -487,13 +511,14 @@ static void parse(int argc, char **argv)
 	int o;
 
 	/* No arg_synopsis: a bad argument is one line. */
-	while ((o = getopt(argc, argv, ":a:p:D:F:S:h")) != -1) {
+	while ((o = getopt(argc, argv, ":a:p:D:F:S:X:h")) != -1) {
 		switch (o) {
 		case 'a': arg_ipv4(o, optarg); cfg.addr = optarg; break;
 		case 'p': cfg.port = (int)arg_long(o, optarg, 0, 65535); break;
 		case 'D': cfg.delay_ns = (uint64_t)arg_long(o, optarg, 0, 100000000) * 1000; break;
 		case 'F': parse_freeze(optarg); break;
 		case 'S': cfg.stagger = arg_long(o, optarg, 0, 1000000); break;
+		case 'X': cfg.flip = (uint64_t)arg_long(o, optarg, 1, 1L << 40); break;
 		case 'h': usage(); exit(0);
 		case ':': arg_usage_error("-%c needs a value", optopt);
 		default: arg_usage_error("unknown option -%c", optopt);
