@@ -11,7 +11,7 @@
  * connections in turn, as the original's first client did (200/s): open
  * loop.
  *
- * Knobs that change the traffic's shape (issue 20):
+ * Knobs that change the traffic's shape:
  *   -q DEPTH  pipelining: DEPTH requests in flight per connection. The
  *      server echoes in order, so the replies are matched in order, each
  *      timed from its own request's send time (rate mode: its due time);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/workloads.sh CASE [ARG] - the client's traffic shapes (issue 20):
+# tests/workloads.sh CASE [ARG] - the client's traffic shapes:
 # pipelining (-q), message sizes (-l), and the engine's one interface.
 #
 #   pipeline      -q 4 against known_server's fixed delay D: rps = N x 4 / D
