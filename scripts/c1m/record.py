@@ -283,12 +283,15 @@ def summary(facts, opts, ncpu, me=None):
 
 def provenance(repo_dir):
     """{"commit": the checked-out sha or "unknown", "dirty": whether tracked
-    files differ from it}."""
+    files that make or run the programs differ from it}. README.md and docs/
+    do not count: a compare writing its results into docs/results (a
+    tracked results.csv) changes no figure the next run measures."""
     try:
         sha = subprocess.run(["git", "-C", repo_dir, "rev-parse", "HEAD"],
                              capture_output=True, text=True, timeout=10)
-        st = subprocess.run(["git", "-C", repo_dir, "status", "--porcelain",
-                             "--untracked-files=no"], capture_output=True, text=True, timeout=30)
+        st = subprocess.run(["git", "-C", repo_dir, "status", "--porcelain", "--untracked-files=no",
+                             "--", ".", ":(exclude)docs", ":(exclude)README.md"],
+                            capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.SubprocessError):
         return {"commit": "unknown", "dirty": False}
     if sha.returncode != 0:

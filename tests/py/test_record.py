@@ -258,5 +258,35 @@ class Result(unittest.TestCase):
         self.assertTrue(h[2].startswith("  merged: window 30.00 s"))
 
 
+class Provenance(unittest.TestCase):
+    """The commit, and dirty only when code differs: results written into
+    docs/ (a compare's tracked results.csv) or README.md do not count."""
+
+    def test_dirty_means_code(self):
+        import subprocess
+        with tempfile.TemporaryDirectory() as tmp:
+            def git(*a):
+                subprocess.run(["git", "-C", tmp, "-c", "user.name=t", "-c", "user.email=t@t"] + list(a),
+                               check=True, capture_output=True)
+            git("init", "-q")
+            for path in ("scripts/x.py", "docs/results/results.csv", "README.md"):
+                os.makedirs(os.path.join(tmp, os.path.dirname(path)), exist_ok=True)
+                with open(os.path.join(tmp, path), "w") as f:
+                    f.write("a\n")
+            git("add", "-A")
+            git("commit", "-qm", "one")
+            p = record.provenance(tmp)
+            self.assertEqual(len(p["commit"]), 40)
+            self.assertFalse(p["dirty"])
+            for path in ("docs/results/results.csv", "README.md"):
+                with open(os.path.join(tmp, path), "a") as f:
+                    f.write("b\n")
+            self.assertFalse(record.provenance(tmp)["dirty"])
+            with open(os.path.join(tmp, "scripts/x.py"), "a") as f:
+                f.write("b\n")
+            self.assertTrue(record.provenance(tmp)["dirty"])
+        self.assertEqual(record.provenance("/"), {"commit": "unknown", "dirty": False})
+
+
 if __name__ == "__main__":
     unittest.main()
