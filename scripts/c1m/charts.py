@@ -406,7 +406,12 @@ def timeseries_svg(doc, title):
             y = y0 + ph - ph * t / 4
             g.raw('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#ddd"/>' % (x0, y, x0 + pw, y))
             lab = fmt_int(top * t / 4) if metric == "rps" or t == 0 else fmt_lat(top * t / 4)
-            g.text(x0 - 6, y + 4, lab, ' text-anchor="end" font-size="11"')
+            if vals:
+                g.text(x0 - 6, y + 4, lab, ' text-anchor="end" font-size="11"')
+        if not vals:
+            # A run shorter than its progress interval prints no such line.
+            g.text(x0 + pw / 2, y0 + ph / 2, "no progress line with this figure in the run: "
+                   "a shorter interval (run.sh -i 1) gives more", ' text-anchor="middle" fill="#555" class="none"')
         step = _nice(tmax / 8)
         t = 0.0
         while t <= tmax + 1e-9:
@@ -421,6 +426,10 @@ def timeseries_svg(doc, title):
             if pts:
                 g.raw('<polyline class="series" data-who="%s" fill="none" stroke="%s" stroke-width="2" '
                       'points="%s"/>' % (who, col, " ".join(pts)))
+                # A dot per line printed: one line alone draws no polyline.
+                for pt in pts:
+                    x, y = pt.split(",")
+                    g.raw('<circle cx="%s" cy="%s" r="3" fill="%s"/>' % (x, y, col))
             y = y0 + 12 + 18 * k
             g.raw('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="2"/>' % (
                 x0 + pw + 12, y - 4, x0 + pw + 30, y - 4, col))
