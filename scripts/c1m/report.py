@@ -174,8 +174,10 @@ class Picked:
 def take_rows(runs, used, want, quick):
     """The newest passing run of each design, client, variant, size,
     namespace choice and host count, from the set when there is one;
-    beside the set (no --set given), the newest multi-host runs."""
-    p, row, keys = Picked(), {}, []
+    beside the set (no --set given), the newest multi-host runs. A set of
+    several rounds has several runs of each: the row is the one whose rps
+    is the median of them (the lower middle for an even count)."""
+    p, row, keys, rounds = Picked(), {}, [], {}
     for r in runs:
         s = r[0]
         in_set = used != "" and sval(s, "set") == used
@@ -189,6 +191,8 @@ def take_rows(runs, used, want, quick):
             continue
         key = (sval(s, "nn"), sval(s, "client"), sval(s, "variant"), sval(s, "conns_target"),
                sval(s, "netns"), hosts_of(s))
+        if in_set:
+            rounds.setdefault(key, []).append(r)
         if key in row and sval(row[key][0], "started") > sval(s, "started"):
             continue
         if key not in row:
@@ -198,6 +202,9 @@ def take_rows(runs, used, want, quick):
             p.multi += 1
             if used != "" and not in_set:
                 p.multi_beside += 1
+    for k, rs in rounds.items():
+        rs = sorted(rs, key=lambda r: fnum(r[0], "rps"))
+        row[k] = rs[(len(rs) - 1) // 2]
     p.rows = sorted((row[k] for k in keys),
                     key=lambda r: (fnum(r[0], "conns"), sval(r[0], "nn"), label(r[0])))
     return p
@@ -245,6 +252,7 @@ def table_text(p, used, count, missing, imgs):
     if used:
         w("From one `./run.sh compare` (set `%s`, %d runs): every design at one connection\n" % (used, count[used]))
         w("count all of them can hold, and the designs that scale also at the other counts.\n")
+        w("Where it ran each design several times (`-r`), a row is the round with the median rps.\n")
         if missing.get(used):
             w("This set is incomplete: no run of %s (an interrupted compare?).\n" % " ".join(missing[used]))
     else:
@@ -314,10 +322,18 @@ def _cell(st, fmt):
     return m if lo == hi else "%s [%s–%s]" % (m, lo, hi)
 
 
-def ratio_text(doc, imgs, details):
+def _ratio(v):
+    """A ratio with two decimals, or two significant digits below 0.1."""
+    return "%.2f" % v if v >= 0.1 or v == 0 else "%.2g" % v
+
+
+def ratio_text(doc, imgs, details, fixed=None):
     """The README's table from compare-<set>.json: per count, each design's
     rps and its ratio to the reference in the same rounds, with their
-    spread, stamped with the set, its date, machine and commit."""
+    spread, stamped with the set, its date, machine and commit. fixed:
+    {design dir: rate} of the designs whose client holds a fixed rate
+    (01, 02): their rps is that rate, not a figure to compete on."""
+    fixed = fixed or {}
     out = []
     w = out.append
     rounds = doc.get("rounds") or 1
@@ -344,9 +360,12 @@ def ratio_text(doc, imgs, details):
             n = (r.get("rps") or {}).get("n", 0)
             if n < rounds:
                 name += " (%d of %d rounds passed)" % (n, rounds)
-            ratio = "1" if r.get("reference") and n else _cell(r.get("ratio"), lambda v: "%.2f" % v)
+            ratio = "1" if r.get("reference") and n else _cell(r.get("ratio"), _ratio)
+            rps = _cell(r.get("rps"), fmt_int)
+            if r["design"] in fixed:
+                rps, ratio = "%s (fixed rate, -r %s)" % (rps, fmt_int(fixed[r["design"]])), "-"
             w("| %s | %s | %s | %s | %s | %s |\n" % (
-                name, _cell(r.get("rps"), fmt_int), ratio,
+                name, rps, ratio,
                 fmt_lat((r.get("p99_us") or {}).get("median")),
                 fmt_us((r.get("server_us_per_rt") or {}).get("median")),
                 ", ".join(r.get("within_noise_of") or []) or ""))
@@ -434,7 +453,8 @@ def run(o, root, out, err):
         with open(cdoc, encoding="utf-8") as f:
             doc = json.load(f)
         details = rel(o["details"], o["readme"], True) if o["details"] else ""
-        table = ratio_text(doc, imgs, details)
+        fixed = {sval(s, "design"): rate_of(s) for s in rows if rate_of(s)}
+        table = ratio_text(doc, imgs, details, fixed)
     if o["write_readme"]:
         text = "".join(lines[:b + 1]) + table + "".join(lines[e:])
         write_file(o["readme"], text)

@@ -50,6 +50,13 @@ class PickSet(unittest.TestCase):
         self.assertEqual(len(p.failed), 1)
 
 
+    def test_median_round_of_a_set(self):
+        r = runs(summ("06", "s", "2026-12-01T01", rps=300.0), summ("06", "s", "2026-12-01T02", rps=100.0),
+                 summ("06", "s", "2026-12-01T03", rps=200.0), summ("03", "s", "2026-12-01T01", rps=5.0))
+        p = report.take_rows(r, "s", "", False)
+        self.assertEqual([(x[0]["nn"], x[0]["rps"]) for x in p.rows], [("03", 5.0), ("06", 200.0)])
+
+
 class NewBesideOld(unittest.TestCase):
     def test_v2_result_in_the_table(self):
         f = Facts(nn="06", server_dir="06_multi_epoll_server", client_dir="05_multi_epoll_client",
@@ -128,6 +135,18 @@ class RatioTable(unittest.TestCase):
         self.assertIn("[results.md](results.md)", text)
         self.assertNotIn("| design | rps | p50 |", text)          # the per-run table went to details
         self.assertIn("| design | rps | p50 |", full)
+
+
+    def test_fixed_rate_and_small_ratios(self):
+        from c1m import compare
+        rows = {1000: {"baseline": [{"rc": 0, "rps": 50000.0}], "01": [{"rc": 0, "rps": 200.0}],
+                       "12": [{"rc": 0, "rps": 175.0}]}}
+        doc = compare.figures("s", 1, rows, {1000: ("baseline", "the bare epoll pair")},
+                              {"baseline": "baseline_pair", "01": "01_thread_per_conn",
+                               "12": "12_cpu_bound_epoll"})
+        text = report.ratio_text(doc, ["a", "b", "c"], "", {"01_thread_per_conn": 200})
+        self.assertIn("| 01_thread_per_conn | 200 (fixed rate, -r 200) | - |", text)
+        self.assertIn("| 12_cpu_bound_epoll | 175 | 0.0035 |", text)
 
 
 if __name__ == "__main__":
