@@ -51,21 +51,6 @@ else
 	echo "note: chrt -f 1 not allowed here: timing shares the CPUs with all else"
 fi
 
-# Start the known server on a free port: SERVER_PID (lib.sh's trap kills
-# it), SERVER_PORT.
-known_start() {
-	SERVER_OUT=$TMP/server.out
-	"${rt[@]}" "$server" -p 0 "$@" >"$SERVER_OUT" 2>"$TMP/server.err" &
-	SERVER_PID=$!
-	for _ in $(seq 1 100); do
-		SERVER_PORT=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$TMP/server.err")
-		[[ -n "$SERVER_PORT" ]] && return 0
-		kill -0 "$SERVER_PID" 2>/dev/null || { cat "$TMP/server.err"; fail "known_server exited at start"; }
-		sleep 0.05
-	done
-	fail "known_server did not say 'listening on' within 5 s"
-}
-
 # Run the client against it: its JSON in $TMP/client.json.
 run_client() {
 	echo "--- $client -p PORT $*"

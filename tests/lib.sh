@@ -10,6 +10,9 @@
 #   json_check FILE EXPR...      python expressions over the JSON's keys,
 #                                e.g. 'round_trips > 0' 'errors == 0'
 #   fail MSG                     print and exit 1
+#   known_start ARGS...          start tests/tools/known_server ($server, under
+#                                "${rt[@]}", e.g. chrt) on a free port: sets
+#                                SERVER_PID, SERVER_PORT, SERVER_OUT
 #
 # A trap kills the server (by PID) if the test exits early.
 set -u
@@ -77,4 +80,18 @@ server_stop() {
 
 json_check() {
 	python3 tests/json_check.py "$@" || fail "JSON check failed: $1"
+}
+
+known_start() {
+	[[ -x "$server" ]] || fail "no known_server at $server (make -s)"
+	SERVER_OUT=$TMP/server.out
+	"${rt[@]}" "$server" -p 0 "$@" >"$SERVER_OUT" 2>"$TMP/server.err" &
+	SERVER_PID=$!
+	for _ in $(seq 1 100); do
+		SERVER_PORT=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$TMP/server.err")
+		[[ -n "$SERVER_PORT" ]] && return 0
+		kill -0 "$SERVER_PID" 2>/dev/null || { cat "$TMP/server.err"; fail "known_server exited at start"; }
+		sleep 0.05
+	done
+	fail "known_server did not say 'listening on' within 5 s"
 }

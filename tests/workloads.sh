@@ -71,20 +71,6 @@ clients=$(ls -d [0-9][0-9]_*/client 2>/dev/null)
 rt=()
 chrt -f 1 true 2>/dev/null && rt=(chrt -f 1)
 
-known_start() { # known_server ARGS...: SERVER_PID, SERVER_PORT
-	[[ -x "$server" ]] || fail "no known_server at $server (make -s)"
-	SERVER_OUT=$TMP/server.out
-	"${rt[@]}" "$server" -p 0 "$@" >"$SERVER_OUT" 2>"$TMP/server.err" &
-	SERVER_PID=$!
-	for _ in $(seq 1 100); do
-		SERVER_PORT=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$TMP/server.err")
-		[[ -n "$SERVER_PORT" ]] && return 0
-		kill -0 "$SERVER_PID" 2>/dev/null || { cat "$TMP/server.err"; fail "known_server exited at start"; }
-		sleep 0.05
-	done
-	fail "known_server did not say 'listening on' within 5 s"
-}
-
 run_client() { # ARGS...: $TMP/client.json, CRC
 	echo "--- $client -p PORT $*"
 	"${rt[@]}" "$client" -p "$SERVER_PORT" -i 1 "$@" >"$TMP/client.json" 2>"$TMP/client.err"
