@@ -151,6 +151,43 @@ int sig_wait(double timeout_s);
 extern atomic_int sig_stop;
 extern void (*sig_mark)(void);
 
+/* ---- push: a server that speaks first (push.c has the frame) ---- */
+#define PUSH_FLAG	(1ull << 63)	/* first word of a push; never of a timestamp */
+#define PUSH_HDR	24	/* flag|length, scheduled ns, sequence */
+#define PUSH_BODY_MAX	(1 << 20)	/* -l: at most 1 MiB after the header */
+#define PUSH_QUEUE_DEFAULT	65536	/* -Q: push bytes one connection may queue */
+struct push_plan {	/* the push flags: -b SEC | -R RATE, -l BYTES, -Q BYTES */
+	double every_s;		/* -b: every connection one push every SEC */
+	double rate;		/* -R: pushes/s over all connections, in turn */
+	size_t body;		/* -l: bytes after the header (default 8) */
+	size_t queue_max;	/* -Q: unsent push bytes past which a connection is dropped */
+};
+#define PUSH_PLAN_DEFAULT	{ .body = 8 }
+#define PUSH_SYNOPSIS	"[-b SEC | -R RATE] [-l BYTES] [-Q BYTES]"
+#define PUSH_USAGE \
+	"  -b SEC    push: every connection gets one push every SEC (broadcast)\n" \
+	"  -R RATE   push: RATE pushes/s spread over the connections in turn\n" \
+	"  -l BYTES  push body after its 24-byte header, 0..1M (default 8)\n" \
+	"  -Q BYTES  push bytes a connection may leave unread before it is\n" \
+	"            dropped and counted as slow_dropped (default 65536)\n"
+/* getopt: 1 if opt was a push flag (a bad value exits 2), else 0. */
+int push_arg(struct push_plan *p, int opt, const char *val);
+/* After getopt: exits 2 on a bad mix; 1 if the server pushes, else 0. */
+int push_plan_check(struct push_plan *p);
+/* Write one push (PUSH_HDR + body bytes) into buf; returns its length. */
+size_t push_encode(unsigned char *buf, uint64_t seq, uint64_t sched_ns, size_t body);
+unsigned char push_byte(uint64_t seq, size_t off);	/* the body's byte at off */
+/* p holds 8+ bytes at a frame boundary: 0 = an echoed frame; 1 = a push
+ * (its 24 header bytes must be there), *len its total; -1 = a bad length. */
+int push_header(const unsigned char *p, size_t *len, uint64_t *seq, uint64_t *sched_ns);
+/* The schedule: due k = t0 + k * step (CLOCK_REALTIME ns). -b: step is the
+ * period, each due time one broadcast; -R: step = shares / RATE, each due
+ * time one push to the next connection, `shares` loops splitting RATE. */
+struct push_clock { uint64_t t0, step_ns, k; };
+void push_clock_start(struct push_clock *c, const struct push_plan *p, int shares);
+uint64_t push_clock_due(const struct push_clock *c);
+void push_clock_next(struct push_clock *c);
+
 /* ---- server stats: counters a loop thread (or child) owns, a cache line
  * each, in MAP_SHARED memory so a prefork parent sees its children's ---- */
 struct stats_slot {
@@ -160,6 +197,8 @@ struct stats_slot {
 	atomic_ulong resets;	/* the peer aborted (ECONNRESET, EPIPE) */
 	atomic_ulong bytes;	/* echoed; requests = bytes / FRAME_SIZE */
 	atomic_ulong work;	/* design-specific units (hashes, waits) */
+	atomic_ulong pushes, push_bytes;	/* push mode: pushes written whole, their bytes */
+	atomic_ulong slow_dropped;	/* push mode: dropped past -Q unread bytes */
 } __attribute__((aligned(64)));
 struct stats_slot *stats_init(const char *design, int nslots, double interval_s);
 /* The main thread until SIGINT/SIGTERM: every interval "conns N  rps R ..."
@@ -168,6 +207,7 @@ int stats_run(int (*tick)(void));
 void stats_tick(void);			/* one 100 ms step of stats_run */
 void stats_set_line(void (*fn)(FILE *f));	/* extra fields on that line */
 void stats_set_children(long rss_kb_children);	/* prefork: add children */
+void stats_set_push(const struct push_plan *p);	/* the JSON gets the push keys */
 /* A connection ended: err 0 = EOF, ECONNRESET/EPIPE = resets, else errors. */
 void stats_conn_closed(struct stats_slot *st, int err);
 long stats_conns(void);

@@ -22,7 +22,8 @@ static struct {
 	uint64_t first_ns, last_ns;	/* the busy window */
 	uint64_t start_ns;
 	void (*line)(FILE *f);		/* stats_set_line */
-	struct mark { uint64_t ns, req; double user, sys; } mark[2];	/* the last two */
+	struct mark { uint64_t ns, req, pushes; double user, sys; } mark[2];	/* the last two */
+	const struct push_plan *push;	/* stats_set_push */
 	int marks;
 	int children;			/* stats_set_children */
 	long rss_kb_children;
@@ -31,6 +32,11 @@ static struct {
 void stats_set_line(void (*fn)(FILE *f))
 {
 	st.line = fn;
+}
+
+void stats_set_push(const struct push_plan *p)
+{
+	st.push = p;
 }
 
 void stats_set_children(long rss_kb_children)
@@ -75,11 +81,14 @@ static void tree_cpu(double *user, double *sys)
 		closedir(dir);
 }
 
+static uint64_t sum(size_t off);
+
 /* SIGUSR1 (sig_wait): a client opened or closed its window. */
 static void stats_mark(void)
 {
 	st.mark[0] = st.mark[1];
-	st.mark[1] = (struct mark){ .ns = clock_ns(), .req = stats_requests() };
+	st.mark[1] = (struct mark){ .ns = clock_ns(), .req = stats_requests(),
+				    .pushes = sum(offsetof(struct stats_slot, pushes)) };
 	tree_cpu(&st.mark[1].user, &st.mark[1].sys);
 	st.marks++;
 	fprintf(stderr, "%s: window mark %d: %llu requests so far\n", prog_name, st.marks,
@@ -191,6 +200,15 @@ void stats_json(struct json *j)
 	json_i64(j, "rss_kb_peak", proc_rss_peak_kb() + st.rss_kb_children);
 	if (st.children)
 		json_i64(j, "rss_kb_children", st.rss_kb_children);
+	if (st.push) {			/* push mode: what the server wrote first */
+		json_num(j, "push_every_s", st.push->every_s);
+		json_num(j, "push_rate", st.push->rate);
+		json_u64(j, "push_body", st.push->body);
+		json_u64(j, "push_queue_max", st.push->queue_max);
+		json_u64(j, "pushes_sent", sum(offsetof(struct stats_slot, pushes)));
+		json_u64(j, "push_bytes", sum(offsetof(struct stats_slot, push_bytes)));
+		json_u64(j, "slow_dropped", sum(offsetof(struct stats_slot, slow_dropped)));
+	}
 	tree_cpu(&user, &sys);		/* the whole run, children too */
 	json_num(j, "cpu_user_s", user);
 	json_num(j, "cpu_sys_s", sys);
@@ -202,6 +220,11 @@ void stats_json(struct json *j)
 		json_u64(j, "window_requests", b->req - a->req);
 		json_num(j, "window_rps", s > 0 ? (b->req - a->req) / s : 0);
 		json_num(j, "server_us_per_rt", b->req > a->req ? cpu * 1e6 / (b->req - a->req) : 0);
+		if (st.push) {
+			json_u64(j, "window_pushes", b->pushes - a->pushes);
+			json_num(j, "server_us_per_push", b->pushes > a->pushes ?
+				 cpu * 1e6 / (b->pushes - a->pushes) : 0);
+		}
 		json_obj(j, "cpu_window");
 		json_num(j, "user_s", b->user - a->user);
 		json_num(j, "sys_s", b->sys - a->sys);
