@@ -138,6 +138,7 @@ struct limits {
 	long target;		/* the connections it aims at */
 	long per_src;		/* clients: connections per source address */
 	double rate;		/* clients: default -r (0 = closed loop) */
+	int push;		/* servers: 1 = has the push flags (-b, -R, -l, -Q) */
 };
 void limits_print(const struct limits *l) __attribute__((noreturn));
 

@@ -158,6 +158,8 @@ void limits_print(const struct limits *l)
 	json_i64(&j, "max_loops", l->max_loops);
 	json_i64(&j, "thread_per_conn", l->thread_per_conn);
 	json_i64(&j, "target", l->target);
+	if (l->push)
+		json_i64(&j, "push", 1);
 	if (l->per_src) {	/* a client */
 		json_i64(&j, "per_src", l->per_src);
 		json_num(&j, "rate", l->rate);
