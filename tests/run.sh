@@ -7,13 +7,28 @@
 # build/test-logs/NAME.log; a failure prints its tail.
 #
 # Prints "ok N name" / "not ok N name" per case, then "N passed, N failed".
-# PATTERN (an extended regex) runs only the cases whose name matches.
+# PATTERN (an extended regex) runs only the cases whose name matches;
+# SKIP (an extended regex, from the environment) leaves out those matching it.
+# A case whose command ends in "# quiet" asserts timing (to 1-2%) and needs
+# the machine to itself: QUIET=only runs just those, QUIET=skip all others
+# (.ci/run runs the quiet ones first, the rest beside the sanitizer suites).
 # SAN (1 or thread) stretches the timeouts: sanitized binaries are slower.
+#
+# Every case runs the python3 this PATH names, but called directly: a
+# version manager's shim (pyenv's is ~0.5 s a start) would be paid on each
+# of the suite's many small Python starts.
 set -u
 cd "$(dirname "$0")/.."
 pattern=${1:-.}
+skip_re=${SKIP:-}
 logs=build/test-logs
 mkdir -p "$logs"
+py=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)
+if [[ -n "$py" && "$py" != "$(command -v python3)" ]]; then
+	mkdir -p build/pybin
+	ln -sfn "$py" build/pybin/python3
+	export PATH="$PWD/build/pybin:$PATH"
+fi
 case "${SAN:-}" in
 	1) stretch=3 ;;
 	thread) stretch=4 ;;
@@ -33,6 +48,11 @@ while IFS='|' read -r name tmo cmd; do
 	name=${name//[[:space:]]/}
 	[[ -z "$name" || "$name" == \#* ]] && continue
 	[[ "$name" =~ $pattern ]] || continue
+	[[ -n "$skip_re" && "$name" =~ $skip_re ]] && continue
+	quiet=0
+	[[ "$cmd" =~ \#[[:space:]]*quiet[[:space:]]*$ ]] && quiet=1
+	[[ "${QUIET:-}" == only && $quiet -eq 0 ]] && continue
+	[[ "${QUIET:-}" == skip && $quiet -eq 1 ]] && continue
 	tmo=${tmo//[[:space:]]/}
 	[[ "$tmo" =~ ^[0-9]+$ ]] || { echo "run.sh: case $name: bad timeout '$tmo'" >&2; exit 2; }
 	tmo=$(( tmo * stretch ))
