@@ -14,9 +14,9 @@ run.sh - run one c1m design (its server and its client) at this machine's
 size, and record what it cost.
 
 usage: ./run.sh NN|all [options]
-       ./run.sh compare [-r ROUNDS] [--ref NN|baseline] [--max-conns N] [--workload W[;W...]]
-                        [-d SEC] [-p PORT] [-i SEC] [--pin[ S:C]] [--netns] [--no-tune] [--dry-run]
-                        [--no-build]
+       ./run.sh compare [-r ROUNDS] [--ref NN|baseline] [--max-conns N] [--designs LIST]
+                        [--workload W[;W...]] [-d SEC] [-p PORT] [-i SEC] [--pin[ S:C]] [--netns]
+                        [--no-tune] [--whole-machine] [--dry-run] [--no-build]
 
   NN            a design directory's number (06 = 06_multi_epoll_server); all = every one
   compare       like for like: every design at one connection count they can
@@ -31,6 +31,10 @@ usage: ./run.sh NN|all [options]
                 ratios are to
   --max-conns N compare only: plan no count above N (e.g. 10000: every design at
                 10,000, the scaling designs at 1,000 too); each design's cap still holds
+  --designs LIST
+                compare only: run only these designs (e.g. 01,03,06,07,08,14; 02,05
+                for churn and storms), in that plan, interleaved as always; the
+                reference (--ref) runs besides
   -n N[,N...]   connections (default: chosen from the design and this machine, and
                 the reason printed); a list runs once per count, e.g. the blog's sweep
                 -n 5000,2000,1000,500,200,100. Refused, with the reason, if it cannot fit.
@@ -83,6 +87,12 @@ usage: ./run.sh NN|all [options]
                 us per connection or round trip in DIR/*/top.txt (scripts/perf-top;
                 give it two DIRs to compare, e.g. 1K's and 1M's window)
   --no-tune     change no kernel setting; run at the size the machine allows as it is
+  --whole-machine
+                let sizing take up to 90% of MemAvailable (not 60%), and without -n
+                run at the most this machine holds, not the design's target (e.g.
+                --workload heartbeat:30 toward 2,000,000 connections); never past
+                MemAvailable. --dry-run shows the plan. compare: its caps grow
+                the same way (with --max-conns, --designs to keep it short)
   --dry-run     print the sizing, the kernel settings and the commands; run nothing
   --no-build    do not run make first
   -h            this help
@@ -135,9 +145,11 @@ run failed, 2 on bad usage or a size that cannot fit.
 SYNOPSIS = """\
 usage: ./run.sh NN|all [-n N[,N...]] [-d SEC] [-c N] [-p PORT] [-i SEC] [-S ARGS] [-C ARGS]
                 [--workload W] [--client NN] [--quick] [--pin[ S:C]] [--[no-]netns] [-a ADDR] [--hosts H1,H2,...]
-                [--via PREFIX] [--remote-dir DIR] [--perf DIR] [--no-tune] [--dry-run] [--no-build] [-h]
-       ./run.sh compare [-r ROUNDS] [--ref NN|baseline] [--max-conns N] [--workload W[;W...]] [-d SEC]
-                [-p PORT] [-i SEC] [--pin[ S:C]] [--netns] [--no-tune] [--dry-run] [--no-build]"""
+                [--via PREFIX] [--remote-dir DIR] [--perf DIR] [--no-tune] [--whole-machine] [--dry-run]
+                [--no-build] [-h]
+       ./run.sh compare [-r ROUNDS] [--ref NN|baseline] [--max-conns N] [--designs LIST]
+                [--workload W[;W...]] [-d SEC] [-p PORT] [-i SEC] [--pin[ S:C]] [--netns] [--no-tune]
+                [--whole-machine] [--dry-run] [--no-build]"""
 
 
 class ShowHelp(Exception):
@@ -183,7 +195,7 @@ def parse(argv, repo_dir):
         a = argv[i]
         if a in ("-n", "-c", "-S", "-C", "--client", "--quick", "--hosts"):
             per_design.append(a)
-        if a in ("-r", "--ref", "--max-conns"):
+        if a in ("-r", "--ref", "--max-conns", "--designs"):
             compare_only.append(a)
         takes = True
         if a in ("-h", "--help"):
@@ -237,6 +249,11 @@ def parse(argv, repo_dir):
             if not re.fullmatch(r"[1-9][0-9]*", v) or int(v) > 100000000:
                 raise UsageError(f"--max-conns: want a count in 1..100000000, not '{v}'")
             kw["max_conns"] = int(v)
+        elif a == "--designs":
+            v = _value(argv, i)
+            if not re.fullmatch(r"[0-9]{1,2}(,[0-9]{1,2})*", v):
+                raise UsageError(f"--designs: want design numbers like 01,03,06, not '{v}'")
+            kw["designs"] = list(dict.fromkeys("%02d" % int(x, 10) for x in v.split(",")))
         elif a == "--workload":
             workloads.append(_value(argv, i))
         elif a.startswith("--workload="):
@@ -282,6 +299,8 @@ def parse(argv, repo_dir):
                 kw["netns"] = "0"
             elif a == "--no-tune":
                 kw["no_tune"] = True
+            elif a == "--whole-machine":
+                kw["whole_machine"] = True
             elif a == "--dry-run":
                 kw["dry_run"] = True
             elif a == "--no-build":
@@ -347,6 +366,9 @@ def parse(argv, repo_dir):
     valid = designs.valid_designs()
     if target not in ("compare", "all") and target not in valid:
         raise UsageError(f"no design {target} here; valid: {' '.join(valid) or 'none yet'}")
+    for nn in opts.designs or []:
+        if nn not in valid:
+            raise UsageError(f"--designs: no design {nn} here; valid: {' '.join(valid)}")
     if opts.reference not in (None, "baseline") and opts.reference not in valid:
         raise UsageError(f"--ref {opts.reference}: no design {opts.reference} here; valid: {' '.join(valid)}")
     if opts.client_nn:

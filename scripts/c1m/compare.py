@@ -446,6 +446,10 @@ def main(opts, env):
     if not designs:
         _say_err("no design has both a server and a client yet")
         return 1
+    if opts.designs:
+        # --designs: those alone (and an asked --ref design), in number order.
+        want = set(opts.designs) | ({cs.ref_asked} if cs.ref_asked != BASELINE else set())
+        designs = [nn for nn in designs if nn in want]
     if not _size(cs, designs, opts, env):
         _say_err("compare: no design could be built and sized: " + "; ".join(cs.bad))
         return 1
@@ -538,7 +542,11 @@ def _print_plan(cs, opts, env):
               f"{cs.names[nn]} holds at most {fmt_int(cs.caps[nn])} here, limited by {cs.capwhy[nn]}")
     else:
         print(f"  every design at {fmt_int(cs.common)} connections (all of them hold that here)")
-    print(f"  then {', '.join(SCALE_DESIGNS)} at {fmt_list(SCALE_CONNS)}, each only up to its cap:")
+    scale = [nn for nn in SCALE_DESIGNS if nn in cs.caps]
+    if opts.designs:
+        print(f"  only the designs asked (--designs {','.join(opts.designs)})")
+    if scale:
+        print(f"  then {', '.join(scale)} at {fmt_list(SCALE_CONNS)}, each only up to its cap:")
     counts = {}
     for nn, c in cs.runs:
         counts.setdefault(nn, set()).add(c)

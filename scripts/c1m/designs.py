@@ -45,6 +45,24 @@ def client_dir(nn):
     return _nearest(min(int(nn, 10), 5), "client.c")
 
 
+ENGINE = "05_multi_epoll_client"
+
+
+def workload_client_dir(nn):
+    """The client that drives design nn under a --workload other than
+    ping-pong: 05's engine for every design whose own client is that
+    engine with other defaults (01 and 02 hold a fixed 200 requests/s,
+    03 one loop), so every design meets the same instrument; 04's own
+    single-loop client stays (its lesson), and says what it cannot do."""
+    own = client_dir(nn)
+    try:
+        with open(os.path.join(own, "client.c")) as f:
+            engine = f'"../{ENGINE}/engine.h"' in f.read()
+    except OSError:
+        engine = False
+    return ENGINE if engine and os.path.isdir(ENGINE) else own
+
+
 def valid_designs():
     """Every number with a directory, a server and a client to run."""
     out = []

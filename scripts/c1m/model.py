@@ -42,6 +42,8 @@ class Options:
     rounds: int = 1                 # compare -r
     reference: Optional[str] = None  # compare --ref: "baseline" or NN
     max_conns: Optional[int] = None  # compare --max-conns: no count above it
+    designs: Optional[List[str]] = None  # compare --designs: only these ["01", "06"]; None = all
+    whole_machine: bool = False     # --whole-machine: sizing may take 90% of MemAvailable
     workloads: list = field(default_factory=list)  # --workload: [workload.Workload], [] = pingpong
     argv: List[str] = field(default_factory=list)  # as typed, for the record
 

@@ -16,6 +16,7 @@ KERNEL_PER_CONN = 8300   # bytes of kernel memory per connection, both ends (8,2
 USER_PER_CONN = 200      # bytes of user memory per connection, both ends (epoll designs)
 THREAD_PER_CONN = 31744  # a 16 KiB-stack thread with its kernel stack (~31 KB measured)
 MEM_SHARE = 60           # per cent of MemAvailable a run may take
+MEM_SHARE_WHOLE = 90     # --whole-machine: the share it may take when asked
 
 
 @dataclass(frozen=True)
@@ -66,23 +67,27 @@ def _tdiv(a, b):
 
 
 def size(lim, m, *, server_dir, client_dir, asked=None, quick=False, loops=None,
-         can_tune=False, hosts=0):
-    """The connections this run takes, the cap and why; pure."""
+         can_tune=False, hosts=0, whole_machine=False):
+    """The connections this run takes, the cap and why; pure. WHOLE_MACHINE
+    (--whole-machine): memory may take MEM_SHARE_WHOLE per cent of
+    MemAvailable, not MEM_SHARE, and without -n the run takes the cap, not
+    the design's target (a heartbeat run aiming at 2M on a 24 GB box)."""
     s = Sizing()
     p = s.lines.append
     per = KERNEL_PER_CONN + USER_PER_CONN
     threads = lim.kind == "threads"
     if threads:
         per += THREAD_PER_CONN
-    budget = _tdiv(m.mem_available_kb * 1024 * MEM_SHARE, 100)
+    share = MEM_SHARE_WHOLE if whole_machine else MEM_SHARE
+    budget = _tdiv(m.mem_available_kb * 1024 * share, 100)
     mem_cap = _tdiv(budget, per)
     p(f"sizing: server {server_dir}, client {client_dir}")
     p("  %-8s %s connections (%s)" % (
         "design", num(lim.target),
         "the c1m target" if lim.target >= 1000000 else "the middle of the blog's 5000..100 sweep"))
-    p("  %-8s %s MiB available; %s%% of it at %s B per connection (%s kernel, both ends%s) -> %s" % (
-        "memory", m.mem_available_kb // 1024, MEM_SHARE, num(per), num(KERNEL_PER_CONN),
-        ", + a thread" if threads else "", num(mem_cap)))
+    p("  %-8s %s MiB available; %s%% of it%s at %s B per connection (%s kernel, both ends%s) -> %s" % (
+        "memory", m.mem_available_kb // 1024, share, " (--whole-machine)" if whole_machine else "",
+        num(per), num(KERNEL_PER_CONN), ", + a thread" if threads else "", num(mem_cap)))
     cap, why = mem_cap, "memory"
 
     # fds: a table holds the hard RLIMIT_NOFILE (raised here if root may).
@@ -145,6 +150,11 @@ def size(lim, m, *, server_dir, client_dir, asked=None, quick=False, loops=None,
     elif quick:
         s.conns = min(cap, 200)
         p(f"  => {num(s.conns)} connections (--quick)")
+    elif whole_machine:
+        s.conns = cap
+        p(f"  => {num(s.conns)} connections (--whole-machine: the most this machine holds, "
+          f"limited by {why}; about {num(cap * per // (1 << 20))} MiB of "
+          f"{num(m.mem_available_kb // 1024)} MiB available)")
     elif lim.target <= cap:
         s.conns = lim.target
         p(f"  => {num(s.conns)} connections (the design's target; this machine fits {num(cap)})")

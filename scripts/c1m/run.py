@@ -90,6 +90,8 @@ class Run:
     def dirs(self):
         f = self.facts
         f.server_dir, f.client_dir = designs.server_dir(self.nn), designs.client_dir(self.nn)
+        if f.workload and f.workload.shape != "pingpong":
+            f.client_dir = designs.workload_client_dir(self.nn)
         if self.opts.client_nn:
             f.client_dir = designs.dir_of(self.opts.client_nn)
 
@@ -137,7 +139,8 @@ class Run:
         hp = s.hosts_plan
         return plan.size(self.lim, m, server_dir=self.facts.server_dir, client_dir=self.facts.client_dir,
                          asked=self.asked, quick=self.opts.quick, loops=self.opts.loops,
-                         can_tune=s.can_tune, hosts=len(hp.names) if hp else 0)
+                         can_tune=s.can_tune, hosts=len(hp.names) if hp else 0,
+                         whole_machine=self.opts.whole_machine)
 
     def go(self):
         """Every stage; 0 passed, 1 failed, 2 refused (cannot fit)."""

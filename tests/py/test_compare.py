@@ -320,5 +320,50 @@ class MaxConns(unittest.TestCase):
         self.assertIn("(cap 10,000: --max-conns)", out)
 
 
+class Designs(unittest.TestCase):
+    """--designs LIST: only those designs run (and an asked --ref design),
+    interleaved round by round as the whole plan is."""
+
+    def test_only_those_interleaved(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            env = FakeEnv(tmp)
+            rc, out, err, base = run_main(env, designs=["03", "09"])
+        self.assertEqual(rc, 1, err)          # 09's round 2 fails, as KNOWN says
+        ran = [(nn, n, t["round"]) for nn, n, t in env.calls]
+        self.assertEqual({nn for nn, _, _ in ran}, {"03", "09"})
+        # Round by round: every (design, count) of round 1 before any of round 2.
+        self.assertEqual([r for _, _, r in ran], sorted(r for _, _, r in ran))
+        self.assertEqual(sorted({(nn, n) for nn, n, _ in ran}), [("03", 1000), ("03", 10000),
+                                                                 ("03", 50000), ("09", 10000)])
+        self.assertIn("only the designs asked (--designs 03,09)", out)
+        self.assertNotIn("06_multi_epoll_server", out.split("\nat ")[0].split("compare: 1/")[0])
+        self.assertIn((10000, 10.0), base)    # the bare pair still the reference
+
+    def test_ref_design_runs_beside(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            env = FakeEnv(tmp, dry_run=True)
+            rc, out, _, _ = run_main(env, rounds=1, designs=["03"], reference="06")
+        self.assertEqual(rc, 0)
+        self.assertEqual({nn for nn, _, _ in env.calls}, {"03", "06"})
+
+    def test_cli(self):
+        from c1m import cli
+        from c1m.model import UsageError
+        cwd = os.getcwd()
+        os.chdir(os.path.join(os.path.dirname(__file__), "..", ".."))
+        try:
+            o = cli.parse(["compare", "--designs", "14,1,06,01"], os.getcwd())
+            self.assertEqual(o.designs, ["14", "01", "06"])
+            for bad, msg in ((["compare", "--designs", "1;3"], "want design numbers"),
+                             (["compare", "--designs", "99"], "no design 99 here"),
+                             (["06", "--designs", "06"], "for compare only"),
+                             (["compare", "--designs"], "needs a value")):
+                with self.subTest(bad=bad):
+                    with self.assertRaisesRegex(UsageError, msg):
+                        cli.parse(bad, os.getcwd())
+        finally:
+            os.chdir(cwd)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -36,6 +36,30 @@ class Sizing(unittest.TestCase):
         self.assertIn("  => 75,793 connections (short of the design's target, limited by memory)", s.lines)
         self.assertEqual(s.refused, [])
 
+    def test_whole_machine(self):
+        # 22 GiB available: 60% holds 1.67M (the design's 1M target runs);
+        # --whole-machine takes 90% and runs at the cap, 2,328,... (2M fits).
+        m = machine(mem_kb=22 * GIB_KB)
+        s = size(EVENTS_MANY, m)
+        self.assertEqual(s.conns, 1000000)
+        w = size(EVENTS_MANY, m, whole_machine=True)
+        want = 22 * GIB_KB * 1024 * 90 // 100 // 8500
+        self.assertEqual((w.cap, w.why, w.conns), (want, "memory", want))
+        self.assertGreater(w.conns, 2000000)
+        self.assertLessEqual(w.conns * 8500, m.mem_available_kb * 1024)   # never past it
+        self.assertTrue(any("90% of it (--whole-machine)" in l for l in w.lines), w.lines)
+        self.assertIn("--whole-machine: the most this machine holds", w.lines[-1])
+        # -n 2,000,000 is refused by default and fits with the flag.
+        self.assertTrue(size(EVENTS_MANY, m, asked=2000000).refused)
+        ok = size(EVENTS_MANY, m, asked=2000000, whole_machine=True)
+        self.assertEqual((ok.refused, ok.conns), ([], 2000000))
+        # Past 90% of MemAvailable: still refused, with the reason.
+        self.assertIn("limited by memory", size(EVENTS_MANY, m, asked=want + 1,
+                                                whole_machine=True).refused[0])
+        # --quick stays small; the fd tables still cap it.
+        self.assertEqual(size(EVENTS_MANY, m, quick=True, whole_machine=True).conns, 200)
+        self.assertEqual(size(EVENTS_ONE, m, whole_machine=True).why, "the server's one fd table")
+
     def test_target_fits(self):
         s = size(EVENTS_MANY, machine())
         self.assertEqual(s.conns, 1000000)

@@ -144,6 +144,31 @@ class Cli(unittest.TestCase):
         self.assertIn("run.sh: 04: not run: 04_epoll_client/client does not take -q 4", p.stdout)
         self.assertIn("-P SERVER_PID -q 4\n", p.stdout)
 
+    def test_workload_client_is_the_engine(self):
+        # A workload other than ping-pong: every design whose own client is
+        # 05's engine with other defaults (01, 02 at 200/s, 03 one loop)
+        # is driven by 05's client itself; 04's single-loop lesson keeps its own.
+        from c1m import designs
+        got = {nn: designs.workload_client_dir(nn) for nn in ("01", "02", "03", "04", "06", "14")}
+        self.assertEqual(got, {"01": "05_multi_epoll_client", "02": "05_multi_epoll_client",
+                               "03": "05_multi_epoll_client", "04": "04_epoll_client",
+                               "06": "05_multi_epoll_client", "14": "05_multi_epoll_client"})
+        p = subprocess.run([os.path.join(ROOT, "run.sh"), "02", "--no-build", "--dry-run", "--quick",
+                            "--workload", "churn:1"], capture_output=True, text=True, cwd=ROOT, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("client: ./05_multi_epoll_client/client -p 8972 -n 200 ", p.stdout)
+        self.assertNotIn(" -r ", p.stdout.split("client: ")[1])
+        # Ping-pong keeps each design's own client (the default run unchanged).
+        p = subprocess.run([os.path.join(ROOT, "run.sh"), "02", "--no-build", "--dry-run", "--quick"],
+                           capture_output=True, text=True, cwd=ROOT, timeout=30)
+        self.assertIn("client: ./02_epoll_server/client ", p.stdout)
+
+    def test_whole_machine_option(self):
+        self.assertTrue(self.parse("06", "--whole-machine").whole_machine)
+        self.assertFalse(self.parse("06").whole_machine)
+        self.assertTrue(self.parse("compare", "--whole-machine").whole_machine)
+        self.assertIn("--whole-machine", cli.USAGE)
+
     def test_help_names_it(self):
         self.assertIn("--workload W", cli.USAGE)
         for shape in ("pipeline:N", "size:BYTES", "churn:N[,rst]", "heartbeat:SEC", "storm:PCT@SEC"):
