@@ -36,6 +36,43 @@ BASELINE = "baseline"                   # --ref's default: scripts/baseline_pair
 BASELINE_NAME = "baseline_pair"
 FALLBACK = "06"                         # the reference where the bare pair cannot go
 FIGURES = ("rps", "p99_us", "server_us_per_rt")
+# Each workload shape's table (pure data; report.py draws the README's from
+# it too): "key", the figure the ratio to the reference is of, its heading,
+# and the columns after the ratio, (summary key, heading, format). A shape
+# not here is drawn as ping-pong. Push: the ratio is of the server's CPU
+# per push (lower is better), delivery latency is push_lat_us, not lat_us.
+SHAPE_TABLES = {
+    "pingpong": {"key": "rps", "head": "rps", "cols": [
+        ("p99_us", "p99", "lat"), ("server_us_per_rt", "srv us/rt", "us")]},
+    "pipeline": {"key": "rps", "head": "rps", "cols": [
+        ("p99_us", "p99", "lat"), ("server_us_per_rt", "srv us/rt", "us")]},
+    "size": {"key": "rps", "head": "rps", "cols": [
+        ("rx_bytes_per_s", "MB/s in", "mb"), ("p99_us", "p99", "lat"),
+        ("server_us_per_kb", "srv us/KB", "us")]},
+    "churn": {"key": "conns_opened_per_s", "head": "conns opened/s", "cols": [
+        ("connect_p99_us", "connect p99", "lat"), ("server_us_per_conn", "srv us/conn", "us"),
+        ("connect_errors", "conn errors", "int")]},
+    "heartbeat": {"key": "rps", "head": "rps", "cols": [
+        ("p50_us", "p50", "lat"), ("p99_us", "p99", "lat"),
+        ("heartbeat_late_p99_us", "late p99", "lat"),
+        ("client_cpu_per_1k_conns", "cli CPU/1K", "num")]},
+    "storm": {"key": "rps", "head": "rps", "cols": [
+        ("storm_recovery_s", "recovery", "sec"), ("storm_retries", "retries", "int"),
+        ("accept_spread", "accepts max/min", "num"), ("listen_overflows", "overflows", "int")]},
+    "push": {"key": "server_us_per_push", "head": "srv us/push", "cols": [
+        ("push_p50_us", "deliv p50", "lat"), ("push_p99_us", "deliv p99", "lat"),
+        ("push_max_us", "deliv max", "lat"), ("fanout_p50_s", "fan-out p50", "sec"),
+        ("fanout_max_s", "fan-out max", "sec"), ("pushes_missing", "missing", "int"),
+        ("slow_dropped", "slow dropped", "int")]},
+}
+# Every figure a compare entry keeps of a run's summary.
+ENTRY_KEYS = tuple(dict.fromkeys(list(FIGURES) + [k for t in SHAPE_TABLES.values()
+                                                  for k in [t["key"]] + [c[0] for c in t["cols"]]]))
+
+
+def shape_table(shape):
+    """SHAPE_TABLES' entry for a workload's shape ("churn:1" works too)."""
+    return SHAPE_TABLES.get((shape or "pingpong").split(":")[0], SHAPE_TABLES["pingpong"])
 SCHEMA_VERSION = 1
 
 
@@ -66,6 +103,9 @@ def plan(caps):
     return common, limiter, runs
 
 
+BASELINE_SHAPES = ("pingpong", "churn")  # what the bare pair can do
+
+
 def references(runs, ref, caps, baseline_cap, shape="pingpong"):
     """The reference at each count the plan runs, and the runs it adds.
 
@@ -75,12 +115,13 @@ def references(runs, ref, caps, baseline_cap, shape="pingpong"):
     reference runs at every count up to its cap; beyond it, or for the
     bare pair beyond baseline_cap, the fallback is the other kind where
     it can be had (the bare pair; or 06 where the plan runs it). SHAPE:
-    the workload's; the bare pair only ping-pongs, so for any other shape
-    it is no reference (06 is, where the plan runs it).
+    the workload's; the bare pair ping-pongs, or churns (its LIFETIME
+    mode, a bare accept/echo/close loop), so for any other shape it is no
+    reference (06 is, where the plan runs it).
     """
     cannot = f"{BASELINE_NAME} cannot hold it here"
-    if shape != "pingpong":
-        baseline_cap, cannot = 0, f"{BASELINE_NAME} only ping-pongs"
+    if shape not in BASELINE_SHAPES:
+        baseline_cap, cannot = 0, f"{BASELINE_NAME} only ping-pongs or churns"
     counts = sorted({c for _, c in runs})
     planned = set(runs)
     refs, extra = {}, []
@@ -90,7 +131,8 @@ def references(runs, ref, caps, baseline_cap, shape="pingpong"):
             if (ref, c) not in planned:
                 extra.append((ref, c))
         elif ref == BASELINE and c <= baseline_cap:
-            refs[c] = (BASELINE, "the bare epoll pair")
+            refs[c] = (BASELINE, "the bare accept/echo/close loop" if shape == "churn"
+                       else "the bare epoll pair")
         elif ref != BASELINE and c <= baseline_cap:
             refs[c] = (BASELINE, f"{ref} cannot run it here; the bare epoll pair can")
         elif (FALLBACK, c) in planned:
@@ -112,37 +154,42 @@ def _figure(entry, key):
     return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
 
-def figures(set_id, rounds, rows_by_count, refs, names):
+def figures(set_id, rounds, rows_by_count, refs, names, shape="pingpong"):
     """The set's figures and statistics, as compare-<set>.json holds them.
 
     rows_by_count: {count: {name: [entry or None per round]}}, an entry
-    {"rc", "rps", "p99_us", "server_us_per_rt", "result"}; refs: {count:
-    (name, why)}; names: {name: what the tables call it}.
+    {"rc", "rps", "p99_us", "server_us_per_rt", "result"} and, for SHAPE's
+    table (SHAPE_TABLES), its figures; refs: {count: (name, why)}; names:
+    {name: what the tables call it}. The ratio is of SHAPE's key figure
+    (rps; connections opened/s for churn; server us per push for push).
     """
+    t = shape_table(shape)
+    key = t["key"]
+    keys = list(dict.fromkeys(list(FIGURES) + [key] + [c[0] for c in t["cols"]]))
     out = {"kind": "c1m-compare", "schema_version": SCHEMA_VERSION,
            "set": set_id, "rounds": rounds, "counts": []}
     for c in sorted(rows_by_count):
         ref, why = refs.get(c, (None, ""))
         by_name = rows_by_count[c]
-        ref_rps = [_figure(e, "rps") for e in by_name.get(ref, [])] if ref else []
+        ref_fig = [_figure(e, key) for e in by_name.get(ref, [])] if ref else []
         rows = []
         for name, entries in by_name.items():
             entries = list(entries) + [None] * (rounds - len(entries))
-            rps = [_figure(e, "rps") for e in entries]
-            ratio = stats.ratios(rps, ref_rps) if ref_rps else [None] * rounds
+            fig = [_figure(e, key) for e in entries]
+            ratio = stats.ratios(fig, ref_fig) if ref_fig else [None] * rounds
             row = {"name": name, "design": names.get(name, name), "reference": name == ref,
-                   "rounds": []}
+                   "key": key, "rounds": []}
             for i, e in enumerate(entries):
                 r = {"round": i + 1, "rc": e.get("rc") if e else None}
-                for k in FIGURES:
+                for k in keys:
                     r[k] = e.get(k) if e else None
                 r["ratio"] = ratio[i]
                 r["result"] = e.get("result") if e else None
                 row["rounds"].append(r)
-            for k in FIGURES:
+            for k in keys:
                 row[k] = stats.summary([_figure(e, k) for e in entries])
             row["ratio"] = stats.summary(ratio)
-            row["_rps"], row["_ratio"] = rps, ratio
+            row["_rps"], row["_ratio"] = fig, ratio
             rows.append(row)
         # Within noise: by the ratios where both have them, else by rps.
         for a in rows:
@@ -166,7 +213,7 @@ def figures_by_workload(set_id, rounds, rows_by_workload, refs_by_workload, name
     apart; "workloads" lists them."""
     out = None
     for wl, rows in rows_by_workload.items():
-        d = figures(set_id, rounds, rows, refs_by_workload.get(wl, {}), names)
+        d = figures(set_id, rounds, rows, refs_by_workload.get(wl, {}), names, wl)
         for c in d["counts"]:
             c["workload"] = wl
         if out is None:
@@ -214,33 +261,87 @@ p99, srv us/rt: the medians of the rounds (the client's p99; the server's CPU pe
   ranges where there is no ratio), so this run does not tell them apart."""
 
 
+def fmt_cell(v, kind):
+    """One figure as the tables print it: lat (us -> 850 us, 1.2 ms), us
+    (CPU us), mb (bytes/s -> MB/s), sec, int, num."""
+    if v is None:
+        return "-"
+    if kind == "lat":
+        return fmt_lat(v)
+    if kind == "us":
+        return _us(v)
+    if kind == "mb":
+        return f"{v / 1e6:.1f}"
+    if kind == "sec":
+        return f"{v * 1000:.1f} ms" if v < 1 else f"{v:.2f} s"
+    if kind == "int":
+        return fmt_int(v)
+    return f"{v:.3g}" if v < 1000 else fmt_int(v)
+
+
+def _heading(cnt, rounds, named):
+    ref = cnt["reference"]
+    refname = next((r["design"] for r in cnt["rows"] if r["name"] == ref), ref)
+    head = (cnt.get("workload", "pingpong") + " " if named else "") + \
+        f"at {fmt_int(cnt['conns'])} connections, {rounds} round{'s' if rounds != 1 else ''}; "
+    return head + (f"reference {refname} ({cnt['reference_why']})" if ref else
+                   f"no reference: {cnt['reference_why']}; no ratios")
+
+
+def _name(r, rounds, key="rps"):
+    name = r["design"] + ("  (reference)" if r["reference"] else "")
+    if r[key]["n"] < rounds:      # rounds that failed: say how many are left
+        name += f"  ({r[key]['n']} of {rounds})"
+    return name
+
+
 def tables(doc):
-    """The per-count tables and their legend, from figures()' document."""
+    """The per-count tables and their legend, from figures()' document:
+    ping-pong's columns as always; another shape's (SHAPE_TABLES) for a
+    workload's counts."""
     lines = []
     rounds = doc["rounds"]
     # Name the workload in each heading unless the set is plain ping-pong.
     named = doc.get("workloads") not in (None, [], ["pingpong"])
+    shapes = set()
     for cnt in doc["counts"]:
-        ref = cnt["reference"]
-        refname = next((r["design"] for r in cnt["rows"] if r["name"] == ref), ref)
-        head = (cnt.get("workload", "pingpong") + " " if named else "") + f"at {fmt_int(cnt['conns'])} connections, {rounds} round{'s' if rounds != 1 else ''}; "
-        head += f"reference {refname} ({cnt['reference_why']})" if ref else \
-            f"no reference: {cnt['reference_why']}; no ratios"
-        lines += ["", head,
-                  TABLE_FMT.format("design", "rps median [min-max]", "x ref [min-max]",
-                                   "p99", "srv us/rt", "~ within noise of")]
+        wl = cnt.get("workload", "pingpong")
+        t = shape_table(wl)
+        shapes.add(wl.split(":")[0])
+        lines += ["", _heading(cnt, rounds, named)]
+        if t is SHAPE_TABLES["pingpong"] or t is SHAPE_TABLES["pipeline"]:
+            lines.append(TABLE_FMT.format("design", "rps median [min-max]", "x ref [min-max]",
+                                          "p99", "srv us/rt", "~ within noise of"))
+            for r in cnt["rows"]:
+                ratio = "1.00" if r["reference"] and r["ratio"]["n"] else _range(r["ratio"], 2)
+                lines.append(TABLE_FMT.format(
+                    _name(r, rounds), _range(r["rps"]), ratio, fmt_lat(r["p99_us"]["median"]),
+                    _us(r["server_us_per_rt"]["median"]), ", ".join(r["within_noise_of"])).rstrip())
+            continue
+        key = t["key"]
+        fmt = "{:<28} {:>27} {:>17}" + " {:>15}" * len(t["cols"]) + "  {}"
+        lines.append(fmt.format("design", t["head"] + " median [min-max]", "x ref [min-max]",
+                                *[c[1] for c in t["cols"]], "~ within noise of"))
         for r in cnt["rows"]:
-            name = r["design"] + ("  (reference)" if r["reference"] else "")
-            if r["rps"]["n"] < rounds:      # rounds that failed: say how many are left
-                name += f"  ({r['rps']['n']} of {rounds})"
             ratio = "1.00" if r["reference"] and r["ratio"]["n"] else _range(r["ratio"], 2)
-            lines.append(TABLE_FMT.format(
-                name, _range(r["rps"]), ratio, fmt_lat(r["p99_us"]["median"]),
-                _us(r["server_us_per_rt"]["median"]), ", ".join(r["within_noise_of"])).rstrip())
+            key_digits = 1 if key == "server_us_per_push" else None
+            cells = [fmt_cell((r.get(k) or {}).get("median"), kind) for k, _, kind in t["cols"]]
+            lines.append(fmt.format(_name(r, rounds, key), _range(r[key], key_digits), ratio, *cells,
+                                    ", ".join(r["within_noise_of"])).rstrip())
     lines += [""] + LEGEND.splitlines()
+    if shapes - {"pingpong", "pipeline"}:
+        lines += SHAPE_LEGEND.splitlines()
     if rounds < 2:
         lines.append("  One round shows no noise, so nothing is marked: run -r 3 or more.")
     return "\n".join(lines)
+
+
+SHAPE_LEGEND = """\
+Other workloads: the first figure is the one the ratio is of: connections opened/s for
+  churn (the reference: scripts/baseline_pair's bare accept/echo/close loop), the server's
+  CPU us per push for push (lower is better; delivery p50/p99/max from the client's
+  push_lat_us, fan-out: from a broadcast's scheduled time until the last connection had
+  it), rps for the rest; the other columns are the medians of the rounds."""
 
 
 # ---- the bare pair ----
@@ -340,6 +441,20 @@ def run_baseline(binary, conns, secs, pin=None, tries=5):
     """One run of the bare pair: its server on a free 127.0.0.1 port, its
     client CONNS connections for SECS seconds. Returns (rc, rps or None,
     message): rc 0 with the client's rps, else 1 and why."""
+    rc, figs, why = _baseline(binary, conns, secs, [], pin, tries)
+    return rc, (figs or {}).get("rps"), why
+
+
+def run_baseline_churn(binary, conns, secs, lifetime, rst=False, pin=None, tries=5):
+    """The bare pair as a bare accept/echo/close loop (the client's -x
+    LIFETIME [-R]): (rc, {"rps", "conns_opened_per_s", "connect_errors"}
+    or None, message)."""
+    return _baseline(binary, conns, secs, [str(lifetime)] + (["rst"] if rst else []), pin, tries)
+
+
+def _baseline(binary, conns, secs, extra, pin, tries):
+    """run_baseline's run with EXTRA client words: (rc, {word: number} of
+    what the client printed ("rps N ..."), or None, message)."""
     spin, cpin = _pins(pin)
     pre_s = ["taskset", "-c", spin] if spin else []
     pre_c = ["taskset", "-c", cpin] if cpin else []
@@ -356,17 +471,17 @@ def run_baseline(binary, conns, secs, pin=None, tries=5):
                     srv.stderr.read().decode(errors="replace").strip()
                 continue
             try:
-                cli = subprocess.run(pre_c + [binary, "client", str(port), str(conns), f"{secs:g}"],
+                cli = subprocess.run(pre_c + [binary, "client", str(port), str(conns), f"{secs:g}"] + extra,
                                      stdin=subprocess.DEVNULL, capture_output=True,
                                      timeout=secs + conns / 1000 + 60, preexec_fn=_raise_nofile)
             except subprocess.TimeoutExpired:
                 return 1, None, f"client timed out at {fmt_int(conns)} connections"
             out = cli.stdout.decode(errors="replace").split()
-            if cli.returncode != 0 or len(out) != 2 or out[0] != "rps":
+            if cli.returncode != 0 or len(out) < 2 or len(out) % 2 or out[0] != "rps":
                 err = cli.stderr.decode(errors="replace").strip().splitlines()
                 return 1, None, f"client exit {cli.returncode}: " + (err[-1] if err else " ".join(out))
             try:
-                return 0, float(out[1]), ""
+                return 0, {k: float(v) for k, v in zip(out[::2], out[1::2])}, ""
             except ValueError:
                 return 1, None, f"client printed {' '.join(out)!r}"
         finally:
@@ -583,7 +698,7 @@ def _round(cs, rnd, opts, env):
             ref = refs[c][0]
             if ref == BASELINE and c not in base_done:
                 base_done.add(c)
-                e = _run_reference(cs, c, rnd, opts, env)
+                e = _run_reference(cs, c, rnd, opts, env, w)
                 rows[c][BASELINE][rnd - 1] = e
                 if e and e["rc"] != 0:
                     cs.ref_failed.append(f"{BASELINE_NAME} at {fmt_int(c)}{in_round}: {e['why']}")
@@ -601,7 +716,7 @@ def _round(cs, rnd, opts, env):
                 cs.failed.append(f"{nn}{what} at {fmt_int(c)}{in_round}: failed")
             if not env.dry_run:
                 e = {"rc": rc, "result": path}
-                for k in FIGURES:
+                for k in ENTRY_KEYS:
                     e[k] = (summ or {}).get(k)
                 rows[c][nn][rnd - 1] = e
 
@@ -644,14 +759,29 @@ def _print_references(cs, opts):
             print(f"  ({BASELINE_NAME} runs " + ", ".join(notes) + ")")
 
 
-def _run_reference(cs, conns, rnd, opts, env):
-    """The bare pair at conns in round rnd: printed, run unless dry."""
-    print(f"\ncompare: reference {BASELINE_NAME} at {fmt_int(conns)} connections, "
-          f"round {rnd} of {cs.rounds}", flush=True)
+def _run_reference(cs, conns, rnd, opts, env, w=None):
+    """The bare pair at conns in round rnd (for workload w: churn runs its
+    accept/echo/close loop with w's lifetime and close): printed, run
+    unless dry."""
+    churn = w is not None and w.shape == "churn"
+    words = [str(w.params["lifetime"])] + (["rst"] if w.params.get("close") == "rst" else []) \
+        if churn else []
+    print(f"\ncompare: reference {BASELINE_NAME}{' ' + w.name if churn else ''} at "
+          f"{fmt_int(conns)} connections, round {rnd} of {cs.rounds}", flush=True)
     print(f"  scripts/{BASELINE_NAME} server PORT; "
-          f"scripts/{BASELINE_NAME} client PORT {conns} {cs.secs:g}")
+          f"scripts/{BASELINE_NAME} client PORT {conns} {cs.secs:g}" + "".join(" " + x for x in words))
     if env.dry_run:
         return None
+    if churn:
+        rc, figs, why = run_baseline_churn(cs.binary, conns, cs.secs, w.params["lifetime"],
+                                           w.params.get("close") == "rst", opts.pin)
+        figs = figs or {}
+        print(f"  {BASELINE_NAME}: " + (
+            f"{fmt_int(figs['conns_opened_per_s'])} connections opened/s, {fmt_int(figs['rps'])} "
+            f"round trips/s" if rc == 0 else f"FAILED: {why}"), flush=True)
+        return {"rc": rc, "rps": figs.get("rps"), "conns_opened_per_s": figs.get("conns_opened_per_s"),
+                "connect_errors": figs.get("connect_errors"), "p99_us": None,
+                "server_us_per_rt": None, "result": None, "why": why}
     rc, rps, why = run_baseline(cs.binary, conns, cs.secs, opts.pin)
     print(f"  {BASELINE_NAME}: " + (f"{fmt_int(rps)} round trips/s" if rc == 0 else f"FAILED: {why}"),
           flush=True)

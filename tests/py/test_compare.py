@@ -365,5 +365,65 @@ class Designs(unittest.TestCase):
             os.chdir(cwd)
 
 
+class ChurnReference(unittest.TestCase):
+    """compare --workload churn:N: the bare pair's accept/echo/close loop
+    (run with the workload's lifetime and close) is the reference, in
+    every round, and the ratio is of connections opened/s."""
+
+    def test_ratio_of_conns_opened(self):
+        from c1m import workload
+        w = workload.parse("churn:5,rst")
+        base_calls = []
+
+        def fake_churn(binary, conns, secs, lifetime, rst=False, pin=None, tries=5):
+            base_calls.append((conns, lifetime, rst))
+            return 0, {"rps": 5000.0, "conns_opened_per_s": 1000.0, "connect_errors": 0.0}, ""
+
+        class Env(FakeEnv):
+            def run_one(self, nn, asked, tags):
+                self.calls.append((nn, asked, dict(tags)))
+                opened = {"03": 500.0, "06": 900.0, "09": 250.0}[nn] * tags["round"]
+                return 0, {"nn": nn, "rps": opened * 5, "conns_opened_per_s": opened,
+                           "connect_p99_us": 123.0, "server_us_per_conn": 7.5, "connect_errors": 0,
+                           "p99_us": 1.0, "server_us_per_rt": 1.0, "status": "ok"}, "/r/x.json"
+
+        with tempfile.TemporaryDirectory() as tmp:
+            env = Env(tmp)
+            opts = Options(target="compare", rounds=2, argv=["compare"], build=False,
+                           workloads=[w], max_conns=10000)
+            out, err = io.StringIO(), io.StringIO()
+            with mock.patch.object(compare, "run_baseline_churn", fake_churn), \
+                    mock.patch.object(compare, "run_baseline", lambda *a, **k: self.fail("ping-pong pair")), \
+                    mock.patch.object(compare, "baseline_cap", lambda: (20000, "fake")), \
+                    contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                rc = compare.main(opts, env)
+            self.assertEqual(rc, 0, err.getvalue())
+            with open(glob.glob(os.path.join(env.results_dir, "compare-*.json"))[0]) as f:
+                doc = json.load(f)
+        text = out.getvalue()
+        # Each count, each round: the loop with lifetime 5, by RST.
+        self.assertEqual(sorted(set(base_calls)), [(1000, 5, True), (10000, 5, True)])
+        self.assertEqual(len(base_calls), 4)
+        self.assertIn("scripts/baseline_pair client PORT 10000 10 5 rst", text)
+        cnt = [c for c in doc["counts"] if c["conns"] == 10000][0]
+        self.assertEqual((cnt["reference"], cnt["reference_why"]),
+                         ("baseline", "the bare accept/echo/close loop"))
+        row = {r["name"]: r for r in cnt["rows"]}
+        # 06: 900 and 1800 opened/s against 1000 and 1000: ratios 0.9, 1.8.
+        self.assertEqual([r["ratio"] for r in row["06"]["rounds"]], [0.9, 1.8])
+        self.assertEqual(row["06"]["key"], "conns_opened_per_s")
+        self.assertEqual(row["06"]["server_us_per_conn"]["median"], 7.5)
+        table = text.split("\nchurn:5,rst at 10,000 connections, 2 rounds")[1].split("\n\n")[0]
+        self.assertIn("conns opened/s median [min-max]", table)
+        line = [ln for ln in table.splitlines() if ln.startswith("06_multi_epoll_server")][0]
+        self.assertRegex(line, r"^06_multi_epoll_server +1,350 \[900-1,800\] +1.35 \[0.90-1.80\] +123 us +7.5 +0")
+
+    def test_no_baseline_for_push(self):
+        refs, _ = compare.references([("06", 1000)], compare.BASELINE, {"06": 10**6}, 28000, "push")
+        self.assertEqual(refs[1000][0], "06")
+        refs, _ = compare.references([("06", 1000)], compare.BASELINE, {"06": 10**6}, 28000, "churn")
+        self.assertEqual(refs[1000][0], compare.BASELINE)
+
+
 if __name__ == "__main__":
     unittest.main()
