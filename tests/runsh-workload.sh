@@ -101,7 +101,7 @@ case_compare_plan() {
 	[[ $rc -eq 0 ]] || { tail -n 5 "$TMP/out"; fail "compare --workload 'pingpong;pipeline:4' --dry-run exited $rc"; }
 	grep -q '^  workloads: pingpong, pipeline:4: each runs this plan, one table each (client pingpong: as it is; pipeline:4: -q 4)' "$TMP/out" ||
 		fail "the plan does not name the workloads"
-	grep -q 'reference at .*06_multi_epoll_server (baseline_pair only ping-pongs)' "$TMP/out" ||
+	grep -q 'reference at .*06_multi_epoll_server (baseline_pair only ping-pongs or churns)' "$TMP/out" ||
 		fail "06 is not pipeline:4's reference, or the plan does not say why"
 	# Each planned run's client: -q 4 exactly for pipeline:4's; the bare
 	# pair measured only before ping-pong runs.

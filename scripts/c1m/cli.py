@@ -50,7 +50,12 @@ usage: ./run.sh NN|all [options]
                 new connection every N round trips; rst: close by RST, -R),
                 heartbeat:SEC (-H: each connection one request every SEC),
                 storm:PCT@SEC (--storm: SEC into the -d window drop PCT% and
-                reconnect). Not with the same client flag in -C. For compare:
+                reconnect), push:broadcast,SEC,BYTES (the server writes first:
+                every connection a push every SEC; server -b SEC -l BYTES, client
+                --push) or push:rate,RATE,BYTES (server -R RATE: RATE pushes/s over
+                the connections in turn); BYTES: the push body, 0..1M. A push
+                workload runs only servers whose -L says push:1 (others are
+                left out, said). Not with the same flag in -C (or -S). For compare:
                 several, separated by ';' (quote them) or the option repeated;
                 each runs the whole plan, one table per workload
   --client NN   drive the server with NN's client instead
@@ -338,7 +343,7 @@ def parse(argv, repo_dir):
             if target != "compare" and len(wls) > 1:
                 raise UsageError("--workload: one shape a run (compare takes several)")
             for w in wls:
-                workload.check_extra(w, kw.get("extra_c", []))
+                workload.check_extra(w, kw.get("extra_c", []), kw.get("extra_s", []))
         except UsageError as e:
             raise Refused(str(e))
         kw["workloads"] = wls

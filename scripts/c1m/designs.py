@@ -146,8 +146,26 @@ def limits(sdir, cdir):
         srv_reserve=int(sfd) - int(scap), srv_loops=int(sloops), cli_tables=ctables,
         cli_reserve=int(cfd) - int(ccap), cli_loops=int(cloops), per_src=int(per_src),
         rate_default=rate,
+        push=_pushes(s),
         server_n=_probe([f"./{sdir}/server", "-n", "1", "-L"]),
         client_p=_probe([f"./{cdir}/client", "-P", "1", "-L"]))
+
+
+def _pushes(line):
+    """A server -L line says push:1 (the push flags -b, -R, -l, -Q)."""
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(obj, dict) and obj.get("push") == 1
+
+
+def server_pushes(sdir):
+    """SDIR's server has the push flags: its -L line says push:1."""
+    try:
+        return _pushes(limits_line(f"{sdir}/server"))
+    except LimitsError:
+        return False
 
 
 def client_has_barrier(cdir):

@@ -146,6 +146,9 @@ class Pair:
         r, o = self.run, self.run.opts
         argv = ["taskset", "-c", r.facts.pin_server] if r.facts.pin_server else []
         argv += [f"./{r.facts.server_dir}/server", "-p", str(o.port), "-i", o.interval] + o.extra_s
+        # A push workload's server flags (-b SEC | -R RATE, -l BYTES).
+        wl = r.facts.workload
+        argv += list(getattr(wl, "server_args", ()) or ())
         if o.addr:
             argv += ["-a", o.addr]
         if r.lim.server_n:

@@ -34,6 +34,7 @@ class Limits:
     rate_default: str    # the client's default -r (0: closed-loop)
     server_n: bool = False   # the server takes -n CONNS
     client_p: bool = False   # the client takes -P SERVER_PID
+    push: bool = False       # the server has the push flags (its -L says push:1)
 
 
 @dataclass(frozen=True)

@@ -228,6 +228,16 @@ def summary(facts, opts, ncpu, me=None):
     apl = [x for x in apl if isinstance(x, int) and not isinstance(x, bool)] \
         if isinstance(apl, list) else []
     amin, amax = (min(apl), max(apl)) if apl else (None, None)
+    # Server CPU over the window per connection opened (churn) and per KB
+    # of request echoed (size): the window's CPU, the client's counts.
+    scpu_win = None
+    if isinstance(sd.get("cpu_window"), dict):
+        u, sy = num(sd["cpu_window"], "user_s"), num(sd["cpu_window"], "sys_s")
+        scpu_win = u + sy if u is not None and sy is not None else None
+    opened = (num(cd, "conns_opened_per_s") or 0) * (num(cd, "duration_s") or 0)
+    per_conn = scpu_win * 1e6 / opened if scpu_win is not None and opened > 0 else None
+    us_rt, mb = num(sd, "server_us_per_rt"), num(cd, "msg_bytes")
+    per_kb = us_rt * 1024 / mb if us_rt is not None and mb else None
     return {
         "nn": facts.nn, "design": facts.server_dir, "server": facts.server_dir,
         "client": facts.client_dir,
@@ -276,6 +286,32 @@ def summary(facts, opts, ncpu, me=None):
         "listen_overflows": tcp_ext["ListenOverflows"], "listen_drops": tcp_ext["ListenDrops"],
         "accepts_per_loop_min": amin, "accepts_per_loop_max": amax,
         "accept_spread": amax / amin if amin else None,
+        "server_us_per_conn": per_conn, "server_us_per_kb": per_kb,
+        **push_figures(cd, sd),
+    }
+
+
+def push_figures(cd, sd):
+    """A push workload's figures (null when the programs did not print
+    them): the client's deliveries (latency from push_lat_us, not lat_us),
+    fan-out and clock; the server's pushes and slow consumers dropped."""
+    plat = cd.get("push_lat_us") if isinstance(cd.get("push_lat_us"), dict) else {}
+    fan = cd.get("fanout_s") if isinstance(cd.get("fanout_s"), dict) else {}
+    clock = cd.get("clock") if isinstance(cd.get("clock"), dict) else {}
+    if num(fan, "broadcasts") == 0:
+        fan = dict(fan, p50=None, max=None)     # -R: no broadcast, no fan-out time
+    return {
+        "pushes_received": num(cd, "pushes_received"), "pushes_missing": num(cd, "pushes_missing"),
+        "push_mismatches": num(cd, "push_mismatches"),
+        "push_bytes_received": num(cd, "push_bytes_received"),
+        "push_p50_us": num(plat, "p50"), "push_p99_us": num(plat, "p99"),
+        "push_p999_us": num(plat, "p999"), "push_max_us": num(plat, "max"),
+        "fanout_broadcasts": num(fan, "broadcasts"), "fanout_incomplete": num(fan, "incomplete"),
+        "fanout_p50_s": num(fan, "p50"), "fanout_max_s": num(fan, "max"),
+        "clock_offset_us": num(clock, "offset_us"), "clock_maxerror_us": num(clock, "maxerror_us"),
+        "pushes_sent": num(sd, "pushes_sent"), "push_bytes": num(sd, "push_bytes"),
+        "slow_dropped": num(sd, "slow_dropped"), "window_pushes": num(sd, "window_pushes"),
+        "server_us_per_push": num(sd, "server_us_per_push"),
     }
 
 
@@ -509,6 +545,10 @@ def table(summaries):
     return "".join(out).rstrip("\n")
 
 
+def _secs(v):
+    return "-" if v is None else ("%.1f ms" % (v * 1000) if v < 1 else "%.2f s" % v)
+
+
 def _rate_bytes(v):
     return "-" if v is None else fmt_bytes(v) + "/s"
 
@@ -531,6 +571,21 @@ def workload_line(s):
             fmt_lat(s.get("connect_max_us")), _dash(s.get("connect_errors"))))
     if shape == "churn":
         parts.append("%s TIME_WAIT at the client" % _dash(s.get("client_time_wait")))
+        if s.get("server_us_per_conn") is not None:
+            parts.append("server %.1f us per connection" % s["server_us_per_conn"])
+    if shape == "push":
+        parts.append("%s pushes received, %s missing, %s mismatched; delivery p50 %s p99 %s max %s" % (
+            _dash(s.get("pushes_received")), _dash(s.get("pushes_missing")),
+            _dash(s.get("push_mismatches")), fmt_lat(s.get("push_p50_us")),
+            fmt_lat(s.get("push_p99_us")), fmt_lat(s.get("push_max_us"))))
+        if s.get("fanout_broadcasts") is not None:
+            parts.append("fan-out p50 %s max %s over %s broadcasts (%s incomplete)" % (
+                _secs(s.get("fanout_p50_s")), _secs(s.get("fanout_max_s")),
+                _dash(s.get("fanout_broadcasts")), _dash(s.get("fanout_incomplete"))))
+        us = s.get("server_us_per_push")
+        parts.append("server %s us per push, %s pushes sent, %s slow consumers dropped" % (
+            "-" if us is None else "%.2f" % us, _dash(s.get("pushes_sent")),
+            _dash(s.get("slow_dropped"))))
     if shape == "heartbeat":
         parts.append("heartbeats %s s apart, late p99 %s max %s, client CPU %s s per 1,000 conns" % (
             _dash(s.get("heartbeat_s")), fmt_lat(s.get("heartbeat_late_p99_us")),

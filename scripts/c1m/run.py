@@ -128,6 +128,10 @@ class Run:
     def workload_refused(self):
         """Why this pair's client cannot run the workload ("" when it can)."""
         w = self.facts.workload
+        if w and w.shape == "push" and os.access(f"{self.facts.server_dir}/server", os.X_OK) \
+                and not designs.server_pushes(self.facts.server_dir):
+            return (f"--workload {w.name}: {self.facts.server_dir}/server does not push "
+                    "(its -L line has no push:1)")
         if not w or not w.args or designs.client_takes(self.facts.client_dir, w.args):
             return ""
         return (f"--workload {w.name}: {self.facts.client_dir}/client does not take "

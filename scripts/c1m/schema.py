@@ -39,6 +39,15 @@ SUMMARY = {
     "storm_dropped": "n?", "storm_back": "n?", "storm_retries": "n?", "storm_recovery_s": "n?",
     "listen_overflows": "n?", "listen_drops": "n?",
     "accepts_per_loop_min": "n?", "accepts_per_loop_max": "n?", "accept_spread": "n?",
+    "server_us_per_conn": "n?", "server_us_per_kb": "n?",
+    # push workloads (client: deliveries, fan-out, clock; server: pushes)
+    "pushes_received": "n?", "pushes_missing": "n?", "push_mismatches": "n?",
+    "push_bytes_received": "n?", "push_p50_us": "n?", "push_p99_us": "n?",
+    "push_p999_us": "n?", "push_max_us": "n?", "fanout_broadcasts": "n?",
+    "fanout_incomplete": "n?", "fanout_p50_s": "n?", "fanout_max_s": "n?",
+    "clock_offset_us": "n?", "clock_maxerror_us": "n?", "pushes_sent": "n?",
+    "push_bytes": "n?", "slow_dropped": "n?", "window_pushes": "n?",
+    "server_us_per_push": "n?",
 }
 # Summary keys a file written before --workload lacks: load() fills them
 # (a run then was ping-pong unless -C said otherwise; "" = not recorded).
@@ -209,8 +218,8 @@ def from_json(doc):
         doc = upgrade(doc)
     elif v != SCHEMA_VERSION:
         raise Invalid("schema_version %r: this c1m reads 1 and %d" % (v, SCHEMA_VERSION))
-    elif isinstance(doc.get("summary"), dict) and "workload" not in doc["summary"]:
-        s = dict(doc["summary"])         # a version 2 file from before --workload
+    elif isinstance(doc.get("summary"), dict) and any(k not in doc["summary"] for k in WORKLOAD_KEYS):
+        s = dict(doc["summary"])         # a version 2 file from before --workload (or push)
         for k in WORKLOAD_KEYS:
             s.setdefault(k, _empty(SUMMARY[k]))
         doc = dict(doc, summary=s)
