@@ -23,7 +23,9 @@ usage: scripts/report [--results DIR] [--readme FILE] [--details FILE] [--svg-di
                     fixed-rate.svg  the fixed-rate designs (01, 02): memory and CPU per
                                     connection, never rps
   --svg FILE      the same, with summary.svg named FILE (the other two beside it)
-  --set ID        the runs of one `./run.sh compare` (their summary "set" is ID)
+  --set ID        the runs of one `./run.sh compare` (their summary "set" is ID); with
+                  its compare-ID.json in --results but none of its runs, the README
+                  tables come from that file alone
   --no-readme     only write the charts
   --quick         include --quick smoke runs (left out by default)
 
@@ -40,6 +42,11 @@ connection count's table, said so above the tables; --set ID shows that
 set alone. They are left out of the scaling chart (another client setup).
 Rows are grouped by connection count; a design that runs at a fixed rate
 (-r, 01 and 02) shows its rate, not a round-trip rate to compete on.
+A set run with --workload (one or several) gets one table per workload
+and count in the README, each with its shape's columns: connections
+opened/s, connect p99 and server CPU per connection for churn; delivery
+p50/p99/max, fan-out, server CPU per push, pushes missing and slow
+consumers dropped for push; and so on (compare.SHAPE_TABLES).
 
 Every file is read with schema.load(), old (version 1) and new alike.
 """
@@ -332,14 +339,20 @@ def ratio_text(doc, imgs, details, fixed=None):
     rps and its ratio to the reference in the same rounds, with their
     spread, stamped with the set, its date, machine and commit. fixed:
     {design dir: rate} of the designs whose client holds a fixed rate
-    (01, 02): their rps is that rate, not a figure to compete on."""
+    (01, 02): their rps is that rate, not a figure to compete on. A set
+    of several workloads (compare --workload) gets one table per workload
+    and count, each with its shape's columns (compare.SHAPE_TABLES)."""
+    from .cli import shq
+    from .compare import fmt_cell, shape_table
     fixed = fixed or {}
     out = []
     w = out.append
     rounds = doc.get("rounds") or 1
     prov = doc.get("provenance") or {}
     commit = (prov.get("commit") or "unknown")[:12] + (" (tree with uncommitted changes)" if prov.get("dirty") else "")
-    cmd = " ".join(doc.get("command") or [])
+    cmd = " ".join(shq(a) for a in doc.get("command") or [])
+    wls = doc.get("workloads") or ["pingpong"]
+    named = wls != ["pingpong"]
     w("`./run.sh %s` (set `%s`, %d round%s interleaved), %s, commit %s, on %s.\n"
       % (cmd, doc.get("set", "?"), rounds, "s" if rounds != 1 else "", (doc.get("started") or "")[:10],
          commit, machine_line(doc.get("machine"))))
@@ -348,27 +361,52 @@ def ratio_text(doc, imgs, details, fixed=None):
       "machine can compare**; raw rps moves with the machine (2.5× between days on this one).\n"
       "\"within noise of\": the two designs' rounds overlap, so this run does not tell them apart.\n"
       "p50 ≈ connections ÷ rps for a closed-loop design at saturation (Little's law).\n")
+    if any(shape_table(x) not in (shape_table("pingpong"), shape_table("pipeline")) for x in wls):
+        w("Workloads (`--workload`): in each table the first figure is the one the ratio is of:\n"
+          "connections opened/s for churn (reference: `scripts/baseline_pair`'s bare\n"
+          "accept/echo/close loop, in the same rounds), the server's CPU µs per push for push (lower\n"
+          "is better; delivery p50/p99/max from the client's `push_lat_us`; fan-out: from a\n"
+          "broadcast's scheduled time until the last connection had it), round trips/s for the\n"
+          "rest; the other columns are the medians of the rounds. Under a workload every design\n"
+          "but 04 is driven by 05's client.\n")
     for cnt in doc.get("counts", []):
         rows = cnt.get("rows", [])
         ref = cnt.get("reference")
+        wl = cnt.get("workload", "pingpong")
+        t = shape_table(wl)
+        plain = t is shape_table("pingpong") or t is shape_table("pipeline")
         refname = next((r["design"] for r in rows if r["name"] == ref), ref)
-        w("\n#### %s connections — reference: %s\n\n" % (fmt_int(cnt["conns"]), refname or "none (%s)" % cnt.get("reference_why", "")))
-        w("| design | rps median [min–max] | × reference [min–max] | p99 | server CPU µs/rt | within noise of |\n")
-        w("|---|--:|--:|--:|--:|---|\n")
+        w("\n#### %s%s connections — reference: %s\n\n" % (
+            "`%s` at " % wl if named else "", fmt_int(cnt["conns"]),
+            refname or "none (%s)" % cnt.get("reference_why", "")))
+        if plain:
+            w("| design | rps median [min–max] | × reference [min–max] | p99 | server CPU µs/rt | within noise of |\n")
+            w("|---|--:|--:|--:|--:|---|\n")
+        else:
+            w("| design | %s median [min–max] | × reference [min–max] | %s | within noise of |\n"
+              % (t["head"].replace("us/", "µs/"), " | ".join(c[1].replace("us/", "µs/") for c in t["cols"])))
+            w("|---|--:|--:|%s---|\n" % ("--:|" * len(t["cols"])))
+        key = t["key"] if not plain else "rps"
         for r in rows:
             name = r["design"] + (" (reference)" if r.get("reference") else "")
-            n = (r.get("rps") or {}).get("n", 0)
+            n = (r.get(key) or {}).get("n", 0)
             if n < rounds:
                 name += " (%d of %d rounds passed)" % (n, rounds)
             ratio = "1" if r.get("reference") and n else _cell(r.get("ratio"), _ratio)
+            noise = ", ".join(r.get("within_noise_of") or []) or ""
+            if not plain:
+                digits = (lambda v: "%.1f" % v) if key == "server_us_per_push" else fmt_int
+                cells = [fmt_cell((r.get(k) or {}).get("median"), kind) for k, _, kind in t["cols"]]
+                w("| %s | %s | %s | %s | %s |\n" % (name, _cell(r.get(key), digits), ratio,
+                                                   " | ".join(cells), noise))
+                continue
             rps = _cell(r.get("rps"), fmt_int)
-            if r["design"] in fixed:
+            if r["design"] in fixed and wl == "pingpong":
                 rps, ratio = "%s (fixed rate, -r %s)" % (rps, fmt_int(fixed[r["design"]])), "-"
             w("| %s | %s | %s | %s | %s | %s |\n" % (
                 name, rps, ratio,
                 fmt_lat((r.get("p99_us") or {}).get("median")),
-                fmt_us((r.get("server_us_per_rt") or {}).get("median")),
-                ", ".join(r.get("within_noise_of") or []) or ""))
+                fmt_us((r.get("server_us_per_rt") or {}).get("median")), noise))
     w("\n![round trips per second and memory per connection, per connection count](%s)\n" % imgs[0])
     w("![rps, server CPU per round trip and memory per connection against connections](%s)\n" % imgs[1])
     w("![the fixed-rate designs: memory and CPU per connection](%s)\n" % imgs[2])
@@ -430,7 +468,13 @@ def run(o, root, out, err):
         dlines, db, de = _markers(o["details"])
     runs = load_runs(o["dir"], lambda m: err.write(m + "\n"))
     designs = designs_here(root)
-    used, count, missing = pick_set(runs, o["set"], o["quick"], designs)
+    if o["set"] and os.path.isfile(os.path.join(o["dir"], o["set"] + ".json")) \
+            and not any(sval(r[0], "set") == o["set"] for r in runs):
+        # A set's figures without its runs (copied apart, or a fixture):
+        # the README's tables come from compare-<set>.json alone.
+        used, count, missing = o["set"], {o["set"]: 0}, {}
+    else:
+        used, count, missing = pick_set(runs, o["set"], o["quick"], designs)
     p = take_rows(runs, used, o["set"], o["quick"])
     imgs = [rel(x, o["readme"], o["write_readme"]) for x in (svg1, svg2, svg3)]
     table = table_text(p, used, count, missing, imgs)

@@ -4,6 +4,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 import unittest
@@ -147,6 +148,56 @@ class RatioTable(unittest.TestCase):
         text = report.ratio_text(doc, ["a", "b", "c"], "", {"01_thread_per_conn": 200})
         self.assertIn("| 01_thread_per_conn | 200 (fixed rate, -r 200) | - |", text)
         self.assertIn("| 12_cpu_bound_epoll | 175 | 0.0035 |", text)
+
+
+class WorkloadTables(unittest.TestCase):
+    """A set of several workloads (tests/fixtures/workloads: pingpong,
+    churn:1 and push:broadcast,10,8, two rounds, figures only): one README
+    table per workload and count, each with its shape's columns and the
+    ratio of its shape's figure."""
+
+    def test_per_workload_tables(self):
+        st = "compare-20261206T180000Z"
+        with tempfile.TemporaryDirectory() as tmp:
+            readme = os.path.join(tmp, "README.md")
+            with open(readme, "w") as f:
+                f.write("top\n%s\nold\n%s\nbottom\n" % (report.BEGIN, report.END))
+            out, err = io.StringIO(), io.StringIO()
+            rc = report.run(report.parse(["--results", os.path.join(REPO, "tests/fixtures/workloads"),
+                                          "--set", st, "--readme", readme, "--svg-dir", tmp], {}),
+                            REPO, out, err)
+            self.assertEqual(rc, 0, err.getvalue())
+            with open(readme) as f:
+                text = f.read()
+        self.assertIn("`./run.sh compare -r 2 --designs 02,06,14 --max-conns 1000 --workload "
+                      "'pingpong;churn:1;push:broadcast,10,8'` (set `%s`, 2 rounds" % st, text)
+        heads = re.findall(r"^#### (.*)$", text, re.M)
+        self.assertEqual(heads, ["`pingpong` at 1,000 connections — reference: baseline_pair",
+                                 "`churn:1` at 1,000 connections — reference: baseline_pair",
+                                 "`push:broadcast,10,8` at 1,000 connections — reference: "
+                                 "06_multi_epoll_server"])
+        churn = text.split("#### `churn:1`")[1].split("####")[0]
+        self.assertIn("| design | conns opened/s median [min–max] | × reference [min–max] | connect p99 "
+                      "| srv µs/conn | conn errors | within noise of |", churn)
+        # 02: 9,000 and 9,450 opened/s over the bare loop's 20,000 and 21,000: 0.45 both rounds.
+        self.assertIn("| 02_epoll_server | 9,225 [9,000–9,450] | 0.45 | 2.2 ms | 48.0 | 0 |  |", churn)
+        self.assertIn("| baseline_pair (reference) | 20,500 [20,000–21,000] | 1 |", churn)
+        push = text.split("#### `push:broadcast,10,8`")[1]
+        self.assertIn("| design | srv µs/push median [min–max] | × reference [min–max] | deliv p50 | "
+                      "deliv p99 | deliv max | fan-out p50 | fan-out max | missing | slow dropped |", push)
+        self.assertIn("| 14_io_uring | 2.0 [1.8–2.2] | 0.47 [0.45–0.50] | 155 us | 1.2 ms | 1.6 ms | "
+                      "1.6 ms | 1.9 ms | 0 | 1 |  |", push)
+        pp = text.split("#### `pingpong`")[1].split("####")[0]
+        self.assertIn("| 06_multi_epoll_server | 59,190 [57,000–61,380] | 0.97 [0.95–0.99] | 26.5 ms | 9.62 |", pp)
+        self.assertIn("connections opened/s for churn", text)
+
+    def test_plain_set_has_no_workload_heading(self):
+        from c1m import compare
+        doc = compare.figures("s", 1, {1000: {"06": [{"rc": 0, "rps": 5.0}]}}, {1000: (None, "x")},
+                              {"06": "06_multi_epoll_server"})
+        text = report.ratio_text(doc, ["a", "b", "c"], "")
+        self.assertIn("#### 1,000 connections — reference: none (x)", text)
+        self.assertNotIn("Workloads (", text)
 
 
 if __name__ == "__main__":
