@@ -130,8 +130,8 @@ class Run:
         w = self.facts.workload
         if w and w.shape == "push" and os.access(f"{self.facts.server_dir}/server", os.X_OK) \
                 and not designs.server_pushes(self.facts.server_dir):
-            return (f"--workload {w.name}: {self.facts.server_dir}/server does not push "
-                    "(its -L line has no push:1)")
+            return (f"--workload {w.name}: {self.facts.server_dir}/server does not push: "
+                    "no push:1 in its -L line")
         if not w or not w.args or designs.client_takes(self.facts.client_dir, w.args):
             return ""
         return (f"--workload {w.name}: {self.facts.client_dir}/client does not take "

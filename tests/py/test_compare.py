@@ -425,5 +425,40 @@ class ChurnReference(unittest.TestCase):
         self.assertEqual(refs[1000][0], compare.BASELINE)
 
 
+class PushPlan(unittest.TestCase):
+    """compare --workload push:...: only designs whose server pushes run it
+    (the others said once in the plan); the bare pair is no reference, 06
+    is where it pushes, and none where it does not."""
+
+    def plan(self, pushing):
+        from c1m import workload
+        w = workload.parse("push:broadcast,1,8")
+
+        class Env(FakeEnv):
+            def takes(self, nn, wl):
+                return "" if nn in pushing else f"{nn}_x/server does not push: no push:1 in its -L line"
+
+        with tempfile.TemporaryDirectory() as tmp:
+            env = Env(tmp, dry_run=True)
+            rc, out, _, base = run_main(env, rounds=1, workloads=[w], max_conns=10000)
+        self.assertEqual(rc, 0)
+        return env, out, base
+
+    def test_only_pushing_servers(self):
+        env, out, base = self.plan({"06"})
+        self.assertEqual({nn for nn, _, _ in env.calls}, {"06"})
+        self.assertEqual(out.count("not run for push:broadcast,1,8: 03_epoll_throughput"), 1)
+        self.assertEqual(out.count("not run for push:broadcast,1,8: 09_few_clients"), 1)
+        self.assertIn("reference at 1,000, 10,000: 06_multi_epoll_server (baseline_pair only "
+                      "ping-pongs or churns)", out)
+        self.assertNotIn("compare: reference baseline_pair", out)
+
+    def test_no_reference_when_06_does_not_push(self):
+        env, out, _ = self.plan({"03"})
+        self.assertEqual({nn for nn, _, _ in env.calls}, {"03"})
+        self.assertIn("no reference at 1,000, 10,000", out)
+        self.assertNotIn("06_multi_epoll_server (baseline_pair", out)
+
+
 if __name__ == "__main__":
     unittest.main()
