@@ -14,6 +14,13 @@
 #                 pair (which only ping-pongs) is measured only for pingpong, 06
 #                 is pipeline:4's reference; 04 (its client has no -q) is left
 #                 out of pipeline:4 and the plan says so; nothing written
+#   compare-churn ./run.sh compare --designs 02,06 --max-conns 200 -d 1
+#                 --workload churn:1, for real: only 02 and 06 run, both driven
+#                 by 05's client with -x 1; the reference is scripts/baseline_pair's
+#                 accept/echo/close loop (lifetime 1), measured in the round;
+#                 each design's ratio is its connections opened/s over the
+#                 loop's; each result's server_us_per_conn is the server's
+#                 window CPU over the connections opened in the window
 #   accepts DIR   DIR's server (06, 07, 14) with -c 3 under churn (-x 5): its
 #                 JSON's accepts_per_loop has one count per loop (or child),
 #                 adding up to its accepted and to the client's connects
@@ -133,6 +140,47 @@ case_compare_plan() {
 	echo pass
 }
 
+case_compare_churn() {
+	local rc
+	./run.sh compare --designs 02,06 --max-conns 200 -d 1 -i 1 -p 0 --no-build --workload churn:1 \
+		>"$TMP/out" 2>&1
+	rc=$?
+	grep -v '^  \(server\|client\)|' "$TMP/out" | tail -n 30
+	[[ $rc -eq 0 ]] || fail "compare --designs 02,06 --workload churn:1 exited $rc"
+	grep -q '^  only the designs asked (--designs 02,06)$' "$TMP/out" || fail "the plan does not say --designs"
+	python3 - "$RESULTS_DIR" <<-'EOF' || fail "the set's figures"
+	import glob, json, os, sys
+	d = sys.argv[1]
+	runs = sorted(os.path.basename(p)[:2] for p in glob.glob(d + "/[0-9][0-9]-*.json"))
+	assert runs == ["02", "06"], runs
+	for p in glob.glob(d + "/[0-9][0-9]-*.json"):
+	    r = json.load(open(p))
+	    s = r["summary"]
+	    assert s["client"] == "05_multi_epoll_client", (p, s["client"])
+	    assert r["argv"]["clients"][0][-2:] == ["-x", "1"], r["argv"]["clients"][0]
+	    cw = r["server"]["cpu_window"]
+	    want = (cw["user_s"] + cw["sys_s"]) * 1e6 / (s["conns_opened_per_s"] * s["duration_s"])
+	    assert abs(s["server_us_per_conn"] / want - 1) < 1e-9, (s["server_us_per_conn"], want)
+	(doc,) = [json.load(open(p)) for p in glob.glob(d + "/compare-*.json")]
+	(cnt,) = doc["counts"]
+	assert (cnt["workload"], cnt["conns"], cnt["reference"]) == ("churn:1", 200, "baseline"), cnt
+	assert cnt["reference_why"] == "the bare accept/echo/close loop", cnt["reference_why"]
+	rows = {r["name"]: r for r in cnt["rows"]}
+	assert set(rows) == {"baseline", "02", "06"}, set(rows)
+	base = rows["baseline"]["rounds"][0]["conns_opened_per_s"]
+	assert base > 100, base
+	for nn in ("02", "06"):
+	    r = rows[nn]["rounds"][0]
+	    assert r["rc"] == 0 and r["conns_opened_per_s"] > 100, r
+	    assert r["ratio"] == r["conns_opened_per_s"] / base, (r["ratio"], r["conns_opened_per_s"], base)
+	print("bare loop", base, "opened/s; ratios",
+	      {nn: round(rows[nn]["rounds"][0]["ratio"], 3) for nn in ("02", "06")})
+	EOF
+	grep -q '^churn:1 at 200 connections, 1 round; reference baseline_pair (the bare accept/echo/close loop)$' \
+		"$TMP/out" || fail "no churn table against the bare loop"
+	echo pass
+}
+
 case_accepts() {
 	local dir=$1 loops=3
 	server_start "$dir" -c $loops
@@ -156,5 +204,6 @@ case "${1:-}" in
 accepts) case_accepts "${2:?server dir}" ;;
 run) case_run "${2:?shape}" ;;
 compare-plan) case_compare_plan ;;
-*) echo "usage: tests/runsh-workload.sh run SHAPE|compare-plan|accepts DIR" >&2; exit 2 ;;
+compare-churn) case_compare_churn ;;
+*) echo "usage: tests/runsh-workload.sh run SHAPE|compare-plan|compare-churn|accepts DIR" >&2; exit 2 ;;
 esac
