@@ -60,6 +60,9 @@ def label(s):
         d += " (client " + c[:2] + ")"
     if v != "":
         d += " " + v
+    wl = sval(s, "workload")
+    if wl not in ("", "pingpong"):
+        d += " " + wl
     if hosts_of(s) > 1:
         d += ", %d hosts" % hosts_of(s)
     if fnum(s, "netns") == 1:

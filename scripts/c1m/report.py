@@ -197,7 +197,7 @@ def take_rows(runs, used, want, quick):
                 p.failed.append("%s at %s connections (%s)" % (label(s), fmt_int(fnum(s, "conns_target")), r[3]))
             continue
         key = (sval(s, "nn"), sval(s, "client"), sval(s, "variant"), sval(s, "conns_target"),
-               sval(s, "netns"), hosts_of(s))
+               sval(s, "netns"), hosts_of(s), sval(s, "workload") or "pingpong")
         if in_set:
             rounds.setdefault(key, []).append(r)
         if key in row and sval(row[key][0], "started") > sval(s, "started"):
@@ -478,7 +478,9 @@ def run(o, root, out, err):
     p = take_rows(runs, used, o["set"], o["quick"])
     imgs = [rel(x, o["readme"], o["write_readme"]) for x in (svg1, svg2, svg3)]
     table = table_text(p, used, count, missing, imgs)
-    rows = [r[0] for r in p.rows]
+    # The charts plot round trips/s: ping-pong runs only (a workload's rows
+    # are in the tables, each labelled with its workload).
+    rows = [r[0] for r in p.rows if (sval(r[0], "workload") or "pingpong") == "pingpong"]
     foot = "c1m, %s; %s" % (machine_line(p.rows[0][1] if p.rows else {}),
                             "set " + used if used else "newest run of each design")
     svgs = [charts.summary_svg(rows, foot), charts.scaling_svg(rows, foot), charts.fixed_svg(rows, foot)]

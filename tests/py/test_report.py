@@ -51,6 +51,15 @@ class PickSet(unittest.TestCase):
         self.assertEqual(len(p.failed), 1)
 
 
+    def test_workloads_apart(self):
+        # One design at one count under two workloads: two rows, each labelled.
+        a, b = summ("06", "s", "2026-12-01T01", rps=100.0), summ("06", "s", "2026-12-01T02", rps=7.0)
+        a["workload"], b["workload"] = "pingpong", "churn:1"
+        p = report.take_rows(runs(a, b), "s", "", False)
+        self.assertEqual(sorted((x[0]["workload"], x[0]["rps"]) for x in p.rows),
+                         [("churn:1", 7.0), ("pingpong", 100.0)])
+        self.assertEqual(sorted(report.label(x[0]) for x in p.rows), ["06_x", "06_x churn:1"])
+
     def test_median_round_of_a_set(self):
         r = runs(summ("06", "s", "2026-12-01T01", rps=300.0), summ("06", "s", "2026-12-01T02", rps=100.0),
                  summ("06", "s", "2026-12-01T03", rps=200.0), summ("03", "s", "2026-12-01T01", rps=5.0))
