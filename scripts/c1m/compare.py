@@ -10,6 +10,10 @@ it can hold; each design's figure is divided by the reference's figure
 of the SAME round (stats.ratios). Where the bare pair cannot hold a count
 (one process, one fd table each side), the reference there is 06 if the
 plan runs it at that count, else there is none; the plan says which.
+--designs LIST keeps only those designs in the plan. Under --workload each
+workload runs the plan and gets its own tables (SHAPE_TABLES: the figure
+the ratio is of, and the columns); churn's reference is the bare pair's
+accept/echo/close loop (run_baseline_churn), push's 06 where it pushes.
 
 main(opts, env) is what run.py calls (docs: /work/prompts/interfaces.md);
 plan(), references(), figures() and tables() are pure.
@@ -36,6 +40,7 @@ BASELINE = "baseline"                   # --ref's default: scripts/baseline_pair
 BASELINE_NAME = "baseline_pair"
 FALLBACK = "06"                         # the reference where the bare pair cannot go
 FIGURES = ("rps", "p99_us", "server_us_per_rt")
+SCHEMA_VERSION = 1
 # Each workload shape's table (pure data; report.py draws the README's from
 # it too): "key", the figure the ratio to the reference is of, its heading,
 # and the columns after the ratio, (summary key, heading, format). A shape
@@ -73,7 +78,6 @@ ENTRY_KEYS = tuple(dict.fromkeys(list(FIGURES) + [k for t in SHAPE_TABLES.values
 def shape_table(shape):
     """SHAPE_TABLES' entry for a workload's shape ("churn:1" works too)."""
     return SHAPE_TABLES.get((shape or "pingpong").split(":")[0], SHAPE_TABLES["pingpong"])
-SCHEMA_VERSION = 1
 
 
 # ---- the plan (pure) ----
