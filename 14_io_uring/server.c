@@ -24,10 +24,24 @@
  * What each buys, measured: docs/io_uring.md. The ring's plumbing is in
  * uring.c; every request the design makes is prepared here.
  *
+ * Push (-b/-R): each loop keeps its own schedule (-b: main's broadcast
+ * times, the same in every loop; -R: 1/loops of the rate each) and an
+ * IORING_OP_TIMEOUT armed at the next due time (CLOCK_REALTIME, absolute),
+ * whose completion wakes the ring's wait like any other. push_event then
+ * queues a send to every connection the loop owns (-R: to the next in
+ * turn) and the loop's next io_uring_enter submits them all: the batching
+ * an epoll loop cannot do, which makes one send() per socket. With -F
+ * without batch, each send is its own io_uring_enter, for comparison. In
+ * push mode each connection has an out queue (echoes copied out of the
+ * receive buffers in whole frames, pushes between them) and at most one
+ * send in flight from it; past -Q unsent bytes it is dropped.
+ *
  * usage: server [-a ADDR] [-p PORT] [-c N] [-n CONNS] [-B BUFS] [-m USEC]
- *               [-F LIST] [-i SEC] [-L] [-h]
+ *               [-F LIST] [-b SEC | -R RATE] [-l BYTES] [-Q BYTES] [-i SEC]
+ *               [-L] [-h]
  * build: cc -std=gnu11 -O2 -pthread -Icommon -o 14_io_uring/server 14_io_uring/server.c 14_io_uring/uring.c common/[a-z]*.c -lm
  * test with: ./14_io_uring/server & ./14_io_uring/client -n 1000 -d 5
+ *   push: ./14_io_uring/server -b 1 & python3 tests/pushread.py (tests/pushserv.sh)
  * diff against: 06_multi_epoll_server (the same loops, listeners and fd
  * tables; its readiness handlers become completion handlers here).
  * sample output (stderr; then the JSON line on stdout at SIGTERM):
