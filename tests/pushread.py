@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""pushread.py -p PORT [-n CONNS] [-d SEC] [--eof] [--echo] [--split] -
+"""pushread.py -p PORT [-n CONNS] [-d SEC] [-l BYTES] [-b SEC] [--eof] [--echo] [--split] -
 hold connections to a push server and check every byte it writes first.
 
 Opens CONNS connections to ADDR:PORT and reads them for SEC seconds (with
@@ -11,7 +11,9 @@ push_byte(seq, i)) and checked:
   - its body bytes are push_byte's,
   - per connection the sequence goes 1, 2, 3, ...: a jump counts the seqs
     skipped as missing, a repeat or a step back is bad,
-  - per connection the scheduled times increase.
+  - per connection the scheduled times increase; with -b SEC (a
+    broadcast every SEC) by one period from push to push: a jump of k
+    periods is k - 1 pushes missing even where the sequence has no gap.
 --echo also ping-pongs 8-byte frames on every connection (one in flight,
 distinct on every connection and round) and checks each echo equals the
 frame sent; --split sends each frame in two writes with a pause between,
@@ -82,6 +84,8 @@ class Tally:
         self.lat = []		# ns
         self.first_sched = self.last_sched = None
         self.why = []		# the first few things found bad
+        self.every_ns = 0	# -b: the broadcast period
+        self.split = False
 
     def fail(self, c, what):
         self.bad += 1
@@ -120,12 +124,20 @@ def parse(c, t, now_ns):
             break
         if bytes(buf[pos + PUSH_HDR:pos + length]) != push_body(seq, length):
             t.fail(c, f"push seq {seq}: body bytes differ from push_byte's")
+        gap = 0
         if seq <= c.seq:
             t.fail(c, f"push seq {seq} after seq {c.seq}")
         else:
-            t.missing += seq - c.seq - 1
+            gap = seq - c.seq - 1
         if sched <= c.sched:
             t.fail(c, f"push seq {seq} scheduled {sched} not after {c.sched}")
+        elif t.every_ns and c.sched:
+            k = round((sched - c.sched) / t.every_ns)
+            if abs(sched - c.sched - k * t.every_ns) > 1000:
+                t.fail(c, f"push seq {seq} scheduled {sched - c.sched} ns after "
+                       f"the last, not a whole number of periods")
+            gap = max(gap, k - 1)
+        t.missing += gap
         c.seq, c.sched = max(c.seq, seq), sched
         c.pushes += 1
         t.pushes += 1
@@ -239,16 +251,19 @@ def main():
     ap.add_argument("-n", type=int, default=100)
     ap.add_argument("-d", type=float, default=2.0)
     ap.add_argument("-l", type=int, default=None, help="push body bytes to expect")
+    ap.add_argument("-b", type=float, default=0, help="the broadcast period to expect")
     ap.add_argument("--eof", action="store_true", help="read until the server closes")
     ap.add_argument("--echo", action="store_true", help="ping-pong frames too")
     ap.add_argument("--split", action="store_true", help="each frame in two writes")
     a = ap.parse_args()
-    if not 0 < a.n <= 20000 or a.d <= 0 or not 0 < a.p < 65536:
-        print("pushread.py: -n 1..20000, -d over 0 and -p 1..65535", file=sys.stderr)
+    if not 0 < a.n <= 20000 or a.d <= 0 or not 0 < a.p < 65536 or a.b < 0:
+        print("pushread.py: -n 1..20000, -d over 0, -p 1..65535, -b 0 or more",
+              file=sys.stderr)
         return 2
     raise_nofile(a.n + 64)
     t = Tally(None if a.l is None else a.l + PUSH_HDR)
     t.split = a.split
+    t.every_ns = round(a.b * 1e9)
     conns = [Conn(s, i) for i, s in enumerate(connect_all(a.a, a.p, a.n))]
     print(f"pushread: {a.n} connections up", file=sys.stderr, flush=True)
     open_n = read_loop(conns, t, time.monotonic() + a.d, a.eof, echo=a.echo or a.split)
