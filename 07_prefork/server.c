@@ -59,6 +59,7 @@
 #define PAUSE_MS	100	/* accept pause after EMFILE */
 #define TICK_NS		100000000ull	/* housekeeping every 100 ms */
 #define PUSH_BUDGET	1024	/* -R: pushes per timer wake-up, then the events */
+#define QUEUE_MIN	65536	/* push mode: an out queue's first malloc, at most -Q */
 #define SHARE_SLACK	64	/* conns above an even share, then stand back */
 #define STOP_WAIT_S	2	/* after SIGTERM, then SIGKILL */
 
@@ -88,6 +89,7 @@ struct push_conn {
 	uint32_t push_off;	/* bytes of the first queued push already sent */
 	uint8_t live;		/* an open connection */
 	uint8_t waiting;	/* watched for EPOLLOUT only */
+	uint8_t later;		/* -b: waiting, so pushed to after the others */
 	uint8_t part_len;
 	unsigned char part[FRAME_SIZE - 1];	/* a frame's first bytes */
 };
@@ -104,6 +106,7 @@ struct loop {
 	int fd_max, cursor;	/* the highest fd accepted; -R: the last pushed to */
 	struct push_clock clock;
 	unsigned char *pbuf;	/* one push, encoded */
+	uint64_t pbuf_seq, pbuf_sched;	/* the one in pbuf */
 };
 
 static struct loop loop;	/* each child's own copy, after fork */
@@ -319,7 +322,7 @@ static int out_append(struct loop *l, int fd, const void *p, size_t n)
 		slow_drop(l, fd);
 		return -1;
 	}
-	if (c->pend_off) {		/* what was sent makes room */
+	if (c->pend_len + n > pc->cap && c->pend_off) {	/* what was sent makes room */
 		memmove(c->pend, c->pend + c->pend_off, queued);
 		c->pend_len = (uint32_t)queued;
 		c->pend_off = 0;
@@ -327,7 +330,11 @@ static int out_append(struct loop *l, int fd, const void *p, size_t n)
 	if (queued + n > pc->cap) {
 		char *b;
 
-		cap = 2 * (queued + n) < cfg.push.queue_max ? 2 * (queued + n) : cfg.push.queue_max;
+		/* At least QUEUE_MIN at once: a queue that grows mostly fills,
+		 * and copying it at each doubling would cost the loop. */
+		cap = queued + n > QUEUE_MIN / 2 ? 2 * (queued + n) : QUEUE_MIN;
+		if (cap > cfg.push.queue_max)
+			cap = cfg.push.queue_max;
 		if (!(b = realloc(c->pend, cap))) {
 			conn_close(l, fd, ENOMEM);
 			return -1;
@@ -423,12 +430,19 @@ static void push_readable(struct loop *l, int fd)
 }
 
 /* Encode fd's next push, stamped with its scheduled time, into its out
- * queue: 0, or -1 once fd is dropped as a slow consumer. */
+ * queue: 0, or -1 once fd is dropped as a slow consumer. The connections
+ * of one broadcast mostly share a sequence number, so one encoding serves
+ * all those (a push is the same bytes for the same seq and time). */
 static int push_one(struct loop *l, int fd, uint64_t sched_ns)
 {
-	size_t len = push_encode(l->pbuf, ++l->pc[fd].seq, sched_ns, cfg.push.body);
+	uint64_t seq = ++l->pc[fd].seq;
 
-	return out_append(l, fd, l->pbuf, len);
+	if (seq != l->pbuf_seq || sched_ns != l->pbuf_sched) {
+		push_encode(l->pbuf, seq, sched_ns, cfg.push.body);
+		l->pbuf_seq = seq;
+		l->pbuf_sched = sched_ns;
+	}
+	return out_append(l, fd, l->pbuf, PUSH_HDR + cfg.push.body);
 }
 
 /* Push to one connection: queue it, then write what the socket takes
@@ -468,18 +482,29 @@ static int push_next_conn(struct loop *l)
 }
 
 /* The timerfd fired. -b: one broadcast, the same scheduled time on every
- * connection's push. -R: the pushes due by now, each to the next
- * connection in turn, PUSH_BUDGET at most before the events waiting. */
+ * connection's push, first to those that keep up, then to those still
+ * waiting for EPOLLOUT (a slow one delays nobody who reads). -R: the pushes
+ * due by now, each to the next connection in turn, PUSH_BUDGET at most
+ * before the events waiting. */
 static void push_event(struct loop *l)
 {
-	uint64_t expirations;
+	uint64_t expirations, due = push_clock_due(&l->clock);
 
 	if (read(l->tfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
 		die("timerfd read:");
 	if (cfg.push.every_s > 0 && push_due(l)) {
-		for (int fd = 0; fd <= l->fd_max; fd++)
-			if (l->pc[fd].live)
-				push_to(l, fd, push_clock_due(&l->clock));
+		for (int fd = 0; fd <= l->fd_max; fd++) {
+			if (l->pc[fd].live && l->pc[fd].waiting)
+				l->pc[fd].later = 1;
+			else if (l->pc[fd].live)
+				push_to(l, fd, due);
+		}
+		for (int fd = 0; fd <= l->fd_max; fd++) {
+			if (l->pc[fd].live && l->pc[fd].later) {
+				l->pc[fd].later = 0;
+				push_to(l, fd, due);
+			}
+		}
 		push_clock_next(&l->clock);
 	}
 	for (int i = 0; cfg.push.rate > 0 && i < PUSH_BUDGET && push_due(l); i++) {

@@ -86,6 +86,7 @@ class Tally:
         self.why = []		# the first few things found bad
         self.every_ns = 0	# -b: the broadcast period
         self.split = False
+        self.lat_from = 0	# latency only of pushes scheduled from then (ns)
 
     def fail(self, c, what):
         self.bad += 1
@@ -142,7 +143,8 @@ def parse(c, t, now_ns):
         c.pushes += 1
         t.pushes += 1
         t.push_bytes += length
-        t.lat.append(now_ns - sched)
+        if sched >= t.lat_from:
+            t.lat.append(now_ns - sched)
         t.first_sched = sched if t.first_sched is None else min(t.first_sched, sched)
         t.last_sched = sched if t.last_sched is None else max(t.last_sched, sched)
         pos += length
