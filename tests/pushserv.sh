@@ -93,7 +93,10 @@ check_broadcast() {
 }
 
 check_rate() {
-	server_start "$dir" "${extra[@]}" -R 2000
+	local n=()
+	# 01 (a thread per connection) spreads -R over -n CONNS threads.
+	"$dir/server" -h | grep -q -- '-R.*needs -n' && n=(-n 100)
+	server_start "$dir" "${extra[@]}" "${n[@]}" -R 2000
 	reader -n 100 -d 1.5
 	[[ $READ_RC -eq 0 ]] || fail "pushread found pushes missing or bad in rate mode"
 	json_check "$TMP/read.json" 'abs(rate - 2000) <= 60' 'min_per_conn >= 1' 'missing == 0' \
