@@ -98,6 +98,7 @@ struct out {
 	uint32_t len, off, cap;	/* bytes queued, of them sent, room */
 	uint32_t scan;		/* frames before it are counted as written */
 	uint64_t seq;		/* pushes queued: the last sequence number */
+	uint64_t sched;		/* the scheduled time of the last one */
 	unsigned char part[FRAME_SIZE];	/* a frame read in part */
 	uint8_t part_len;
 	uint8_t open;		/* the fd is a connection */
@@ -412,20 +413,35 @@ static void slow_drop(struct loop *l, int fd)
 	conn_close(l, fd, 0);
 }
 
-/* One push to fd, under its lock: queue it, write what the socket takes,
- * and leave the rest to EPOLLOUT; or drop a slow consumer. */
+/*
+ * One push to fd, under its lock: queue it, write what the socket takes,
+ * and leave the rest to EPOLLOUT; or drop a slow consumer. Two workers may
+ * run two broadcasts' jobs for the same fds at once, the later overtaking
+ * the earlier on a lock: so -b pushes every broadcast this connection has
+ * not had up to sched_ns, in order, and a job that comes late finds its
+ * push made. (-R: a push that comes after a later one to the same fd is
+ * left out, rather than sent out of order.)
+ */
 static void push_to(struct loop *l, int fd, uint64_t sched_ns)
 {
 	struct out *o = &l->outs[fd];
 	uint32_t queued = o->len - o->off;
+	uint64_t s = o->sched && cfg.push.every_s > 0 ? o->sched + loop.clock.step_ns : sched_ns;
 
-	if (!o->open)
-		return;		/* closed since the job was queued */
-	if (queued + PUSH_HDR + cfg.push.body > cfg.push.queue_max) {
-		slow_drop(l, fd);
-		return;
+	if (!o->open || sched_ns <= o->sched)
+		return;		/* closed since the job was queued, or made */
+	for (; s <= sched_ns; s += loop.clock.step_ns) {
+		if (o->len - o->off + PUSH_HDR + cfg.push.body > cfg.push.queue_max) {
+			slow_drop(l, fd);
+			return;
+		}
+		if (push_one(o, s) < 0) {
+			conn_close(l, fd, ENOMEM);
+			return;
+		}
+		o->sched = s;
 	}
-	if (push_one(o, sched_ns) < 0 || conn_flush(l, fd) < 0) {
+	if (conn_flush(l, fd) < 0) {
 		conn_close(l, fd, errno);
 		return;
 	}
