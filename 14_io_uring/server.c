@@ -73,6 +73,7 @@
 #define MAX_HELD	4	/* buffers queued for one conn before it stops reading */
 #define WAIT_BATCH	32	/* completions worth waiting -m USEC for */
 #define NO_BUF		0xffff
+#define PUSH_BUDGET	1024	/* -R: pushes a timer completion, then an enter */
 
 /* -F: the io_uring features, each switchable at run time (head comment). */
 enum { F_DEFER = 1, F_COOP = 2, F_BATCH = 4, F_ALL = 7, F_DEFAULT = F_DEFER | F_BATCH };
@@ -578,10 +579,16 @@ static int push_open(struct loop *l, int fd)
 	return (l->conns[fd].state & (C_OPEN | C_CLOSE | C_EOF)) == C_OPEN;
 }
 
-/* The timer fired: every push now due. -b: one to each connection of the
- * loop; -R: one to the next in turn. Their sends are only queued here:
- * the loop's next io_uring_enter submits them all (2048 at most a call,
- * SQ_ENTRIES: a fuller queue is submitted on the way). */
+/*
+ * The timer fired: the next push due. -b: one to each connection of the
+ * loop; -R: one to the next in turn, up to PUSH_BUDGET of those due. Their
+ * sends are only queued here: the loop's next io_uring_enter submits them
+ * all (2048 at most a call, SQ_ENTRIES: a fuller queue is submitted on the
+ * way). A loop that fell behind catches up one broadcast an enter (the
+ * timer, armed in the past, fires at once), so each one's sends go out
+ * before the next is queued: a reader is not charged against -Q for the
+ * loop's own lateness.
+ */
 static void push_event(struct loop *l, struct io_uring_cqe *cqe)
 {
 	uint64_t sched, now = clock_wall_ns();
@@ -590,7 +597,8 @@ static void push_event(struct loop *l, struct io_uring_cqe *cqe)
 		errno = -cqe->res;
 		die("loop %d: IORING_OP_TIMEOUT:", l->id);
 	}
-	while ((sched = push_due(&l->clock, now))) {
+	for (int n = 0; n < (cfg.push.rate > 0 ? PUSH_BUDGET : 1) &&
+			(sched = push_due(&l->clock, now)); n++) {
 		for (int i = 0; i <= l->max_fd; i++) {
 			int fd = cfg.push.rate > 0 ? (l->next_fd + i) % (l->max_fd + 1) : i;
 
