@@ -278,31 +278,37 @@ static void slow_drop(struct loop *l, int fd)
 	conn_close(l, fd, 0);
 }
 
-/* Append n bytes to fd's out queue (pend): 0, or -1 once fd is closed for
- * passing -Q unsent bytes (or for want of memory). */
+/*
+ * Append n bytes to fd's out queue (pend): 0, or -1 once fd is closed for
+ * passing -Q unsent bytes (or for want of memory). The buffer may be a
+ * quarter over -Q, so that what was sent is moved out of the way once per
+ * quarter of it, not at every push to a queue that stays nearly full.
+ */
 static int out_append(struct loop *l, int fd, const void *p, size_t n)
 {
 	struct conn *c = &l->conns[fd];
 	struct push_conn *pc = &l->pc[fd];
 	size_t queued = c->pend_len - c->pend_off, cap;
+	size_t limit = cfg.push.queue_max + cfg.push.queue_max / 4;
 
 	if (queued + n > cfg.push.queue_max) {
 		slow_drop(l, fd);
 		return -1;
 	}
-	if (c->pend_len + n > pc->cap && c->pend_off) {	/* what was sent makes room */
-		memmove(c->pend, c->pend + c->pend_off, queued);
+	if (c->pend_len + n > pc->cap && c->pend_off &&
+	    (c->pend_off >= pc->cap / 4 || c->pend_len + n > limit)) {
+		memmove(c->pend, c->pend + c->pend_off, queued);	/* sent: room */
 		c->pend_len = (uint32_t)queued;
 		c->pend_off = 0;
 	}
-	if (queued + n > pc->cap) {
+	if (c->pend_len + n > pc->cap) {
 		char *b;
 
 		/* At least QUEUE_MIN at once: a queue that grows mostly fills,
 		 * and copying it at each doubling would cost the loop. */
-		cap = queued + n > QUEUE_MIN / 2 ? 2 * (queued + n) : QUEUE_MIN;
-		if (cap > cfg.push.queue_max)
-			cap = cfg.push.queue_max;
+		cap = c->pend_len + n > QUEUE_MIN / 2 ? 2 * (c->pend_len + n) : QUEUE_MIN;
+		if (cap > limit)
+			cap = limit;
 		if (!(b = realloc(c->pend, cap))) {
 			conn_close(l, fd, ENOMEM);
 			return -1;
@@ -310,8 +316,8 @@ static int out_append(struct loop *l, int fd, const void *p, size_t n)
 		c->pend = b;
 		pc->cap = (uint32_t)cap;
 	}
-	memcpy(c->pend + queued, p, n);
-	c->pend_len = (uint32_t)(queued + n);
+	memcpy(c->pend + c->pend_len, p, n);
+	c->pend_len += (uint32_t)n;
 	return 0;
 }
 

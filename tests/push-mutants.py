@@ -8,8 +8,10 @@ catch it. Prints "caught" or "NOT CAUGHT" per mutant; exits 1 if a bug
 went unnoticed or a patch no longer applies (the source moved on: update
 its text below).
 
-  skip-push   03 leaves one connection out of its 4th broadcast; the
-              sequence has no gap, the scheduled times do (broadcast)
+  skip-push   03 leaves its last connection out of one broadcast (the one
+              that would be its 6th push, once: -b leaves l->cursor
+              free for the flag): the sequence has no gap, the
+              scheduled times do (broadcast)
   skip-seq    03 numbers a connection's third push 4 (broadcast)
   mid-frame   03 echoes bytes as they come in push mode, so a push can
               land between the two halves of a frame (echo)
@@ -28,11 +30,11 @@ S03 = "03_epoll_throughput/server.c"
 # name: (design, check that must fail, file, text, its broken replacement)
 MUTANTS = {
     "skip-push": ("03", "broadcast", S03,
-                  "\t\t\tif (l->pc[fd].live)\n\t\t\t\tpush_to(l, fd, push_clock_due(&l->clock));",
-                  "\t\t\tif (l->pc[fd].live && (l->clock.k != 4 || fd != l->fd_max))\n"
-                  "\t\t\t\tpush_to(l, fd, push_clock_due(&l->clock));"),
-    "skip-seq": ("03", "broadcast", S03, "push_encode(l->pbuf, ++l->pc[fd].seq,",
-                 "push_encode(l->pbuf, l->pc[fd].seq += 1 + (l->pc[fd].seq == 2),"),
+                  "\t\t\telse if (l->pc[fd].live)\n\t\t\t\tpush_to(l, fd, due);",
+                  "\t\t\telse if (l->pc[fd].live && (l->pc[fd].seq != 5 || fd != l->fd_max || l->cursor++))\n"
+                  "\t\t\t\tpush_to(l, fd, due);"),
+    "skip-seq": ("03", "broadcast", S03, "uint64_t seq = ++l->pc[fd].seq;",
+                 "uint64_t seq = l->pc[fd].seq += 1 + (l->pc[fd].seq == 2);"),
     "mid-frame": ("03", "echo", S03, "\t\twhole = got - got % FRAME_SIZE;",
                   "\t\twhole = got;"),
     "rate-share": ("06", "rate", "06_multi_epoll_server/server.c",
