@@ -617,7 +617,7 @@ static void push_start(struct loop *l)
 }
 
 /* -R: the next connection in turn after fd, or -1 if there is none. */
-static int push_next(struct loop *l)
+static int push_next_conn(struct loop *l)
 {
 	for (int i = 0; i <= l->max_fd; i++) {
 		int fd = (l->next_fd + i) % (l->max_fd + 1), open;
@@ -644,7 +644,7 @@ static void push_event(struct loop *l)
 	if (read(l->tfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		die("timerfd read:");
 	while ((sched = push_due(&l->clock, now))) {
-		int fd = cfg.push.rate > 0 ? push_next(l) : 0;
+		int fd = cfg.push.rate > 0 ? push_next_conn(l) : 0;
 		int n = cfg.push.rate > 0 ? 1 : PUSH_CHUNK;
 
 		for (; fd >= 0 && fd <= l->max_fd; fd += n) {
