@@ -321,6 +321,37 @@ static uint64_t push_due(struct push_clock *c, uint64_t now)
 	return due;
 }
 
+/*
+ * The result must count every push a reader got: main's report runs while
+ * these threads still run. So a thread writes only between push_hold and
+ * push_release, and once main has said stop (push_quiesce), holding makes
+ * it sleep until the process exits.
+ */
+static atomic_int push_stop, push_writers;
+
+static void push_hold(void)
+{
+	atomic_fetch_add(&push_writers, 1);
+	if (atomic_load(&push_stop)) {
+		atomic_fetch_sub(&push_writers, 1);
+		for (;;)
+			pause();	/* signals are blocked: until exit */
+	}
+}
+
+static void push_release(void)
+{
+	atomic_fetch_sub(&push_writers, 1);
+}
+
+/* Main, before the report: no thread writes from now on. */
+static void push_quiesce(void)
+{
+	atomic_store(&push_stop, 1);
+	while (atomic_load(&push_writers))
+		usleep(100);
+}
+
 /* This thread's schedule. -b: main's broadcasts, from the first one after
  * now, so every thread stamps a broadcast with the same time. -R: a clock
  * of its own from now, one push every CONNS / RATE s: the threads, each
@@ -357,8 +388,10 @@ static void *push_thread(void *arg)
 		struct timespec ts;
 		int r = 0;
 
+		push_hold();
 		while (r == 0 && (sched = push_due(&clk, now)))
 			r = push_to(fd, st, &o, sched);
+		push_release();
 		if (r == 0) {		/* push_arm: sleep until the next one */
 			uint64_t wait = push_clock_due(&clk) - now;
 
@@ -369,8 +402,11 @@ static void *push_thread(void *arg)
 			if (r < 0 && errno == EINTR)
 				r = 0;
 		}
-		if (r > 0)		/* the socket is ready */
+		if (r > 0) {		/* the socket is ready */
+			push_hold();
 			r = o.len ? conn_flush(fd, st, &o) : push_readable(fd, st, &o, buf);
+			push_release();
+		}
 		if (r < 0) {
 			err = errno;	/* 0: EOF or dropped; reset, ... */
 			break;
@@ -609,6 +645,8 @@ int main(int argc, char **argv)
 		stack_bytes >> 10, top.conns, top.what);
 
 	stats_run(NULL);		/* until SIGINT/SIGTERM */
+	if (pushing)
+		push_quiesce();
 	report();			/* and exit: the kernel closes every socket */
 	return 0;
 }
