@@ -24,11 +24,27 @@
  * start. Per connection:
  * 16 bytes (struct conn) in a flat array indexed by fd.
  *
- * usage: server [-a ADDR] [-p PORT] [-i SEC] [-L] [-h]
+ * Push (-b/-R): the same one loop writes every socket. A timerfd in its
+ * epoll set wakes it at each due time; a broadcast (-b) is one push to
+ * each connection in turn, all stamped with the same scheduled time, and
+ * -R is one push to the next connection per 1/RATE s. Each push is
+ * encoded into the connection's out queue behind any echo and written at
+ * once; what the socket will not take waits for EPOLLOUT, and the
+ * connection is not read until it drains. In push mode a read echoes whole
+ * frames only (a frame's first bytes wait for the rest), so a push never
+ * lands inside one. A connection with -Q bytes unsent is reset and counted
+ * (slow_dropped): a reader that stops costs the loop one memcpy per push
+ * until then, never a wait. A broadcast to N connections is N sends in a
+ * row: the last connection gets it N sends after the first, and echoes
+ * wait meanwhile. Per connection in push mode: 24 bytes more (struct
+ * push_conn), and its unsent bytes.
+ *
+ * usage: server [-a ADDR] [-p PORT] [-i SEC] [-b SEC | -R RATE] [-l BYTES] [-Q BYTES] [-L] [-h]
  * build: cc -std=gnu11 -O2 -pthread -Icommon -o 03_epoll_throughput/server 03_epoll_throughput/server.c common/[a-z]*.c -lm
  * test with:
  *   ./03_epoll_throughput/server &
  *   ./03_epoll_throughput/client -n 1000 -d 10
+ *   push: ./03_epoll_throughput/server -b 1 & tests/pushread.py -p 8972 -n 1000 -d 5
  * diff against: 02_epoll_server (an acceptor thread feeds the loop there)
  *
  * sample output (stderr; then the JSON line on stdout at SIGTERM):
@@ -39,10 +55,12 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "c1m.h"
@@ -54,12 +72,16 @@
 #define READ_BUDGET	16	/* reads per event before the next connection */
 #define PAUSE_MS	100	/* accept pause after EMFILE */
 #define TICK_NS		100000000ull	/* housekeeping every 100 ms */
+#define PUSH_BUDGET	1024	/* -R: pushes per timer wake-up, then the events */
+#define QUEUE_MIN	65536	/* push mode: an out queue's first malloc, at most -Q */
 
 static struct {
 	const char *addr;
 	int port;
 	double interval;
-} cfg = { C1M_ADDR, C1M_PORT, 5 };
+	struct push_plan push;	/* -b | -R, -l, -Q */
+	int pushing;		/* 1 with -b or -R */
+} cfg = { C1M_ADDR, C1M_PORT, 5, PUSH_PLAN_DEFAULT, 0 };
 
 /* The per-connection state: the bytes read but not yet written back. */
 struct conn {
@@ -68,15 +90,37 @@ struct conn {
 	uint32_t pend_off;	/* bytes of pend already sent */
 };
 
+/* Push mode only (-b/-R), beside conns: the connection's pushes, the frame
+ * it is assembling, and what its out queue (pend) holds. */
+struct push_conn {
+	uint32_t seq;		/* pushes encoded for it so far */
+	uint32_t cap;		/* bytes malloc'd at pend */
+	uint32_t echo_left;	/* echoed bytes at the front of the queue */
+	uint32_t push_off;	/* bytes of the first queued push already sent */
+	uint8_t live;		/* an open connection */
+	uint8_t waiting;	/* watched for EPOLLOUT only */
+	uint8_t later;		/* -b: waiting, so pushed to after the others */
+	uint8_t part_len;
+	unsigned char part[FRAME_SIZE - 1];	/* a frame's first bytes */
+};
+
 struct loop {
 	int ep, lfd;		/* the epoll set, and the listener in it */
 	struct conn *conns;	/* one per fd of the table */
 	struct stats_slot *st;
 	uint64_t paused_until;	/* accept paused after EMFILE; 0 = listening */
 	char buf[BUF_SIZE];
+	/* push mode (-b/-R) only */
+	struct push_conn *pc;	/* one per fd of the table; NULL: no push */
+	int tfd;		/* the timerfd in the set; -1: none */
+	int fd_max, cursor;	/* the highest fd accepted; -R: the last pushed to */
+	struct push_clock clock;
+	unsigned char *pbuf;	/* one push, encoded */
+	uint64_t pbuf_seq, pbuf_sched;	/* the one in pbuf */
 };
 
 static struct loop loop;	/* the one loop */
+static struct push_clock push_clock;	/* main starts it, the loop copies it */
 
 /* ---- handlers ---- */
 
@@ -94,9 +138,13 @@ static void conn_close(struct loop *l, int fd, int err)
 
 	free(c->pend);
 	memset(c, 0, sizeof(*c));
+	if (l->pc)
+		memset(&l->pc[fd], 0, sizeof(l->pc[fd]));
 	close(fd);		/* also leaves the epoll set */
 	stats_conn_closed(l->st, err);
 }
+
+static void push_accept(struct loop *l, int fd);	/* push mode, below */
 
 static void on_accept(struct loop *l)
 {
@@ -124,6 +172,8 @@ static void on_accept(struct loop *l)
 			continue;
 		}
 		net_set_nodelay(fd);
+		if (l->pc)
+			push_accept(l, fd);
 		atomic_fetch_add_explicit(&l->st->conns, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&l->st->accepted, 1, memory_order_relaxed);
 	}
@@ -222,6 +272,259 @@ static void on_writable(struct loop *l, int fd)
 	watch(l, fd, EPOLLIN);	/* drained: read it again */
 }
 
+/* ---- push mode (-b/-R): the server writes first ---- */
+
+/* A new connection in push mode. TCP_NOTSENT_LOWAT keeps the kernel from
+ * taking more than -Q unsent bytes, so a reader that stops shows up in
+ * our own out queue instead of hiding in the socket's. */
+static void push_accept(struct loop *l, int fd)
+{
+	int q = (int)cfg.push.queue_max;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &q, sizeof(q));
+	l->pc[fd].live = 1;
+	if (fd > l->fd_max)
+		l->fd_max = fd;
+}
+
+/* A slow consumer: -Q bytes wait unsent. Reset it (SO_LINGER 0: the kernel
+ * drops its unsent bytes too) and count it; nobody else waits for it. */
+static void slow_drop(struct loop *l, int fd)
+{
+	atomic_fetch_add_explicit(&l->st->slow_dropped, 1, memory_order_relaxed);
+	net_set_linger0(fd);
+	conn_close(l, fd, 0);
+}
+
+/*
+ * Append n bytes to fd's out queue (pend): 0, or -1 once fd is closed for
+ * passing -Q unsent bytes (or for want of memory). The buffer may be a
+ * quarter over -Q, so that what was sent is moved out of the way once per
+ * quarter of it, not at every push to a queue that stays nearly full.
+ */
+static int out_append(struct loop *l, int fd, const void *p, size_t n)
+{
+	struct conn *c = &l->conns[fd];
+	struct push_conn *pc = &l->pc[fd];
+	size_t queued = c->pend_len - c->pend_off, cap;
+	size_t limit = cfg.push.queue_max + cfg.push.queue_max / 4;
+
+	if (queued + n > cfg.push.queue_max) {
+		slow_drop(l, fd);
+		return -1;
+	}
+	if (c->pend_len + n > pc->cap && c->pend_off &&
+	    (c->pend_off >= pc->cap / 4 || c->pend_len + n > limit)) {
+		memmove(c->pend, c->pend + c->pend_off, queued);	/* sent: room */
+		c->pend_len = (uint32_t)queued;
+		c->pend_off = 0;
+	}
+	if (c->pend_len + n > pc->cap) {
+		char *b;
+
+		/* At least QUEUE_MIN at once: a queue that grows mostly fills,
+		 * and copying it at each doubling would cost the loop. */
+		cap = c->pend_len + n > QUEUE_MIN / 2 ? 2 * (c->pend_len + n) : QUEUE_MIN;
+		if (cap > limit)
+			cap = limit;
+		if (!(b = realloc(c->pend, cap))) {
+			conn_close(l, fd, ENOMEM);
+			return -1;
+		}
+		c->pend = b;
+		pc->cap = (uint32_t)cap;
+	}
+	memcpy(c->pend + c->pend_len, p, n);
+	c->pend_len += (uint32_t)n;
+	return 0;
+}
+
+/*
+ * Write fd's out queue: what the socket takes now, the rest at EPOLLOUT
+ * (and fd is not read until it drains). The queue holds one run of echoed
+ * bytes at most, at its front (fd is read only when its queue is empty),
+ * then whole pushes: what went out counts as echoed bytes first, then as
+ * pushes, each once its last byte is written. 1 drained, 0 not, -1 closed.
+ */
+static int conn_flush(struct loop *l, int fd)
+{
+	struct conn *c = &l->conns[fd];
+	struct push_conn *pc = &l->pc[fd];
+	size_t len = PUSH_HDR + cfg.push.body, echoed;
+	ssize_t w = send_some(fd, c->pend + c->pend_off, c->pend_len - c->pend_off);
+
+	if (w < 0) {
+		conn_close(l, fd, errno);
+		return -1;
+	}
+	c->pend_off += (uint32_t)w;
+	echoed = (size_t)w < pc->echo_left ? (size_t)w : pc->echo_left;
+	pc->echo_left -= (uint32_t)echoed;
+	pc->push_off += (uint32_t)((size_t)w - echoed);
+	atomic_fetch_add_explicit(&l->st->bytes, echoed, memory_order_relaxed);
+	atomic_fetch_add_explicit(&l->st->pushes, pc->push_off / len, memory_order_relaxed);
+	atomic_fetch_add_explicit(&l->st->push_bytes, pc->push_off / len * len,
+				  memory_order_relaxed);
+	pc->push_off %= len;
+	if (c->pend_off < c->pend_len) {
+		if (!pc->waiting)
+			watch(l, fd, EPOLLOUT);
+		pc->waiting = 1;
+		return 0;
+	}
+	free(c->pend);
+	c->pend = NULL;
+	c->pend_len = c->pend_off = pc->cap = 0;
+	if (pc->waiting)
+		watch(l, fd, EPOLLIN);	/* drained: read it again */
+	pc->waiting = 0;
+	return 1;
+}
+
+/* The read side in push mode: echo whole frames only, so a push always
+ * lands between two frames; a frame's first bytes wait in push_conn for
+ * the rest (and are dropped at EOF). Read only while nothing is queued. */
+static void push_readable(struct loop *l, int fd)
+{
+	struct conn *c = &l->conns[fd];
+	struct push_conn *pc = &l->pc[fd];
+	size_t room = sizeof(l->buf) < cfg.push.queue_max ? sizeof(l->buf) : cfg.push.queue_max;
+
+	for (int i = 0; i < READ_BUDGET && !c->pend; i++) {
+		ssize_t n;
+		size_t got, whole;
+
+		memcpy(l->buf, pc->part, pc->part_len);
+		n = recv(fd, l->buf + pc->part_len, room - pc->part_len, 0);
+		if (n == 0) {
+			conn_close(l, fd, 0);		/* EOF: all echoed */
+			return;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			if (errno != EAGAIN)
+				conn_close(l, fd, errno);	/* reset, ... */
+			return;
+		}
+		got = pc->part_len + (size_t)n;
+		whole = got - got % FRAME_SIZE;
+		pc->part_len = (uint8_t)(got - whole);
+		memcpy(pc->part, l->buf + whole, pc->part_len);
+		if (whole && out_append(l, fd, l->buf, whole) < 0)
+			return;
+		pc->echo_left += (uint32_t)whole;
+		if (whole && conn_flush(l, fd) < 0)
+			return;
+		if (got < room)
+			return;		/* the socket is drained */
+	}
+}
+
+/* Encode fd's next push, stamped with its scheduled time, into its out
+ * queue: 0, or -1 once fd is dropped as a slow consumer. The connections
+ * of one broadcast mostly share a sequence number, so one encoding serves
+ * all those (a push is the same bytes for the same seq and time). */
+static int push_one(struct loop *l, int fd, uint64_t sched_ns)
+{
+	uint64_t seq = ++l->pc[fd].seq;
+
+	if (seq != l->pbuf_seq || sched_ns != l->pbuf_sched) {
+		push_encode(l->pbuf, seq, sched_ns, cfg.push.body);
+		l->pbuf_seq = seq;
+		l->pbuf_sched = sched_ns;
+	}
+	return out_append(l, fd, l->pbuf, PUSH_HDR + cfg.push.body);
+}
+
+/* Push to one connection: queue it, then write what the socket takes
+ * (unless it already waits for EPOLLOUT); past -Q, slow_drop. */
+static void push_to(struct loop *l, int fd, uint64_t sched_ns)
+{
+	if (push_one(l, fd, sched_ns) == 0 && !l->pc[fd].waiting)
+		conn_flush(l, fd);
+}
+
+/* Set the timerfd to the next due time (CLOCK_REALTIME, absolute; a time
+ * already past fires at once). */
+static void push_arm(struct loop *l)
+{
+	uint64_t due = push_clock_due(&l->clock);
+	struct itimerspec it = { .it_value = { .tv_sec = (time_t)(due / 1000000000),
+					       .tv_nsec = (long)(due % 1000000000) } };
+
+	timerfd_settime(l->tfd, TFD_TIMER_ABSTIME, &it, NULL);
+}
+
+/* Is the next scheduled push due? */
+static int push_due(struct loop *l)
+{
+	return clock_wall_ns() >= push_clock_due(&l->clock);
+}
+
+/* -R: the next open connection after the last one pushed to; -1 if none. */
+static int push_next_conn(struct loop *l)
+{
+	for (int i = 0; i <= l->fd_max; i++) {
+		l->cursor = l->cursor >= l->fd_max ? 0 : l->cursor + 1;
+		if (l->pc[l->cursor].live)
+			return l->cursor;
+	}
+	return -1;
+}
+
+/* The timerfd fired. -b: one broadcast, the same scheduled time on every
+ * connection's push, first to those that keep up, then to those still
+ * waiting for EPOLLOUT (a slow one delays nobody who reads). -R: the pushes
+ * due by now, each to the next connection in turn, PUSH_BUDGET at most
+ * before the events waiting. */
+static void push_event(struct loop *l)
+{
+	uint64_t expirations, due = push_clock_due(&l->clock);
+
+	if (read(l->tfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		die("timerfd read:");
+	if (cfg.push.every_s > 0 && push_due(l)) {
+		for (int fd = 0; fd <= l->fd_max; fd++) {
+			if (l->pc[fd].live && l->pc[fd].waiting)
+				l->pc[fd].later = 1;
+			else if (l->pc[fd].live)
+				push_to(l, fd, due);
+		}
+		for (int fd = 0; fd <= l->fd_max; fd++) {
+			if (l->pc[fd].live && l->pc[fd].later) {
+				l->pc[fd].later = 0;
+				push_to(l, fd, due);
+			}
+		}
+		push_clock_next(&l->clock);
+	}
+	for (int i = 0; cfg.push.rate > 0 && i < PUSH_BUDGET && push_due(l); i++) {
+		int fd = push_next_conn(l);
+
+		if (fd >= 0)
+			push_to(l, fd, push_clock_due(&l->clock));
+		push_clock_next(&l->clock);
+	}
+	push_arm(l);
+}
+
+/* Push mode on in this loop: a push_conn per fd, a buffer for one push,
+ * and a timerfd in its epoll set, on the schedule main started. */
+static void push_start(struct loop *l, long fds)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	l->pc = calloc((size_t)fds, sizeof(*l->pc));
+	l->pbuf = malloc(PUSH_HDR + cfg.push.body);
+	l->tfd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+	ev.data.fd = l->tfd;
+	if (!l->pc || !l->pbuf || l->tfd < 0 || epoll_ctl(l->ep, EPOLL_CTL_ADD, l->tfd, &ev) < 0)
+		die("push setup:");
+	l->clock = push_clock;
+	push_arm(l);
+}
+
 /* ---- the loop: the whole server ---- */
 
 static void loop_run(struct loop *l)
@@ -237,6 +540,14 @@ static void loop_run(struct loop *l)
 
 			if (fd == l->lfd)	/* new connections: one more event */
 				on_accept(l);
+			else if (fd == l->tfd)	/* push mode: a push is due */
+				push_event(l);
+			else if (l->pc && !l->pc[fd].live)
+				continue;	/* closed earlier in this batch */
+			else if (l->pc && ev[i].events & EPOLLOUT)
+				conn_flush(l, fd);
+			else if (l->pc)
+				push_readable(l, fd);
 			else if (ev[i].events & EPOLLOUT)
 				on_writable(l, fd);
 			else
@@ -271,10 +582,12 @@ static void usage(void)
 	       "  -a ADDR   address to listen on (default %s; 0.0.0.0 is opt-in)\n"
 	       "  -p PORT   port (default %d; 0 picks a free one)\n"
 	       "  -i SEC    stats interval on stderr (default 5)\n"
+	       PUSH_USAGE
 	       "  -L        print this design's limits as one JSON line, for run.sh\n"
 	       "  -h        this help\n\n"
-	       "Echoes every byte back. Prints \"listening on ADDR:PORT\" on stderr when\n"
-	       "ready; on SIGINT/SIGTERM one JSON line on stdout, then exits 0.\n"
+	       "Echoes every byte back (with -b/-R, whole frames, a push between two).\n"
+	       "Prints \"listening on ADDR:PORT\" on stderr when ready; on SIGINT/SIGTERM\n"
+	       "one JSON line on stdout, then exits 0.\n"
 	       "Exit 1: cannot listen; exit 2: bad usage.\n",
 	       prog_name, arg_synopsis, C1M_ADDR, C1M_PORT);
 }
@@ -282,15 +595,17 @@ static void usage(void)
 static void parse(int argc, char **argv)
 {
 	static const struct limits lim = { .design = DESIGN, .fd_tables = "one",
-		.fd_reserve = FD_RESERVE, .max_loops = 1, .target = 1000000 };
+		.fd_reserve = FD_RESERVE, .max_loops = 1, .target = 1000000,
+		.push = 1 };
 	int o;
 
-	arg_synopsis = "usage: server [-a ADDR] [-p PORT] [-i SEC] [-L] [-h]";
-	while ((o = getopt(argc, argv, ":a:p:i:Lh")) != -1) {
+	arg_synopsis = "usage: server [-a ADDR] [-p PORT] [-i SEC] " PUSH_SYNOPSIS " [-L] [-h]";
+	while ((o = getopt(argc, argv, ":a:p:i:b:R:l:Q:Lh")) != -1) {
 		switch (o) {
 		case 'a': arg_ipv4(o, optarg); cfg.addr = optarg; break;
 		case 'p': cfg.port = (int)arg_long(o, optarg, 0, 65535); break;
 		case 'i': cfg.interval = arg_seconds(o, optarg, 1e6); break;
+		case 'b': case 'R': case 'l': case 'Q': push_arg(&cfg.push, o, optarg); break;
 		case 'L': limits_print(&lim);
 		case 'h': usage(); exit(0);
 		case ':': arg_usage_error("-%c needs a value", optopt);
@@ -301,6 +616,7 @@ static void parse(int argc, char **argv)
 		arg_usage_error("unexpected argument '%s'", argv[optind]);
 	if (cfg.interval < 0.1)
 		arg_usage_error("-i: must be at least 0.1 s");
+	cfg.pushing = push_plan_check(&cfg.push);	/* exit 2: a bad mix */
 }
 
 int main(int argc, char **argv)
@@ -318,6 +634,7 @@ int main(int argc, char **argv)
 	fd_one_table(FD_RESERVE, &fd_limit);	/* says how far one table goes */
 	sig_setup();				/* SIGTERM waits for sig_wait() */
 	l->st = stats_init(DESIGN, 1, cfg.interval);
+	l->tfd = -1;
 	l->ep = epoll_create1(EPOLL_CLOEXEC);
 	l->conns = calloc((size_t)fd_limit, sizeof(*l->conns));
 	if (l->ep < 0 || !l->conns)
@@ -325,8 +642,13 @@ int main(int argc, char **argv)
 	ev.data.fd = l->lfd;
 	if (epoll_ctl(l->ep, EPOLL_CTL_ADD, l->lfd, &ev) < 0)	/* the listener joins */
 		die("epoll_ctl:");
-	fprintf(stderr, "%s: listening on %s:%d, one thread: accept, echo, meter\n",
-		prog_name, cfg.addr, cfg.port);
+	if (cfg.pushing) {	/* one loop: the whole rate is its */
+		stats_set_push(&cfg.push);
+		push_clock_start(&push_clock, &cfg.push, 1);
+		push_start(l, fd_limit);
+	}
+	fprintf(stderr, "%s: listening on %s:%d, one thread: accept, echo, %smeter\n",
+		prog_name, cfg.addr, cfg.port, cfg.pushing ? "push, " : "");
 
 	loop_run(l);			/* until SIGINT/SIGTERM */
 	report();

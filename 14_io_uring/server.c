@@ -24,10 +24,24 @@
  * What each buys, measured: docs/io_uring.md. The ring's plumbing is in
  * uring.c; every request the design makes is prepared here.
  *
+ * Push (-b/-R): each loop keeps its own schedule (-b: main's broadcast
+ * times, the same in every loop; -R: 1/loops of the rate each) and an
+ * IORING_OP_TIMEOUT armed at the next due time (CLOCK_REALTIME, absolute),
+ * whose completion wakes the ring's wait like any other. push_event then
+ * queues a send to every connection the loop owns (-R: to the next in
+ * turn) and the loop's next io_uring_enter submits them all: the batching
+ * an epoll loop cannot do, which makes one send() per socket. With -F
+ * without batch, each send is its own io_uring_enter, for comparison. In
+ * push mode each connection has an out queue (echoes copied out of the
+ * receive buffers in whole frames, pushes between them) and at most one
+ * send in flight from it; past -Q unsent bytes it is dropped.
+ *
  * usage: server [-a ADDR] [-p PORT] [-c N] [-n CONNS] [-B BUFS] [-m USEC]
- *               [-F LIST] [-i SEC] [-L] [-h]
+ *               [-F LIST] [-b SEC | -R RATE] [-l BYTES] [-Q BYTES] [-i SEC]
+ *               [-L] [-h]
  * build: cc -std=gnu11 -O2 -pthread -Icommon -o 14_io_uring/server 14_io_uring/server.c 14_io_uring/uring.c common/[a-z]*.c -lm
  * test with: ./14_io_uring/server & ./14_io_uring/client -n 1000 -d 5
+ *   push: ./14_io_uring/server -b 1 & python3 tests/pushread.py (tests/pushserv.sh)
  * diff against: 06_multi_epoll_server (the same loops, listeners and fd
  * tables; its readiness handlers become completion handlers here).
  * sample output (stderr; then the JSON line on stdout at SIGTERM):
@@ -42,6 +56,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -58,6 +73,7 @@
 #define MAX_HELD	4	/* buffers queued for one conn before it stops reading */
 #define WAIT_BATCH	32	/* completions worth waiting -m USEC for */
 #define NO_BUF		0xffff
+#define PUSH_BUDGET	1024	/* -R: pushes a timer completion, then an enter */
 
 /* -F: the io_uring features, each switchable at run time (head comment). */
 enum { F_DEFER = 1, F_COOP = 2, F_BATCH = 4, F_ALL = 7, F_DEFAULT = F_DEFER | F_BATCH };
@@ -74,7 +90,10 @@ static struct {
 	long min_wait;		/* -m: microseconds */
 	unsigned features;	/* -F: F_* asked for */
 	unsigned deny;		/* C1M_URING_DENY: F_* to act refused (a test hook) */
-} cfg = { C1M_ADDR, C1M_PORT, 5, 0, 0, 1024, 50, F_DEFAULT, 0 };
+	struct push_plan push;	/* -b | -R, -l, -Q */
+} cfg = { C1M_ADDR, C1M_PORT, 5, 0, 0, 1024, 50, F_DEFAULT, 0, PUSH_PLAN_DEFAULT };
+static int pushing;		/* -b or -R given: push mode */
+static struct push_clock clock0;	/* -b: the broadcasts, from main's start */
 
 /* The F_* in effect: -F, less what a kernel refused (feature_off). */
 static _Atomic unsigned features;
@@ -83,7 +102,7 @@ static atomic_int min_wait_said;	/* -m's fallback said (ring_setup) */
 static long fd_limit;		/* RLIMIT_NOFILE: the fds of each loop's table */
 
 /* What a completion is for: user_data = fd << 8 | op. */
-enum { OP_ACCEPT = 1, OP_RECV, OP_SEND, OP_CANCEL, OP_CLOSE };
+enum { OP_ACCEPT = 1, OP_RECV, OP_SEND, OP_CANCEL, OP_CLOSE, OP_TIMER };
 
 /* struct conn state bits */
 enum {
@@ -103,6 +122,22 @@ struct conn {
 	uint8_t held;		/* buffers queued */
 };
 
+/*
+ * Push mode: a connection's out queue, echoes (copied out of the receive
+ * buffers) and pushes in whole frames. A send in flight reads from buf:
+ * growing it then leaves the old buffer to free when that send is done.
+ * One per fd, only in push mode.
+ */
+struct out {
+	char *buf;		/* malloc'd, NULL when drained */
+	char *old;		/* the buffer the send in flight reads, if not buf */
+	uint32_t len, off, cap;	/* bytes queued, of them sent, room */
+	uint32_t scan;		/* frames before it are counted as written */
+	uint64_t seq;		/* pushes queued: the last sequence number */
+	unsigned char part[FRAME_SIZE];	/* a frame read in part */
+	uint8_t part_len;
+};
+
 /* Per buffer: its place in a connection's queue, and how much is sent. */
 struct buf {
 	uint16_t next;
@@ -118,6 +153,10 @@ struct loop {
 	struct uring_bufs bufs;		/* the provided receive buffers */
 	struct buf *meta;		/* cfg.bufs entries, indexed by buffer id */
 	struct conn *conns;		/* fd_limit entries, indexed by fd */
+	struct out *outs;		/* push mode: fd_limit entries */
+	struct push_clock clock;	/* push mode: this loop's schedule */
+	struct __kernel_timespec due;	/* its next due time, for IORING_OP_TIMEOUT */
+	int max_fd, next_fd;		/* a broadcast's range; -R: whose turn */
 	int *starved;			/* FIFO of conns waiting for buffers */
 	long starved_head, nstarved;
 	struct stats_slot *st;
@@ -273,6 +312,11 @@ static void conn_finish(struct loop *l, int fd)
 		return;
 	while (c->head != NO_BUF)
 		pop(l, c);
+	if (l->outs) {		/* push mode: no send reads it any more */
+		free(l->outs[fd].buf);
+		free(l->outs[fd].old);
+		memset(&l->outs[fd], 0, sizeof(l->outs[fd]));
+	}
 	prep(l, IORING_OP_CLOSE, fd, OP_CLOSE)->flags = IOSQE_CQE_SKIP_SUCCESS;
 	c->state &= C_STARVED;	/* the starved list may still name it */
 }
@@ -296,10 +340,278 @@ static void recv_resume(struct loop *l, int fd)
 {
 	struct conn *c = &l->conns[fd];
 
-	if ((c->state & (C_PAUSED | C_RECV | C_CLOSE)) == C_PAUSED && !c->held) {
+	if ((c->state & (C_PAUSED | C_RECV | C_CLOSE)) == C_PAUSED && !c->held &&
+	    !(l->outs && l->outs[fd].len)) {
 		c->state &= ~C_PAUSED;
 		arm_recv(l, fd);
 	}
+}
+
+/* ---- push mode (-b / -R): the loop's timer, one io_uring_enter for all ---- */
+
+/* Append n bytes to the out queue (p, or NULL: the caller fills them in):
+ * where they went, or NULL without memory. Growing copies what is not
+ * yet written whole into a new buffer; the old one is freed at once,
+ * unless the send in flight reads it (then when that send completes). */
+static char *out_append(struct out *o, const void *p, size_t n, int sending)
+{
+	if (o->len + n > o->cap) {
+		size_t keep = o->len - o->scan, cap = 256;
+		char *b;
+
+		while (cap < keep + n)
+			cap *= 2;
+		if (!(b = malloc(cap)))
+			return NULL;
+		if (keep)
+			memcpy(b, o->buf + o->scan, keep);
+		if (sending && !o->old)
+			o->old = o->buf;
+		else
+			free(o->buf);
+		o->buf = b;
+		o->cap = (uint32_t)cap;
+		o->len = (uint32_t)keep;
+		o->off -= o->scan;
+		o->scan = 0;
+	}
+	if (p)
+		memcpy(o->buf + o->len, p, n);
+	o->len += (uint32_t)n;
+	return o->buf + o->len - n;
+}
+
+/* Queue the connection's next push, stamped with its scheduled time. */
+static int push_one(struct out *o, uint64_t sched_ns, int sending)
+{
+	char *p = out_append(o, NULL, PUSH_HDR + cfg.push.body, sending);
+
+	if (!p)
+		return -1;
+	push_encode((unsigned char *)p, ++o->seq, sched_ns, cfg.push.body);
+	return 0;
+}
+
+/* Count the frames now written whole: echoed bytes, or a push. */
+static void out_count(struct stats_slot *st, struct out *o)
+{
+	uint64_t echoed = 0, pushes = 0, push_bytes = 0;
+
+	while (o->scan < o->off) {
+		size_t len = FRAME_SIZE;
+		uint64_t seq, sched;
+		int push = push_header((unsigned char *)o->buf + o->scan, &len, &seq, &sched) > 0;
+
+		if (o->scan + len > o->off)
+			break;		/* written in part */
+		o->scan += (uint32_t)len;
+		if (push) {
+			pushes++;
+			push_bytes += len;
+		} else {
+			echoed += len;
+		}
+	}
+	atomic_fetch_add_explicit(&st->bytes, echoed, memory_order_relaxed);
+	atomic_fetch_add_explicit(&st->pushes, pushes, memory_order_relaxed);
+	atomic_fetch_add_explicit(&st->push_bytes, push_bytes, memory_order_relaxed);
+}
+
+/* Send what is queued, unless a send is in flight (its completion sends
+ * the rest). With batch, it waits in the submission queue for the loop's
+ * one io_uring_enter, beside every other connection's. */
+static void conn_flush(struct loop *l, int fd)
+{
+	struct out *o = &l->outs[fd];
+	struct io_uring_sqe *s;
+
+	if ((l->conns[fd].state & C_SEND) || o->off == o->len)
+		return;
+	s = prep(l, IORING_OP_SEND, fd, OP_SEND);
+	s->addr = (uint64_t)(uintptr_t)(o->buf + o->off);
+	s->len = o->len - o->off;
+	s->msg_flags = MSG_NOSIGNAL;
+	l->conns[fd].state |= C_SEND;
+	if (!(l->feat & F_BATCH) && uring_submit(&l->ring) < 0)
+		die("loop %d: io_uring_enter:", l->id);
+}
+
+/* A consumer past -Q unread bytes: closed (RST: the kernel drops what it
+ * holds for it too; the send in flight is cancelled) and counted. */
+static void slow_drop(struct loop *l, int fd)
+{
+	atomic_fetch_add_explicit(&l->st->slow_dropped, 1, memory_order_relaxed);
+	net_set_linger0(fd);
+	conn_close(l, fd, 0);
+}
+
+/* One push to fd: queue it and send, or drop a slow consumer. */
+static void push_to(struct loop *l, int fd, uint64_t sched_ns)
+{
+	struct out *o = &l->outs[fd];
+
+	if (o->len - o->off + PUSH_HDR + cfg.push.body > cfg.push.queue_max) {
+		slow_drop(l, fd);
+		return;
+	}
+	if (push_one(o, sched_ns, l->conns[fd].state & C_SEND) < 0) {
+		conn_close(l, fd, ENOMEM);
+		return;
+	}
+	conn_flush(l, fd);
+}
+
+/* Read side in push mode: data in buffer `id`. Echo whole frames only,
+ * copied into the out queue (the buffer goes back at once), keeping a
+ * frame read in part until the rest comes. */
+static void push_readable(struct loop *l, int fd, unsigned id, int len)
+{
+	struct conn *c = &l->conns[fd];
+	struct out *o = &l->outs[fd];
+	char *p = uring_buf(&l->bufs, id);
+	size_t n = (size_t)len, head = 0, whole;
+
+	if (o->part_len) {	/* complete the frame read in part */
+		head = (size_t)(FRAME_SIZE - o->part_len);
+		if (head > n)
+			head = n;
+		memcpy(o->part + o->part_len, p, head);
+		o->part_len += (uint8_t)head;
+		if (o->part_len == FRAME_SIZE) {
+			if (!out_append(o, o->part, FRAME_SIZE, c->state & C_SEND))
+				goto nomem;
+			o->part_len = 0;
+		}
+	}
+	whole = (n - head) - (n - head) % FRAME_SIZE;
+	if (whole && !out_append(o, p + head, whole, c->state & C_SEND))
+		goto nomem;
+	memcpy(o->part + o->part_len, p + head + whole, n - head - whole);
+	o->part_len += (uint8_t)(n - head - whole);
+	uring_buf_give(&l->bufs, id);
+	conn_flush(l, fd);
+	if (o->len - o->off >= MAX_HELD * BUF_SIZE && !(c->state & C_PAUSED)) {
+		c->state |= C_PAUSED;	/* a slow reader: stop reading it */
+		l->paused++;
+		if (c->state & C_RECV)
+			cancel(l, fd, (uint64_t)fd << 8 | OP_RECV);
+	}
+	return;
+nomem:
+	uring_buf_give(&l->bufs, id);
+	conn_close(l, fd, ENOMEM);
+}
+
+/* A send from the out queue completed: all of it, part, or an error. */
+static void push_sent(struct loop *l, int fd, struct io_uring_cqe *cqe)
+{
+	struct conn *c = &l->conns[fd];
+	struct out *o = &l->outs[fd];
+
+	c->state &= ~C_SEND;
+	free(o->old);		/* the buffer that send read, if replaced */
+	o->old = NULL;
+	if (c->state & C_CLOSE) {
+		conn_finish(l, fd);
+		return;
+	}
+	if (cqe->res <= 0) {
+		conn_close(l, fd, cqe->res ? -cqe->res : EIO);	/* reset, ... */
+		return;
+	}
+	o->off += (uint32_t)cqe->res;
+	out_count(l->st, o);
+	if (o->off < o->len) {
+		conn_flush(l, fd);	/* the rest, or what came meanwhile */
+		return;
+	}
+	free(o->buf);			/* drained: an idle conn holds no buffer */
+	memset(o, 0, offsetof(struct out, seq));
+	if (c->state & C_EOF)
+		conn_close(l, fd, 0);
+	else
+		recv_resume(l, fd);
+}
+
+/* The scheduled time of the next push if it is due by now (the clock
+ * moves on to the one after), else 0. */
+static uint64_t push_due(struct push_clock *c, uint64_t now)
+{
+	uint64_t due = push_clock_due(c);
+
+	if (due > now)
+		return 0;
+	push_clock_next(c);
+	return due;
+}
+
+/* An IORING_OP_TIMEOUT at the next due time (CLOCK_REALTIME, absolute):
+ * its completion wakes the ring's wait like any other. */
+static void push_arm(struct loop *l)
+{
+	uint64_t due = push_clock_due(&l->clock);
+	struct io_uring_sqe *s = prep(l, IORING_OP_TIMEOUT, -1, OP_TIMER);
+
+	l->due.tv_sec = (long long)(due / 1000000000u);
+	l->due.tv_nsec = (long long)(due % 1000000000u);
+	s->addr = (uint64_t)(uintptr_t)&l->due;
+	s->len = 1;
+	s->timeout_flags = IORING_TIMEOUT_ABS | IORING_TIMEOUT_REALTIME;
+}
+
+/* This loop's schedule. -b: main's broadcasts, from the first after now,
+ * so every loop stamps a broadcast with the same time; -R: its share of
+ * the rate (1 / loops), to its own connections in turn. */
+static void push_start(struct loop *l)
+{
+	if (cfg.push.every_s > 0) {
+		l->clock = clock0;
+		l->clock.k = (clock_wall_ns() - l->clock.t0) / l->clock.step_ns + 1;
+	} else {
+		push_clock_start(&l->clock, &cfg.push, cfg.loops);
+	}
+	push_arm(l);
+}
+
+/* A connection a push can go to: open, not ending. */
+static int push_open(struct loop *l, int fd)
+{
+	return (l->conns[fd].state & (C_OPEN | C_CLOSE | C_EOF)) == C_OPEN;
+}
+
+/*
+ * The timer fired: the next push due. -b: one to each connection of the
+ * loop; -R: one to the next in turn, up to PUSH_BUDGET of those due. Their
+ * sends are only queued here: the loop's next io_uring_enter submits them
+ * all (2048 at most a call, SQ_ENTRIES: a fuller queue is submitted on the
+ * way). A loop that fell behind catches up one broadcast an enter (the
+ * timer, armed in the past, fires at once), so each one's sends go out
+ * before the next is queued: a reader is not charged against -Q for the
+ * loop's own lateness.
+ */
+static void push_event(struct loop *l, struct io_uring_cqe *cqe)
+{
+	uint64_t sched, now = clock_wall_ns();
+
+	if (cqe->res != -ETIME && cqe->res != 0 && cqe->res != -ECANCELED) {
+		errno = -cqe->res;
+		die("loop %d: IORING_OP_TIMEOUT:", l->id);
+	}
+	for (int n = 0; n < (cfg.push.rate > 0 ? PUSH_BUDGET : 1) &&
+			(sched = push_due(&l->clock, now)); n++) {
+		for (int i = 0; i <= l->max_fd; i++) {
+			int fd = cfg.push.rate > 0 ? (l->next_fd + i) % (l->max_fd + 1) : i;
+
+			if (!push_open(l, fd))
+				continue;
+			push_to(l, fd, sched);
+			if (cfg.push.rate > 0) {
+				l->next_fd = fd + 1;
+				break;	/* -R: one push a due time */
+			}
+		}
+	}
+	push_arm(l);
 }
 
 /* ---- completions ---- */
@@ -330,6 +642,8 @@ static void on_accept(struct loop *l, struct io_uring_cqe *cqe)
 	}
 	/* TCP_NODELAY came with it from the listener (main sets it there). */
 	l->full = 0;
+	if (fd > l->max_fd)
+		l->max_fd = fd;
 	l->conns[fd] = (struct conn){ NO_BUF, NO_BUF, C_OPEN | (l->conns[fd].state & C_STARVED), 0 };
 	arm_recv(l, fd);
 	atomic_fetch_add_explicit(&l->st->conns, 1, memory_order_relaxed);
@@ -379,7 +693,8 @@ static void on_readable(struct loop *l, int fd, struct io_uring_cqe *cqe)
 	if (cqe->res > 0 && (c->state & C_CLOSE))
 		uring_buf_give(&l->bufs, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
 	else if (cqe->res > 0)
-		echo_buf(l, fd, cqe->flags >> IORING_CQE_BUFFER_SHIFT, cqe->res);
+		(pushing ? push_readable : echo_buf)(l, fd, cqe->flags >> IORING_CQE_BUFFER_SHIFT,
+						     cqe->res);
 
 	if (c->state & (C_RECV | C_CLOSE)) {
 		conn_finish(l, fd);
@@ -470,7 +785,13 @@ static void reap(struct loop *l)
 		switch (cqe.user_data & 0xff) {
 		case OP_ACCEPT: on_accept(l, &cqe); break;
 		case OP_RECV: on_readable(l, fd, &cqe); break;
-		case OP_SEND: on_writable(l, fd, &cqe); break;
+		case OP_SEND:
+			if (pushing)
+				push_sent(l, fd, &cqe);
+			else
+				on_writable(l, fd, &cqe);
+			break;
+		case OP_TIMER: push_event(l, &cqe); break;
 		default: break;	/* a cancel or close that failed: nothing to do */
 		}
 	}
@@ -563,6 +884,8 @@ static void *loop_thread(void *arg)
 	if (uring_bufs_init(&l->ring, &l->bufs, 0, (unsigned)cfg.bufs, BUF_SIZE) < 0)
 		die("loop %d: register %ld buffers:", l->id, cfg.bufs);
 	arm_accept(l);
+	if (pushing)
+		push_start(l);
 	sem_post(&setup_done);
 	loop_run(l);			/* until main sets sig_stop */
 	return NULL;
@@ -624,10 +947,12 @@ static void usage(void)
 	       "            kernel refuses is left off and said once; the JSON's\n"
 	       "            \"features\" is what was in effect. Test hook:\n"
 	       "            C1M_URING_DENY=LIST acts as a kernel refusing LIST.\n"
+	       PUSH_USAGE
 	       "  -i SEC    stats interval on stderr (default 5)\n"
 	       "  -L        print this design's limits as one JSON line, for run.sh\n"
 	       "  -h        this help\n\n"
-	       "Echoes every byte back. Prints \"listening on ADDR:PORT\" on stderr when\n"
+	       "Echoes every byte back; with -b or -R it also pushes, between whole\n"
+	       "echoed frames. Prints \"listening on ADDR:PORT\" on stderr when\n"
 	       "ready; on SIGINT/SIGTERM one JSON line on stdout, then exits 0.\n"
 	       "Exit 1: cannot listen; exit 2: bad usage; exit 77: no io_uring here.\n",
 	       prog_name, arg_synopsis, C1M_ADDR, C1M_PORT);
@@ -636,12 +961,12 @@ static void usage(void)
 static void parse(int argc, char **argv)
 {
 	static const struct limits lim = { .design = DESIGN, .fd_tables = "many",
-		.fd_reserve = FD_RESERVE, .max_loops = 4096, .target = 1000000 };
+		.fd_reserve = FD_RESERVE, .max_loops = 4096, .target = 1000000, .push = 1 };
 	int o;
 
 	arg_synopsis = "usage: server [-a ADDR] [-p PORT] [-c N] [-n CONNS] [-B BUFS] "
-		       "[-m USEC] [-F LIST] [-i SEC] [-L] [-h]";
-	while ((o = getopt(argc, argv, ":a:p:c:n:B:m:F:i:Lh")) != -1) {
+		       "[-m USEC] [-F LIST] " PUSH_SYNOPSIS " [-i SEC] [-L] [-h]";
+	while ((o = getopt(argc, argv, ":a:p:c:n:B:m:F:b:R:l:Q:i:Lh")) != -1) {
 		switch (o) {
 		case 'a': arg_ipv4(o, optarg); cfg.addr = optarg; break;
 		case 'p': cfg.port = (int)arg_long(o, optarg, 0, 65535); break;
@@ -654,13 +979,16 @@ static void parse(int argc, char **argv)
 		case 'L': limits_print(&lim);
 		case 'h': usage(); exit(0);
 		case ':': arg_usage_error("-%c needs a value", optopt);
-		default: arg_usage_error("unknown option -%c", optopt);
+		default:
+			if (!push_arg(&cfg.push, o, optarg))
+				arg_usage_error("unknown option -%c", optopt);
 		}
 	}
 	if (optind < argc)
 		arg_usage_error("unexpected argument '%s'", argv[optind]);
 	if (cfg.interval < 0.1)
 		arg_usage_error("-i: must be at least 0.1 s");
+	pushing = push_plan_check(&cfg.push);
 	if (cfg.bufs & (cfg.bufs - 1))	/* the buffer ring's size */
 		arg_usage_error("-B %ld: not a power of two", cfg.bufs);
 	if (getenv("C1M_URING_DENY"))
@@ -689,10 +1017,20 @@ int main(int argc, char **argv)
 		/* Accepted sockets inherit it (sk_clone_lock() copies the
 		 * listener's sock): one call here, none per connection. */
 		net_set_nodelay(loops[i].lfd);
+		if (pushing) {	/* the kernel keeps at most -Q unsent: ours shows it */
+			int lowat = (int)cfg.push.queue_max;
+
+			setsockopt(loops[i].lfd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat,
+				   sizeof(lowat));
+		}
 		cfg.port = net_local_port(loops[i].lfd);	/* resolves -p 0 */
 	}
 	sig_setup();		/* before the threads: they inherit the mask */
 	slots = stats_init(DESIGN, cfg.loops, cfg.interval);	/* a slot each */
+	if (pushing) {
+		stats_set_push(&cfg.push);
+		push_clock_start(&clock0, &cfg.push, 1);	/* -b: the broadcasts */
+	}
 	sem_init(&setup_done, 0, 0);
 	for (int i = 0; i < cfg.loops; i++) {
 		struct loop *l = &loops[i];
@@ -702,7 +1040,9 @@ int main(int argc, char **argv)
 		l->conns = calloc((size_t)fd_limit, sizeof(*l->conns));
 		l->starved = calloc((size_t)fd_limit, sizeof(*l->starved));
 		l->meta = calloc((size_t)cfg.bufs, sizeof(*l->meta));
-		if (!l->conns || !l->starved || !l->meta)
+		if (pushing)
+			l->outs = calloc((size_t)fd_limit, sizeof(*l->outs));
+		if (!l->conns || !l->starved || !l->meta || (pushing && !l->outs))
 			die("setup:");
 		if ((errno = pthread_create(&l->thread, NULL, loop_thread, l)))
 			die("pthread_create:");

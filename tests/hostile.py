@@ -42,8 +42,11 @@ sanitizer report):
 
 tests/hostile-mutants.py shows that each group fails on the bug it is for.
 
-Designs with artificial per-request work (their -h lists -w or -b) get
--w 100 / -b 4 and smaller floods. C1M_TEST_STRETCH (set by tests/run.sh
+Designs with artificial per-request work (their -h lists -w or -b BITS)
+get -w 100 / -b 4 and smaller floods. The pushing servers (03, 06, 07, ...:
+-b SEC is a push period there) run without push flags: as echo servers
+they must pass every group unchanged (tests/pushserv.sh, tests/pushslow.py
+and resets.py test them pushing). C1M_TEST_STRETCH (set by tests/run.sh
 under sanitizers) stretches every time limit except the CPU-time bound.
 """
 import concurrent.futures
@@ -167,7 +170,7 @@ def designs(sdir):
     args = []
     if "[-w " in syn:
         args += ["-w", "100"]
-    if "[-b " in syn:
+    if "[-b BITS]" in syn:
         args += ["-b", "4"]
     nn = os.path.basename(sdir)[:2]
     for opt in re.findall(r"\[-([b-hj-mo-z]) [A-Z]+\]", syn):	# not -a -i -n -p
