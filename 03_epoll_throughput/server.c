@@ -34,9 +34,10 @@
  * frames only (a frame's first bytes wait for the rest), so a push never
  * lands inside one. A connection with -Q bytes unsent is reset and counted
  * (slow_dropped): a reader that stops costs the loop one memcpy per push
- * until then, never a wait. A broadcast to N connections is N sends in a
+ * until then, never a wait, and gets each broadcast after the connections
+ * that keep up. A broadcast to N connections is N sends in a
  * row: the last connection gets it N sends after the first, and echoes
- * wait meanwhile. Per connection in push mode: 24 bytes more (struct
+ * wait meanwhile. Per connection in push mode: 28 bytes more (struct
  * push_conn), and its unsent bytes.
  *
  * usage: server [-a ADDR] [-p PORT] [-i SEC] [-b SEC | -R RATE] [-l BYTES] [-Q BYTES] [-L] [-h]
