@@ -38,6 +38,23 @@
  *      connections drop at once (RST) and reconnect, failures retried with
  *      exponential backoff and jitter (storm_step()); storm_recovery_s is
  *      the time until every one is back and answered.
+ *   --push  the server speaks first (its -b SEC or -R RATE): hold -n
+ *      connections, send nothing, and read every push (common/push.c has
+ *      the frame). Per connection the sequence must run 1, 2, 3 ...: a
+ *      gap counts the pushes skipped (pushes_missing), a repeat or a step
+ *      back is a mismatch, and so is any body byte that is not
+ *      push_byte(seq, offset). Delivery latency is receive time minus the
+ *      scheduled time the push carries, both CLOCK_REALTIME (so across
+ *      hosts it includes their clocks' offset: the JSON's "clock" holds
+ *      each host's adjtimex state). The pushes of a broadcast share their
+ *      scheduled time: each loop tallies, per scheduled time, its
+ *      connections that got it and the last receipt (fan_tally()), and
+ *      main adds the tallies after join into fan-out completion
+ *      (fanout_s). --push-echo ping-pongs (-l 8) on the same connections
+ *      and takes pushes between echoed frames: at a frame boundary a top
+ *      bit set starts a push (a timestamp never has it), so a push that
+ *      cuts into a frame shows as a mismatch. 40 bytes more a connection
+ *      (struct push_rx).
  * With none of these (-q 1 -l 8) the syscalls and the bytes are those of
  * the ping-pong.
  *
@@ -1281,7 +1298,8 @@ static void usage(FILE *f)
 		}
 	}
 	fprintf(f, "\nPrints one JSON line on stdout; exits 0 only with no errors and no\n"
-		   "mismatched replies, 1 otherwise, 2 on bad usage.\n");
+		   "mismatched replies (--push, --push-echo: and no push missing or\n"
+		   "mismatched), 1 otherwise, 2 on bad usage.\n");
 }
 
 /* getopt's string, from the table: ":a:p:...BLh". */
@@ -1413,6 +1431,8 @@ static void parse(int argc, char **argv)
 				arg_usage_error("--storm needs a value");
 			arg_usage_error("-%c needs a value", optopt);
 		default:
+			if (optopt >= OPT_STORM)	/* a long switch given "=VALUE" */
+				arg_usage_error("--%s takes no value", opt_name(optopt));
 			if (optopt)
 				arg_usage_error("unknown option -%c", optopt);
 			arg_usage_error("unknown option '%s'", argv[optind - 1]);

@@ -9,8 +9,12 @@
  * sends, and this process's CPU; -P's server marks the same moments. The
  * window's wall-clock edges and raw histogram let the results of clients
  * on several hosts be lined up and merged exactly.
- * Exit 0 only if every connection came up, none was lost or refused, and
- * every request was answered with its own bytes.
+ * Push modes add pushes read whole and their delivery latency (counted
+ * like replies: only inside the window), pushes missing and mismatched
+ * (over the run), fan-out, and this host's clock state.
+ * Exit 0 only if every connection came up, none was lost or refused,
+ * every request was answered with its own bytes, and no push was missing
+ * or mismatched.
  */
 #include <math.h>
 #include <signal.h>
