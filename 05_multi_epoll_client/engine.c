@@ -38,6 +38,23 @@
  *      connections drop at once (RST) and reconnect, failures retried with
  *      exponential backoff and jitter (storm_step()); storm_recovery_s is
  *      the time until every one is back and answered.
+ *   --push  the server speaks first (its -b SEC or -R RATE): hold -n
+ *      connections, send nothing, and read every push (common/push.c has
+ *      the frame). Per connection the sequence must run 1, 2, 3 ...: a
+ *      gap counts the pushes skipped (pushes_missing), a repeat or a step
+ *      back is a mismatch, and so is any body byte that is not
+ *      push_byte(seq, offset). Delivery latency is receive time minus the
+ *      scheduled time the push carries, both CLOCK_REALTIME (so across
+ *      hosts it includes their clocks' offset: the JSON's "clock" holds
+ *      each host's adjtimex state). The pushes of a broadcast share their
+ *      scheduled time: each loop tallies, per scheduled time, its
+ *      connections that got it and the last receipt (fan_tally()), and
+ *      main adds the tallies after join into fan-out completion
+ *      (fanout_s). --push-echo ping-pongs (-l 8) on the same connections
+ *      and takes pushes between echoed frames: at a frame boundary a top
+ *      bit set starts a push (a timestamp never has it), so a push that
+ *      cuts into a frame shows as a mismatch. 40 bytes more a connection
+ *      (struct push_rx).
  * With none of these (-q 1 -l 8) the syscalls and the bytes are those of
  * the ping-pong.
  *
@@ -148,10 +165,12 @@ static struct {
 	double heartbeat;	/* -H: every connection one request every this many s */
 	long storm_pct;		/* --storm PCT@SEC: drop PCT% at once (0 = never) ... */
 	double storm_at;	/* ... SEC into the window */
+	int push;		/* PUSH_ONLY (--push), PUSH_ECHO (--push-echo), or 0 */
 } cfg = { .addr = C1M_ADDR, .port = C1M_PORT, .duration = 10, .interval = 5,
 	  .depth = 1, .size = FRAME_SIZE };
 
 enum { C_FREE, C_CONNECTING, C_IDLE, C_BUSY };	/* BUSY: a request in flight */
+enum { PUSH_ONLY = 1, PUSH_ECHO = 2 };	/* cfg.push */
 
 /*
  * One connection; the loop's array is indexed by fd. 44 bytes, and 8 a
@@ -179,6 +198,26 @@ struct conn {
 _Static_assert(sizeof(struct conn) == 44, "struct conn: update the byte counts above");
 
 #define IO_CHUNK	65536	/* bytes a send() or recv() at most */
+
+/*
+ * Push modes: a connection's place in the pushes coming in, beside struct
+ * conn (40 bytes, in a per-loop array indexed by fd, only in push modes).
+ */
+struct push_rx {
+	uint8_t hdr[PUSH_HDR];	/* the push's header as read so far */
+	uint64_t next_seq;	/* the sequence number due next (0: none yet, so 1) */
+	uint32_t got;		/* bytes of the push read so far; 0: at a boundary */
+	uint8_t bad;		/* a body byte differed */
+};
+
+/* Push modes: one scheduled time's deliveries on one loop (fan-out). */
+struct fan {
+	uint64_t sched;		/* the push's scheduled time, CLOCK_REALTIME ns */
+	uint64_t last;		/* when the last of them came, CLOCK_REALTIME ns */
+	long count;		/* connections of this loop that got it */
+};
+#define FAN_OPEN	16	/* scheduled times a loop tallies at once */
+#define FAN_DONE_MAX	65536	/* tallies a loop keeps for main; more are dropped */
 
 struct loop {
 	int id;
@@ -209,6 +248,10 @@ struct loop {
 	uint64_t hb_round;
 	uint64_t last_reply;
 	atomic_int ready;	/* every connect done or given up: main reads it */
+	struct push_rx *push;	/* push modes: per fd */
+	struct fan fan_open[FAN_OPEN];	/* push modes: the tallies still counting */
+	struct fan *fan_done;	/* push modes: tallies pushed out, for main after join */
+	long fan_n, fan_cap, fan_dropped;
 	uint8_t buf[IO_CHUNK];	/* what a send() writes or a recv() reads */
 };
 
@@ -350,6 +393,8 @@ static int conn_connect(struct loop *l, uint32_t slot, long k, int fresh)
 	l->conns[fd].storm = (uint8_t)(fresh == 2);
 	l->conns[fd].answered = (uint8_t)fresh;	/* no part of the first round */
 	l->conns[fd].state = C_CONNECTING;
+	if (l->push)	/* a new connection: its pushes count from 1 */
+		memset(&l->push[fd], 0, sizeof(l->push[fd]));
 	l->sent[(uint64_t)slot * cfg.ring] = clock_ns();
 	l->inflight++;
 	return 0;
@@ -621,6 +666,8 @@ static void conn_churn(struct loop *l, int fd)
 	conn_connect(l, slot, cfg.conns + l->id + (long)cfg.loops * l->reopens++, 1);
 }
 
+static void on_replies(struct loop *l, int fd, uint32_t done);
+
 static void on_readable(struct loop *l, int fd)
 {
 	struct conn *c = &l->conns[fd];
@@ -647,6 +694,14 @@ static void on_readable(struct loop *l, int fd)
 		return;
 	atomic_fetch_add_explicit(&l->m->bytes_in, n, memory_order_relaxed);
 	done = conn_consume(l, fd, l->buf, (size_t)n, clock_ns());
+	on_replies(l, fd, done);
+}
+
+/* `done` replies came whole: churn, or send the next requests. */
+static void on_replies(struct loop *l, int fd, uint32_t done)
+{
+	struct conn *c = &l->conns[fd];
+
 	if (!done)
 		return;
 	if (cfg.lifetime && c->replied == cfg.lifetime) {
@@ -663,6 +718,174 @@ static void on_readable(struct loop *l, int fd)
 	conn_flush(l, fd);
 }
 
+/* ---- push modes: every push read, checked and timed ---- */
+
+/* A tally leaves the open ones for fan_done (main reads it after join). */
+static void fan_out(struct loop *l, struct fan *f)
+{
+	if (!f->count)
+		return;
+	if (l->fan_n == l->fan_cap) {
+		long cap = l->fan_cap ? 2 * l->fan_cap : 64;
+		struct fan *d = cap <= FAN_DONE_MAX ?
+			realloc(l->fan_done, (size_t)cap * sizeof(*d)) : NULL;
+
+		if (!d) {
+			l->fan_dropped++;	/* main counts it incomplete */
+			f->count = 0;
+			return;
+		}
+		l->fan_done = d;
+		l->fan_cap = cap;
+	}
+	l->fan_done[l->fan_n++] = *f;
+	f->count = 0;
+}
+
+/*
+ * Fan-out: a push scheduled at `sched` came whole at `wall`. A broadcast's
+ * pushes share their scheduled time, so each loop tallies, per scheduled
+ * time, how many of its connections got it and when the last did. It
+ * keeps FAN_OPEN tallies open; a new time pushes the oldest out to
+ * fan_done. main adds the tallies of every loop by scheduled time (a time
+ * tallied twice on one loop adds up the same), with no lock here.
+ */
+static void fan_tally(struct loop *l, uint64_t sched, uint64_t wall)
+{
+	struct fan *f = NULL, *oldest = &l->fan_open[0];
+
+	for (int i = 0; i < FAN_OPEN && !f; i++) {
+		struct fan *e = &l->fan_open[i];
+
+		if (e->count && e->sched == sched)
+			f = e;
+		else if (!e->count ? oldest->count != 0 : oldest->count && e->sched < oldest->sched)
+			oldest = e;	/* a free one, else the oldest */
+	}
+	if (!f) {
+		fan_out(l, oldest);
+		f = oldest;
+		f->sched = sched;
+		f->last = 0;
+	}
+	f->count++;
+	if (wall > f->last)
+		f->last = wall;
+}
+
+/* A push's header is in: its sequence must be the one due next. One past
+ * it skips some (counted missing); one before it is a repeat or out of
+ * order (a mismatch). -1: a length no push has. */
+static int push_begin(struct loop *l, struct push_rx *px)
+{
+	size_t len;
+	uint64_t seq, sched, want = px->next_seq ? px->next_seq : 1;
+
+	if (push_header(px->hdr, &len, &seq, &sched) != 1)
+		return -1;
+	if (seq > want)
+		atomic_fetch_add_explicit(&l->m->push_missing, (long)(seq - want),
+					  memory_order_relaxed);
+	if (seq < want)
+		px->bad = 1;
+	else
+		px->next_seq = seq + 1;
+	return 0;
+}
+
+/* A push came whole at `wall`: a mismatch, or its delivery latency (and
+ * in the window, its fan-out tally). */
+static void push_done(struct loop *l, struct push_rx *px, uint64_t wall)
+{
+	size_t len;
+	uint64_t seq, sched;
+
+	push_header(px->hdr, &len, &seq, &sched);
+	if (px->bad)
+		atomic_fetch_add_explicit(&l->m->push_mismatches, 1, memory_order_relaxed);
+	else if (meter_push(l->m, wall > sched ? wall - sched : 0, len))
+		fan_tally(l, sched, wall);
+	px->got = 0;
+	px->bad = 0;
+}
+
+/* Bytes of the push being read, from p: its header, then its body, each
+ * byte checked (push_byte). Returns the bytes taken, or -1 on a bad header. */
+static long push_take(struct loop *l, int fd, const uint8_t *p, size_t n, uint64_t wall)
+{
+	struct push_rx *px = &l->push[fd];
+	size_t take = 0, len;
+	uint64_t seq, sched;
+
+	if (px->got < PUSH_HDR) {
+		take = PUSH_HDR - px->got < n ? PUSH_HDR - px->got : n;
+		memcpy(px->hdr + px->got, p, take);
+		px->got += (uint32_t)take;
+		if (px->got < PUSH_HDR)
+			return (long)take;
+		if (push_begin(l, px) < 0)
+			return -1;
+	}
+	push_header(px->hdr, &len, &seq, &sched);
+	for (; take < n && px->got < len; take++, px->got++)
+		if (p[take] != push_byte(seq, px->got))
+			px->bad = 1;
+	if (px->got == len)
+		push_done(l, px, wall);
+	return (long)take;
+}
+
+/*
+ * Push modes: read what came and split it at frame boundaries. A byte
+ * with its top bit set where an echoed frame could start (c->got == 0)
+ * begins a push (no timestamp has that bit); any other byte belongs to
+ * the echo (--push-echo), checked as on_readable checks it. A push with a
+ * length no push has, or echo bytes nobody asked for, leave a stream that
+ * cannot be followed: counted, and that connection alone is closed.
+ */
+static void push_readable(struct loop *l, int fd)
+{
+	struct conn *c = &l->conns[fd];
+	ssize_t n = recv(fd, l->buf, sizeof(l->buf), 0);
+	uint64_t now, wall;
+	uint32_t done = 0;
+	size_t at = 0;
+
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		conn_lost(l, fd);
+		return;
+	}
+	if (n < 0)
+		return;
+	atomic_fetch_add_explicit(&l->m->bytes_in, n, memory_order_relaxed);
+	now = clock_ns();
+	wall = clock_wall_ns();
+	while (at < (size_t)n) {
+		uint64_t owed = (uint64_t)(c->written - c->replied) * cfg.size + c->wrote - c->got;
+		size_t left = (size_t)n - at;
+		long take;
+
+		if (l->push[fd].got || (c->got == 0 && (l->buf[at] & 0x80))) {
+			take = push_take(l, fd, l->buf + at, left, wall);
+			if (take < 0) {
+				atomic_fetch_add_explicit(&l->m->push_mismatches, 1, memory_order_relaxed);
+				conn_lost(l, fd);
+				return;
+			}
+		} else if (c->state == C_BUSY && owed) {
+			take = (long)(FRAME_SIZE - c->got < left ? FRAME_SIZE - c->got : left);
+			take = (uint64_t)take < owed ? take : (long)owed;
+			done += conn_consume(l, fd, l->buf + at, (size_t)take, now);
+		} else {
+			atomic_fetch_add_explicit(&l->m->mismatches, 1, memory_order_relaxed);
+			conn_lost(l, fd);
+			return;
+		}
+		at += (size_t)take;
+	}
+	on_replies(l, fd, done);
+}
+
 static void on_event(struct loop *l, int fd, uint32_t events)
 {
 	struct conn *c = &l->conns[fd];
@@ -674,7 +897,7 @@ static void on_event(struct loop *l, int fd, uint32_t events)
 	if ((events & EPOLLOUT) && c->state == C_BUSY && conn_flush(l, fd) < 0)
 		return;
 	if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && c->state != C_FREE)
-		on_readable(l, fd);
+		(cfg.push ? push_readable : on_readable)(l, fd);
 }
 
 /* ---- the loop ---- */
@@ -865,7 +1088,7 @@ static int start_step(struct loop *l)
 {
 	int sent = 0;
 
-	if (cfg.rate > 0 || cfg.heartbeat > 0 || atomic_load(&stopping))
+	if (cfg.rate > 0 || cfg.heartbeat > 0 || cfg.push == PUSH_ONLY || atomic_load(&stopping))
 		return 1;
 	for (; l->start_fd < l->cap && sent < START_BATCH; l->start_fd++)
 		if (l->conns[l->start_fd].state == C_IDLE) {
@@ -958,7 +1181,7 @@ struct opt {
 	const char *arg;	/* NULL: a switch */
 	const char *help;
 };
-enum { OPT_STORM = 256 };	/* long-only options: a code past any letter */
+enum { OPT_STORM = 256, OPT_PUSH, OPT_PUSH_ECHO };	/* long-only: a code past any letter */
 static const struct opt opts[] = {
 	{ 'a', "ADDR", "server address (default %s)" },
 	{ 'p', "PORT", "server port (default %s)" },
@@ -997,6 +1220,11 @@ static const struct opt opts[] = {
 	{ OPT_STORM, "PCT@SEC", "reconnect storm: SEC into the window, drop PCT%% of the\n"
 				"connections at once (RST) and reconnect them, retrying with\n"
 				"exponential backoff and jitter (PCT 1..100, SEC inside -d)" },
+	{ OPT_PUSH, NULL, "push: hold -n connections and send nothing; check every push\n"
+			  "the server sends (sequence 1, 2, 3 ... per connection, every\n"
+			  "byte) and time its delivery from its scheduled time" },
+	{ OPT_PUSH_ECHO, NULL, "push and ping-pong (-l 8) on the same connections: pushes\n"
+			       "come between echoed frames, every byte of both checked" },
 	{ 'L', NULL, "print this client's limits as one JSON line, for run.sh" },
 	{ 'h', NULL, "this help" },
 };
@@ -1005,7 +1233,12 @@ static const struct opt opts[] = {
 /* A long-only option's name ("storm"), or NULL for a letter. */
 static const char *opt_name(int flag)
 {
-	return flag == OPT_STORM ? "storm" : NULL;
+	switch (flag) {
+	case OPT_STORM: return "storm";
+	case OPT_PUSH: return "push";
+	case OPT_PUSH_ECHO: return "push-echo";
+	}
+	return NULL;
 }
 
 /* The values of an option's "%s"s (at most two), for this design. */
@@ -1032,7 +1265,8 @@ static const char *synopsis(void)
 
 	for (size_t i = 0; i < NOPTS && n < sizeof(buf); i++)
 		n += opt_name(opts[i].flag) ?
-			(size_t)snprintf(buf + n, sizeof(buf) - n, " [--%s %s]", opt_name(opts[i].flag), opts[i].arg) :
+			(size_t)snprintf(buf + n, sizeof(buf) - n, opts[i].arg ? " [--%s %s]" : " [--%s]",
+					 opt_name(opts[i].flag), opts[i].arg) :
 			(size_t)snprintf(buf + n, sizeof(buf) - n, opts[i].arg ? " [-%c %s]" : " [-%c]",
 					 opts[i].flag, opts[i].arg);
 	return buf;
@@ -1046,7 +1280,8 @@ static void usage(FILE *f)
 		const char *line = text;
 
 		if (opt_name(opts[i].flag))
-			snprintf(head, sizeof(head), "--%s %s", opt_name(opts[i].flag), opts[i].arg);
+			snprintf(head, sizeof(head), opts[i].arg ? "--%s %s" : "--%s",
+				 opt_name(opts[i].flag), opts[i].arg);
 		else
 			snprintf(head, sizeof(head), opts[i].arg ? "-%c %s" : "-%c", opts[i].flag,
 				 opts[i].arg);
@@ -1064,7 +1299,8 @@ static void usage(FILE *f)
 		}
 	}
 	fprintf(f, "\nPrints one JSON line on stdout; exits 0 only with no errors and no\n"
-		   "mismatched replies, 1 otherwise, 2 on bad usage.\n");
+		   "mismatched replies (--push, --push-echo: and no push missing or\n"
+		   "mismatched), 1 otherwise, 2 on bad usage.\n");
 }
 
 /* getopt's string, from the table: ":a:p:...BLh". */
@@ -1130,6 +1366,21 @@ static void arg_storm(const char *val)
 		arg_usage_error("--storm: '%s' is not PCT@SEC with SEC a number of seconds", val);
 }
 
+/* --push sends nothing, so no request shape applies; --push-echo finds
+ * pushes between 8-byte frames, so -l stays 8. */
+static void arg_push(void)
+{
+	const char *what = cfg.depth > 1 ? "-q" : cfg.size != FRAME_SIZE ? "-l" :
+		cfg.rate > 0 ? "-r" : cfg.heartbeat > 0 ? "-H" : cfg.lifetime ? "-x" :
+		cfg.storm_pct ? "--storm" : NULL;
+
+	if (cfg.push == PUSH_ONLY && what)
+		arg_usage_error("--push sends no requests: %s does not apply", what);
+	if (cfg.push == PUSH_ECHO && cfg.size != FRAME_SIZE)
+		arg_usage_error("--push-echo: -l %u: pushes come between 8-byte frames; only -l 8",
+				cfg.size);
+}
+
 static void parse(int argc, char **argv)
 {
 	const struct limits lim = { .design = D->design,
@@ -1156,6 +1407,12 @@ static void parse(int argc, char **argv)
 		case 'x': cfg.lifetime = (uint32_t)arg_long(o, optarg, 0, 1L << 30); break;
 		case 'R': cfg.rst = 1; break;
 		case OPT_STORM: arg_storm(optarg); break;
+		case OPT_PUSH:
+		case OPT_PUSH_ECHO:
+			if (cfg.push && cfg.push != (o == OPT_PUSH ? PUSH_ONLY : PUSH_ECHO))
+				arg_usage_error("--push and --push-echo: choose one");
+			cfg.push = o == OPT_PUSH ? PUSH_ONLY : PUSH_ECHO;
+			break;
 		case 'H':
 			cfg.heartbeat = arg_seconds(o, optarg, 86400);
 			if (cfg.heartbeat < 1e-3)
@@ -1175,6 +1432,8 @@ static void parse(int argc, char **argv)
 				arg_usage_error("--storm needs a value");
 			arg_usage_error("-%c needs a value", optopt);
 		default:
+			if (optopt >= OPT_STORM)	/* a long switch given "=VALUE" */
+				arg_usage_error("--%s takes no value", opt_name(optopt));
 			if (optopt)
 				arg_usage_error("unknown option -%c", optopt);
 			arg_usage_error("unknown option '%s'", argv[optind - 1]);
@@ -1186,6 +1445,7 @@ static void parse(int argc, char **argv)
 		arg_usage_error("-P %d: no such process to mark", (int)cfg.server_pid);
 	if (cfg.interval < 0.1)
 		arg_usage_error("-i: must be at least 0.1 s");
+	arg_push();
 	cfg.ring = cfg.depth + (cfg.heartbeat > 0 && cfg.rate > 0);
 	if (cfg.storm_pct && cfg.storm_at >= cfg.duration)
 		arg_usage_error("--storm %ld@%g: second %g is outside the %g s window (-d)",
@@ -1273,7 +1533,8 @@ static double first_round(void)
 	uint64_t last = go_ns, moved = go_ns;
 	long before = -1;
 
-	while (cfg.rate == 0 && cfg.heartbeat == 0 && !atomic_load(&sig_stop)) {
+	while (cfg.rate == 0 && cfg.heartbeat == 0 && cfg.push != PUSH_ONLY &&
+	       !atomic_load(&sig_stop)) {
 		long left = meter_sum(meters, cfg.loops, awaiting_first);
 		long live = meter_sum(meters, cfg.loops, live);
 		uint64_t now = clock_ns();
@@ -1448,13 +1709,73 @@ static void start_loops(void)
 		    !l->conns || !l->sent || (cfg.rate > 0 && !l->idle) ||
 		    (cfg.heartbeat > 0 && !l->slot_fd))
 			die("calloc %ld connections:", l->cap);
+		l->push = cfg.push ? calloc((size_t)l->cap, sizeof(*l->push)) : NULL;
+		if (cfg.push && !l->push)
+			die("calloc %ld push states:", l->cap);
 		if ((errno = pthread_create(&l->thread, NULL, loop_run, l)))
 			die("pthread_create:");
 	}
 }
 
+static int fan_cmp(const void *a, const void *b)
+{
+	uint64_t x = ((const struct fan *)a)->sched, y = ((const struct fan *)b)->sched;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Push modes, after join: every loop's fan-out tallies, added up by
+ * scheduled time. A time scheduled in the window (from `from` on) that
+ * reached at least the `live` connections open as the window closed is
+ * a broadcast: its fan-out is from its scheduled time to the last
+ * connection's receipt, into h. Every other time counts as incomplete
+ * (a rate's pushes, each to one connection, included), as do tallies a
+ * loop had no room for.
+ */
+static void fan_merge(struct meter_run *run, struct hist *h, uint64_t from, long live)
+{
+	long total = 0, k = 0;
+	struct fan *all;
+
+	hist_init(h);
+	for (int i = 0; i < cfg.loops; i++) {
+		for (int j = 0; j < FAN_OPEN; j++)
+			fan_out(&loops[i], &loops[i].fan_open[j]);
+		total += loops[i].fan_n;
+		run->fanout_incomplete += loops[i].fan_dropped;
+	}
+	all = malloc((size_t)total * sizeof(*all) + 1);
+	if (!all)
+		die("malloc %ld fan-out tallies:", total);
+	for (int i = 0; i < cfg.loops; i++)
+		for (long j = 0; j < loops[i].fan_n; j++)
+			all[k++] = loops[i].fan_done[j];
+	qsort(all, (size_t)total, sizeof(*all), fan_cmp);
+	for (long i = 0, j; i < total; i = j) {
+		struct fan f = all[i];
+
+		for (j = i + 1; j < total && all[j].sched == f.sched; j++) {
+			f.count += all[j].count;
+			f.last = all[j].last > f.last ? all[j].last : f.last;
+		}
+		if (f.sched < from)
+			continue;	/* scheduled before the window: part of it outside */
+		if (f.count >= live) {
+			run->fanout_broadcasts++;
+			hist_record(h, f.last > f.sched ? f.last - f.sched : 0);
+		} else {
+			run->fanout_incomplete++;
+		}
+	}
+	free(all);
+}
+
 void client_main(const struct client_design *d, int argc, char **argv)
 {
+	static struct hist fanout;	/* push modes: broadcasts' fan-out, ns */
+	uint64_t win_from = 0;
+	long live_end = 0;
 	struct meter_run run = { .design = d->design, .first_round_s = NAN };
 	uint64_t t0;
 
@@ -1465,6 +1786,8 @@ void client_main(const struct client_design *d, int argc, char **argv)
 	if (D->check)
 		D->check();	/* may exit 77: the design cannot run here */
 	size_loops();
+	if (cfg.push)
+		meter_set_push();
 	sig_setup();
 	t0 = clock_ns();
 	start_loops();
@@ -1487,10 +1810,12 @@ void client_main(const struct client_design *d, int argc, char **argv)
 		run.no_go = barrier() < 0;	/* hosts open their windows together */
 	if (!atomic_load(&stopping))
 		warm_up();
+	win_from = clock_wall_ns();
 	meter_open(meters, cfg.loops, cfg.interval, cfg.server_pid);	/* counts from now */
 	if (!atomic_load(&stopping))
 		measure();
 	meter_close(meters, cfg.loops, cfg.server_pid);	/* replies drained after: not counted */
+	live_end = meter_sum(meters, cfg.loops, live);
 	atomic_store(&stopping, 1);
 	for (int i = 0; i < cfg.loops; i++)
 		pthread_join(loops[i].thread, NULL);
@@ -1509,6 +1834,11 @@ void client_main(const struct client_design *d, int argc, char **argv)
 			back = loops[i].last_back > back ? loops[i].last_back : back;
 		if (meter_sum(meters, cfg.loops, storm_back) == meter_sum(meters, cfg.loops, storm_dropped))
 			run.storm_recovery_s = back > storm_ns ? (back - storm_ns) / 1e9 : 0;
+	}
+	if (cfg.push) {
+		run.push = cfg.push;
+		fan_merge(&run, &fanout, win_from, live_end);
+		run.fanout = &fanout;
 	}
 	meter_report(meters, cfg.loops, &run);
 }

@@ -123,6 +123,7 @@ void json_str(struct json *j, const char *key, const char *val);
 void json_i64(struct json *j, const char *key, int64_t val);
 void json_u64(struct json *j, const char *key, uint64_t val);
 void json_num(struct json *j, const char *key, double val);
+void json_bool(struct json *j, const char *key, int val);
 void json_cpu(struct json *j);		/* cpu_user_s, cpu_sys_s */
 void json_print(struct json *j, FILE *f);	/* the line, a newline, flush */
 
@@ -229,17 +230,29 @@ struct meter {		/* the loop counts with relaxed atomics; main sums */
 	struct hist local, interval, total;	/* since publish, line; the window */
 	struct hist connect;	/* connect() to writable, every connect of the run (loop only) */
 	struct hist send_lag;	/* -r, -H: a scheduled send's time past its due time, in the window */
+	/* push modes: pushes read whole in the window and their bytes; over
+	 * the run, sequence numbers skipped, and pushes bad, repeated or out
+	 * of order; delivery latencies, handed on as the replies' are */
+	atomic_long pushes, push_bytes, push_missing, push_mismatches;
+	struct hist push_local, push_interval, push_total;
 };
 struct meter_run { const char *design; long target; double connect_s, first_round_s, rate;
 		   int no_go;	/* -B stopped before "go", so exit 1 */
 		   long depth, msg_bytes;	/* -q, -l: requests in flight, bytes each */
 		   long lifetime;		/* -x: round trips a connection (0 = forever) */
 		   double heartbeat;		/* -H: s between a connection's requests */
-		   long storm_pct; double storm_at, storm_recovery_s; };	/* --storm */
+		   long storm_pct; double storm_at, storm_recovery_s;	/* --storm */
+		   int push;	/* 1 --push, 2 --push-echo: the push keys; 0 none */
+		   long fanout_broadcasts, fanout_incomplete;	/* push: scheduled times */
+		   const struct hist *fanout; };	/* push: each complete one's fan-out, ns */
 struct meter *meter_new(int n);		/* n of them, zeroed; dies without memory */
 /* Loop: a reply's latency (total too in the window); local -> interval 100 ms */
 void meter_record(struct meter *m, uint64_t ns);
 void meter_send_lag(struct meter *m, uint64_t ns);	/* loop: a scheduled send's lateness */
+void meter_set_push(void);	/* main, before the loops: progress lines show pushes */
+/* Loop: a push of `bytes` read whole, `ns` after its scheduled time;
+ * returns 1 if the window is open (it is counted), else 0. */
+int meter_push(struct meter *m, uint64_t ns, size_t bytes);
 void meter_publish(struct meter *m, uint64_t now);	/* now UINT64_MAX: at once */
 long meter_sum_at(const struct meter *m, int n, size_t off);
 #define meter_sum(m, n, field) meter_sum_at(m, n, offsetof(struct meter, field))

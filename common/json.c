@@ -127,6 +127,12 @@ void json_num(struct json *j, const char *k, double v)
 		put(j, "null");
 }
 
+void json_bool(struct json *j, const char *k, int v)
+{
+	key(j, k);
+	put(j, v ? "true" : "false");
+}
+
 void json_cpu(struct json *j)
 {
 	double user, sys;

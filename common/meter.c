@@ -9,11 +9,17 @@
  * sends, and this process's CPU; -P's server marks the same moments. The
  * window's wall-clock edges and raw histogram let the results of clients
  * on several hosts be lined up and merged exactly.
- * Exit 0 only if every connection came up, none was lost or refused, and
- * every request was answered with its own bytes.
+ * Push modes add pushes read whole and their delivery latency (counted
+ * like replies: only inside the window), pushes missing and mismatched
+ * (over the run), fan-out, and this host's clock state.
+ * Exit 0 only if every connection came up, none was lost or refused,
+ * every request was answered with its own bytes, and no push was missing
+ * or mismatched.
  */
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/timex.h>
 #include <unistd.h>
 
 #include "c1m.h"
@@ -30,6 +36,8 @@ static uint64_t win_start_us, win_end_us;	/* its edges, CLOCK_REALTIME */
 static double win_s, line_s;		/* the window's length; -i */
 static uint64_t line_ns, line_rt;	/* the last progress line */
 static long win_tw = -1;		/* TIME_WAIT sockets as the window closed */
+static int push_mode;			/* meter_set_push: the push figures too */
+static uint64_t line_pushes;		/* pushes at the last progress line */
 
 /* TIME_WAIT sockets in this network namespace ("tw" of /proc/net/sockstat),
  * or -1 where it cannot be read. */
@@ -60,6 +68,9 @@ struct meter *meter_new(int n)
 		hist_init(&m[i].total);
 		hist_init(&m[i].connect);
 		hist_init(&m[i].send_lag);
+		hist_init(&m[i].push_local);
+		hist_init(&m[i].push_interval);
+		hist_init(&m[i].push_total);
 		pthread_mutex_init(&m[i].mu, NULL);
 	}
 	return m;
@@ -85,6 +96,27 @@ void meter_send_lag(struct meter *m, uint64_t ns)
 		hist_record(&m->send_lag, ns);
 }
 
+void meter_set_push(void)
+{
+	push_mode = 1;
+}
+
+/*
+ * A push read whole: its delivery latency (receive time minus the time
+ * the server scheduled it, both CLOCK_REALTIME) into push_local and, in
+ * the window, push_total, as meter_record does for replies.
+ */
+int meter_push(struct meter *m, uint64_t ns, size_t bytes)
+{
+	hist_record(&m->push_local, ns);
+	if (!atomic_load_explicit(&window_open, memory_order_relaxed))
+		return 0;
+	hist_record(&m->push_total, ns);
+	atomic_fetch_add_explicit(&m->pushes, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&m->push_bytes, (long)bytes, memory_order_relaxed);
+	return 1;
+}
+
 void meter_publish(struct meter *m, uint64_t now)
 {
 	if (now - m->last_publish < PUBLISH_NS)
@@ -92,8 +124,12 @@ void meter_publish(struct meter *m, uint64_t now)
 	m->last_publish = now;
 	pthread_mutex_lock(&m->mu);
 	hist_merge(&m->interval, &m->local);
+	if (push_mode)
+		hist_merge(&m->push_interval, &m->push_local);
 	pthread_mutex_unlock(&m->mu);
 	hist_init(&m->local);
+	if (push_mode)
+		hist_init(&m->push_local);
 }
 
 /* One counter over n loops; meter_sum(m, n, live) names it. */
@@ -145,30 +181,44 @@ void meter_open(struct meter *m, int n, double interval_s, pid_t server)
 	line_s = interval_s;
 	line_ns = win.ns;
 	line_rt = win.round_trips;
+	line_pushes = 0;	/* meter_push counts from the window's opening */
 }
 
-/* Every line_s: live connections, rps and p99 since the last line. */
+/* Every line_s: live connections, rps and p99 since the last line (push
+ * modes: pushes/s and delivery p99 too). */
 void meter_tick(struct meter *m, int n, uint64_t now)
 {
-	uint64_t rt;
-	struct hist iv;
-	char p99[32];
+	uint64_t rt, pushes;
+	struct hist iv, piv;
+	char p99[32], push_p99[32];
+	double s = (now - line_ns) / 1e9;
 
-	if ((now - line_ns) / 1e9 < line_s)
+	if (s < line_s)
 		return;
 	rt = (uint64_t)meter_sum(m, n, round_trips);
+	pushes = (uint64_t)meter_sum(m, n, pushes);
 	hist_init(&iv);
+	hist_init(&piv);
 	for (int i = 0; i < n; i++) {
 		pthread_mutex_lock(&m[i].mu);
 		hist_merge(&iv, &m[i].interval);
 		hist_init(&m[i].interval);
+		if (push_mode) {
+			hist_merge(&piv, &m[i].push_interval);
+			hist_init(&m[i].push_interval);
+		}
 		pthread_mutex_unlock(&m[i].mu);
 	}
-	fprintf(stderr, "conns %ld  rps %.0f  p99 %s\n", meter_sum(m, n, live),
-		(rt - line_rt) / ((now - line_ns) / 1e9),
+	fprintf(stderr, "conns %ld  rps %.0f  p99 %s", meter_sum(m, n, live), (rt - line_rt) / s,
 		iv.count ? human_ns(p99, sizeof(p99), (double)hist_quantile(&iv, 0.99)) : "-");
+	if (push_mode)
+		fprintf(stderr, "  pushes/s %.0f  delivery p99 %s", (pushes - line_pushes) / s,
+			piv.count ? human_ns(push_p99, sizeof(push_p99),
+					     (double)hist_quantile(&piv, 0.99)) : "-");
+	fputc('\n', stderr);
 	line_ns = now;
 	line_rt = rt;
+	line_pushes = pushes;
 }
 
 /* Only what happened inside the window counts. */
@@ -210,6 +260,69 @@ static void json_hist(struct json *j, const struct hist *h)
 	}
 	json_arr_end(j);
 	json_end(j);
+}
+
+/* This host's clock as adjtimex(2) reads it: offset from its time source
+ * and the error bounds (µs), and whether it is synchronized. */
+static void json_clock(struct json *j)
+{
+	struct timex tx = { .modes = 0 };	/* read only */
+	int st = adjtimex(&tx);
+
+	json_obj(j, "clock");
+	json_num(j, "offset_us", st < 0 ? NAN : tx.status & STA_NANO ? tx.offset / 1e3 :
+		 (double)tx.offset);
+	json_num(j, "maxerror_us", st < 0 ? NAN : (double)tx.maxerror);
+	json_num(j, "esterror_us", st < 0 ? NAN : (double)tx.esterror);
+	json_bool(j, "synced", st >= 0 && st != TIME_ERROR && !(tx.status & STA_UNSYNC));
+	json_end(j);
+}
+
+/* The window's delivery p99 over n loops (ns). */
+static uint64_t push_p99(struct meter *m, int n)
+{
+	struct hist lat;
+
+	hist_init(&lat);
+	for (int i = 0; i < n; i++)
+		hist_merge(&lat, &m[i].push_total);
+	return hist_quantile(&lat, 0.99);
+}
+
+/* A latency object: p50, p90, p99, p99.9, max and mean in µs. */
+static void json_lat(struct json *j, const char *key, const struct hist *h)
+{
+	json_obj(j, key);
+	json_num(j, "p50", hist_quantile(h, 0.50) / 1e3);
+	json_num(j, "p90", hist_quantile(h, 0.90) / 1e3);
+	json_num(j, "p99", hist_quantile(h, 0.99) / 1e3);
+	json_num(j, "p999", hist_quantile(h, 0.999) / 1e3);
+	json_num(j, "max", h->max / 1e3);
+	json_num(j, "mean", hist_mean(h) / 1e3);
+	json_end(j);
+}
+
+/* Push modes: what was pushed and how it came (the window's, but missing
+ * and mismatches over the run), the fan-out of broadcasts, the clock. */
+static void json_push(struct json *j, struct meter *m, int n, const struct meter_run *r)
+{
+	struct hist lat;
+
+	hist_init(&lat);
+	for (int i = 0; i < n; i++)
+		hist_merge(&lat, &m[i].push_total);
+	json_i64(j, "pushes_received", meter_sum(m, n, pushes));
+	json_i64(j, "pushes_missing", meter_sum(m, n, push_missing));
+	json_i64(j, "push_mismatches", meter_sum(m, n, push_mismatches));
+	json_i64(j, "push_bytes_received", meter_sum(m, n, push_bytes));
+	json_lat(j, "push_lat_us", &lat);
+	json_obj(j, "fanout_s");
+	json_i64(j, "broadcasts", r->fanout_broadcasts);
+	json_i64(j, "incomplete", r->fanout_incomplete);
+	json_num(j, "p50", r->fanout && r->fanout->count ? hist_quantile(r->fanout, 0.5) / 1e9 : NAN);
+	json_num(j, "max", r->fanout && r->fanout->count ? r->fanout->max / 1e9 : NAN);
+	json_end(j);
+	json_clock(j);
 }
 
 void meter_report(struct meter *m, int n, const struct meter_run *r)
@@ -301,19 +414,21 @@ void meter_report(struct meter *m, int n, const struct meter_run *r)
 	json_num(&j, "user_s", win.user);
 	json_num(&j, "sys_s", win.sys);
 	json_end(&j);
-	json_obj(&j, "lat_us");
-	json_num(&j, "p50", hist_quantile(&all, 0.50) / 1e3);
-	json_num(&j, "p90", hist_quantile(&all, 0.90) / 1e3);
-	json_num(&j, "p99", hist_quantile(&all, 0.99) / 1e3);
-	json_num(&j, "p999", hist_quantile(&all, 0.999) / 1e3);
-	json_num(&j, "max", all.max / 1e3);
-	json_num(&j, "mean", hist_mean(&all) / 1e3);
-	json_end(&j);
+	json_lat(&j, "lat_us", &all);
+	if (r->push)
+		json_push(&j, m, n, r);
 	json_hist(&j, &all);			/* last: a reader may cut it off */
 	json_end(&j);
 	json_print(&j, stdout);
 	fprintf(stderr, "%s: %ld/%ld conns, %.0f rps, p99 %s, %ld errors, %ld mismatches\n",
 		prog_name, conns, r->target, rps,
 		human_ns(p99, sizeof(p99), (double)hist_quantile(&all, 0.99)), errors, mism);
-	exit(errors || mism || conns < r->target || r->no_go ? 1 : 0);
+	if (r->push)
+		fprintf(stderr, "%s: %ld pushes in the window, delivery p99 %s, %ld missing, "
+			"%ld mismatched\n", prog_name, meter_sum(m, n, pushes),
+			human_ns(p99, sizeof(p99), (double)push_p99(m, n)),
+			meter_sum(m, n, push_missing), meter_sum(m, n, push_mismatches));
+	exit(errors || mism || conns < r->target || r->no_go ||
+	     (r->push && (meter_sum(m, n, push_missing) || meter_sum(m, n, push_mismatches))) ?
+	     1 : 0);
 }

@@ -53,6 +53,13 @@ check_prog() { # PROG: every bad-input check of one program
 		expect 2 "$p" -d -3
 		expect 2 "$p" -c 0
 		expect 2 "$p" -s 127.0.0.9-127.0.0.2
+		# push modes: --push sends nothing, --push-echo keeps 8-byte frames
+		expect 2 "$p" --push -q 2
+		expect 2 "$p" --push -l 16
+		expect 2 "$p" --push -r 10
+		expect 2 "$p" --push-echo -l 16
+		expect 2 "$p" --push --push-echo
+		expect 2 "$p" --push=1
 	fi
 }
 jobs=$(nproc 2>/dev/null || echo 2)

@@ -47,8 +47,22 @@
  * of rounds, an error of up to D/T in rps. Staggered, the replies come
  * evenly spread and every frame after the first waits exactly D.
  *
+ * Push mode (-b SEC or -R RATE, -l BYTES: the servers' push flags) adds
+ * pushes on a known schedule: push k (k = 1, 2, ...) is scheduled at
+ * start + k STEP on CLOCK_REALTIME (STEP = SEC, or 1/RATE), carries that
+ * time, and is sent exactly D later (-D, the same fixed delay), to every
+ * connection (-b) or to the next connection in turn (-R). So the client
+ * must report a delivery latency of D and every sequence whole. A push
+ * goes out whole between echoed frames (the same send-or-park path).
+ * -M MUTANT breaks it once, on the first connection accepted, for a test
+ * that the client notices: skip (its push 2 is never sent: a gap),
+ * corrupt (a body byte of its push 2 flipped), split (its first echoed
+ * frame after a push is cut in two by a push), close (it is closed
+ * halfway through its push 2).
+ *
  * usage: known_server [-a ADDR] [-p PORT] [-D USEC] [-F PERIOD_MS:FREEZE_MS]
- *                     [-S COUNT] [-X EVERY] [-h]
+ *                     [-S COUNT] [-X EVERY] [-b SEC | -R RATE] [-l BYTES]
+ *                     [-M skip|corrupt|split|close] [-h]
  * build: make build/plain/tests/known_server
  * test with:
  *   build/plain/tests/known_server -p 0 -D 30000 &
@@ -85,7 +99,10 @@ static struct {
 	uint64_t period_ns, freeze_ns;	/* -F; 0 = never frozen */
 	long stagger;			/* -S; 0 = none */
 	uint64_t flip;			/* -X; 0 = echo faithfully */
-} cfg = { C1M_ADDR, C1M_PORT, 0, 0, 0, 0, 0 };
+	struct push_plan push;		/* -b, -R, -l */
+	int pushing;			/* -b or -R given */
+	const char *mutant;		/* -M; NULL = push faithfully */
+} cfg = { C1M_ADDR, C1M_PORT, 0, 0, 0, 0, 0, PUSH_PLAN_DEFAULT, 0, NULL };
 
 struct conn {
 	uint32_t gen;		/* bumped at close: older replies are dropped */
@@ -98,6 +115,8 @@ struct conn {
 	uint64_t seen;		/* bytes read from it (-X) */
 	char *out;		/* replies the socket did not take yet */
 	uint32_t out_len, out_off, out_cap;
+	uint64_t push_seq;	/* pushes sent it (push mode) */
+	uint8_t split_done;	/* -M split: done on it */
 };
 
 struct reply {
@@ -116,6 +135,10 @@ static struct {
 	uint64_t start;		/* freezes count from here */
 	long live, conns_peak, accepted;
 	uint64_t requests, replies, dropped;
+	uint64_t pushes;	/* push mode: pushes sent (or parked) */
+	uint64_t push_wall0, push_mono0, push_step, push_k;	/* the schedule */
+	long push_fd;		/* -R: the connection that had the last push */
+	unsigned char *push_buf;	/* one push */
 	struct hist lag;	/* send time - when it was due (ns) */
 	char buf[BUF_SIZE];
 } srv;
@@ -253,6 +276,8 @@ static void on_accept(void)
 		srv.conns[fd].answered = 0;
 		srv.conns[fd].last_due = 0;
 		srv.conns[fd].seen = 0;
+		srv.conns[fd].push_seq = 0;
+		srv.conns[fd].split_done = 0;
 		srv.conns[fd].order = (uint32_t)srv.accepted++;
 		if (++srv.live > srv.conns_peak)
 			srv.conns_peak = srv.live;
@@ -308,24 +333,102 @@ static int park(struct conn *c, const char *p, size_t len)
 	return 0;
 }
 
-/* A reply falls due: send it now, or after what is parked. */
-static void reply_send(int fd, const uint8_t *frame)
+/* Bytes for the stream: sent now, or after what is parked. -1: closed. */
+static int out_write(int fd, const uint8_t *p, size_t len)
 {
 	struct conn *c = &srv.conns[fd];
 	ssize_t w = 0;
 
 	if (c->out_off == c->out_len) {		/* nothing parked */
-		w = send_some(fd, (const char *)frame, FRAME_SIZE);
+		w = send_some(fd, (const char *)p, len);
 		if (w < 0) {
 			conn_close(fd);
-			return;
+			return -1;
 		}
-		if (w == FRAME_SIZE)
-			return;
+		if ((size_t)w == len)
+			return 0;
 		watch(fd, EPOLLIN | EPOLLOUT);	/* short: wait for room */
 	}
-	if (park(c, (const char *)frame + w, FRAME_SIZE - (size_t)w) < 0)
+	if (park(c, (const char *)p + w, len - (size_t)w) < 0) {
 		conn_close(fd);
+		return -1;
+	}
+	return 0;
+}
+
+static int mutant(const char *name)
+{
+	return cfg.mutant && strcmp(cfg.mutant, name) == 0;
+}
+
+/* The connection's next push, scheduled at `sched` (CLOCK_REALTIME ns). */
+static void push_send(int fd, uint64_t sched)
+{
+	struct conn *c = &srv.conns[fd];
+	uint64_t seq = ++c->push_seq;
+	size_t len = push_encode(srv.push_buf, seq, sched, cfg.push.body);
+	int first = c->order == 0;
+
+	if (first && seq == 2 && mutant("skip"))
+		return;			/* a gap in its sequence */
+	if (first && seq == 2 && mutant("corrupt"))
+		srv.push_buf[len - 1] ^= 1;	/* -l 0 flips the sequence's low bit */
+	if (first && seq == 2 && mutant("close")) {
+		out_write(fd, srv.push_buf, len / 2);
+		if (c->open)
+			conn_close(fd);
+		return;
+	}
+	if (out_write(fd, srv.push_buf, len) == 0)
+		srv.pushes++;
+}
+
+/* A reply falls due: send it now, or after what is parked. */
+static void reply_send(int fd, const uint8_t *frame)
+{
+	struct conn *c = &srv.conns[fd];
+
+	if (mutant("split") && c->order == 0 && c->push_seq && !c->split_done) {
+		c->split_done = 1;	/* a push inside the frame, not after it */
+		if (out_write(fd, frame, FRAME_SIZE / 2) < 0)
+			return;
+		push_send(fd, clock_wall_ns());
+		if (c->open)
+			out_write(fd, frame + FRAME_SIZE / 2, FRAME_SIZE / 2);
+		return;
+	}
+	out_write(fd, frame, FRAME_SIZE);
+}
+
+/* Push mode: push k is due D after its scheduled time, start + k STEP. */
+static uint64_t push_due(void)
+{
+	return srv.push_mono0 + srv.push_k * srv.push_step + cfg.delay_ns;
+}
+
+/* Send every push due by `now`: to every connection (-b), or to the next
+ * one in turn (-R). */
+static void pushes_flush(uint64_t now)
+{
+	while (cfg.pushing && push_due() <= now) {
+		uint64_t sched = srv.push_wall0 + srv.push_k * srv.push_step;
+
+		if (cfg.push.every_s > 0) {
+			for (long fd = 0; fd < srv.nconns; fd++)
+				if (srv.conns[fd].open && fd != srv.lfd)
+					push_send((int)fd, sched);
+		} else {
+			for (long i = 0; i < srv.nconns; i++) {
+				srv.push_fd = (srv.push_fd + 1) % srv.nconns;
+				if (srv.conns[srv.push_fd].open) {
+					push_send((int)srv.push_fd, sched);
+					break;
+				}
+			}
+		}
+		hist_record(&srv.lag, clock_ns() - thaw_time(push_due()));
+		srv.push_k++;
+	}
 }
 
 static void on_writable(int fd)
@@ -411,6 +514,8 @@ static void loop_run(void)
 
 		if (srv.q_len && srv.q[srv.q_head].due < wake)
 			wake = srv.q[srv.q_head].due - spin_ns;	/* then poll */
+		if (cfg.pushing && push_due() - spin_ns < wake)
+			wake = push_due() - spin_ns;
 		wake = wake > now ? wake - now : 0;
 		ts.tv_sec = (time_t)(wake / 1000000000ull);
 		ts.tv_nsec = (long)(wake % 1000000000ull);
@@ -431,6 +536,7 @@ static void loop_run(void)
 				on_readable(fd);
 		}
 		replies_flush(clock_ns());
+		pushes_flush(clock_ns());
 		if (clock_ns() >= next_tick) {
 			sig_wait(0);		/* SIGINT/SIGTERM pending? */
 			next_tick = clock_ns() + TICK_NS;
@@ -455,6 +561,12 @@ static void report(void)
 	json_u64(&j, "requests", srv.requests);
 	json_u64(&j, "replies", srv.replies);
 	json_u64(&j, "dropped", srv.dropped);
+	json_num(&j, "push_every_s", cfg.push.every_s);
+	json_num(&j, "push_rate", cfg.push.rate);
+	json_u64(&j, "push_body", cfg.push.body);
+	json_u64(&j, "pushes", srv.pushes);
+	json_u64(&j, "push_rounds", cfg.pushing ? srv.push_k - 1 : 0);
+	json_str(&j, "mutant", cfg.mutant ? cfg.mutant : "");
 	json_obj(&j, "lag_us");
 	json_num(&j, "p50", hist_quantile(&srv.lag, 0.5) / 1e3);
 	json_num(&j, "p99", hist_quantile(&srv.lag, 0.99) / 1e3);
@@ -468,7 +580,8 @@ static void usage(void)
 {
 	printf("known_server: a c1m echo server with a known answer time, for tests\n\n"
 	       "usage: known_server [-a ADDR] [-p PORT] [-D USEC] [-F PERIOD_MS:FREEZE_MS]\n"
-	       "                    [-S COUNT] [-X EVERY] [-h]\n\n"
+	       "                    [-S COUNT] [-X EVERY] [-b SEC | -R RATE] [-l BYTES]\n"
+	       "                    [-M skip|corrupt|split|close] [-h]\n\n"
 	       "  -a ADDR   address to listen on (default %s)\n"
 	       "  -p PORT   port (default %d; 0 picks a free one)\n"
 	       "  -D USEC   answer each frame exactly USEC after it arrived (default 0)\n"
@@ -479,6 +592,14 @@ static void usage(void)
 	       "            connections answer evenly over D, not all at once\n"
 	       "  -X EVERY  echo wrongly: flip the low bit of byte EVERY, 2 EVERY, ...\n"
 	       "            of each connection's stream (a test of the client's check)\n"
+	       "  -b SEC    push k, scheduled at start + k SEC, to every connection,\n"
+	       "            sent D (-D) after its scheduled time\n"
+	       "  -R RATE   push k, scheduled at start + k / RATE, to the next\n"
+	       "            connection in turn, sent D after its scheduled time\n"
+	       "  -l BYTES  push body after its 24-byte header, 0..1M (default 8)\n"
+	       "  -M NAME   push wrongly, once, on the first connection: skip or\n"
+	       "            corrupt its push 2, split an echoed frame with a push,\n"
+	       "            close it halfway through its push 2\n"
 	       "  -h        this help\n\n"
 	       "Prints \"known_server: listening on ADDR:PORT\" on stderr; at SIGTERM one\n"
 	       "JSON line on stdout, exit 0. Exit 1: cannot listen; 2: bad usage.\n",
@@ -511,8 +632,17 @@ static void parse(int argc, char **argv)
 	int o;
 
 	/* No arg_synopsis: a bad argument is one line. */
-	while ((o = getopt(argc, argv, ":a:p:D:F:S:X:h")) != -1) {
+	while ((o = getopt(argc, argv, ":a:p:D:F:S:X:b:R:l:M:h")) != -1) {
+		if (o == 'b' || o == 'R' || o == 'l') {
+			push_arg(&cfg.push, o, optarg);
+			continue;
+		}
 		switch (o) {
+		case 'M':
+			cfg.mutant = optarg;
+			if (!mutant("skip") && !mutant("corrupt") && !mutant("split") && !mutant("close"))
+				arg_usage_error("-M: '%s' is not skip, corrupt, split or close", optarg);
+			break;
 		case 'a': arg_ipv4(o, optarg); cfg.addr = optarg; break;
 		case 'p': cfg.port = (int)arg_long(o, optarg, 0, 65535); break;
 		case 'D': cfg.delay_ns = (uint64_t)arg_long(o, optarg, 0, 100000000) * 1000; break;
@@ -526,6 +656,9 @@ static void parse(int argc, char **argv)
 	}
 	if (optind < argc)
 		arg_usage_error("unexpected argument '%s'", argv[optind]);
+	cfg.pushing = push_plan_check(&cfg.push);
+	if (cfg.mutant && !cfg.pushing)
+		arg_usage_error("-M %s: needs a push schedule (-b or -R)", cfg.mutant);
 }
 
 int main(int argc, char **argv)
@@ -551,6 +684,18 @@ int main(int argc, char **argv)
 	if (epoll_ctl(srv.ep, EPOLL_CTL_ADD, srv.lfd, &ev) < 0)
 		die("epoll_ctl:");
 	srv.start = clock_ns();
+	if (cfg.pushing) {
+		struct push_clock pc;
+
+		push_clock_start(&pc, &cfg.push, 1);
+		srv.push_step = pc.step_ns;
+		srv.push_wall0 = clock_wall_ns();
+		srv.push_mono0 = clock_ns();
+		srv.push_k = 1;
+		srv.push_buf = malloc(PUSH_HDR + cfg.push.body);
+		if (!srv.push_buf)
+			die("malloc:");
+	}
 	fprintf(stderr, "known_server: listening on %s:%d, delay %llu us, ", cfg.addr,
 		cfg.port, (unsigned long long)(cfg.delay_ns / 1000));
 	if (cfg.freeze_ns)
