@@ -10,7 +10,8 @@
  * window's wall-clock edges and raw histogram let the results of clients
  * on several hosts be lined up and merged exactly.
  * Exit 0 only if every connection came up, none was lost or refused, and
- * every request was answered with its own bytes.
+ * every request was answered with its own bytes; with -X, also only if
+ * every connection the server dropped came back and was answered.
  */
 #include <signal.h>
 #include <stdlib.h>
@@ -284,6 +285,11 @@ void meter_report(struct meter *m, int n, const struct meter_run *r)
 	json_i64(&j, "storm_back", meter_sum(m, n, storm_back));
 	json_i64(&j, "storm_retries", meter_sum(m, n, storm_retries));
 	json_num(&j, "storm_recovery_s", r->storm_recovery_s);
+	json_i64(&j, "reconnect", r->reconnect);	/* -X: the server's drops come back */
+	json_i64(&j, "restart_dropped", meter_sum(m, n, restart_dropped));
+	json_i64(&j, "restart_back", meter_sum(m, n, restart_back));
+	json_i64(&j, "restart_retries", meter_sum(m, n, restart_retries));
+	json_num(&j, "restart_recovery_s", r->restart_recovery_s);
 	json_obj(&j, "connect_lat_us");		/* every connect of the run: ramp and churn */
 	json_u64(&j, "count", conn_lat.count);
 	json_num(&j, "p50", hist_quantile(&conn_lat, 0.50) / 1e3);
@@ -315,5 +321,6 @@ void meter_report(struct meter *m, int n, const struct meter_run *r)
 	fprintf(stderr, "%s: %ld/%ld conns, %.0f rps, p99 %s, %ld errors, %ld mismatches\n",
 		prog_name, conns, r->target, rps,
 		human_ns(p99, sizeof(p99), (double)hist_quantile(&all, 0.99)), errors, mism);
-	exit(errors || mism || conns < r->target || r->no_go ? 1 : 0);
+	exit(errors || mism || conns < r->target || r->no_go ||
+	     meter_sum(m, n, restart_back) < meter_sum(m, n, restart_dropped) ? 1 : 0);
 }
