@@ -1564,8 +1564,11 @@ void client_main(const struct client_design *d, int argc, char **argv)
 	if (!atomic_load(&stopping))
 		warm_up();
 	meter_open(meters, cfg.loops, cfg.interval, cfg.server_pid);	/* counts from now */
-	if (!atomic_load(&stopping))
+	if (!atomic_load(&stopping)) {
+		/* run.sh --restart-at counts from this line */
+		fprintf(stderr, "%s: window open for %g s\n", prog_name, cfg.duration);
 		measure();
+	}
 	meter_close(meters, cfg.loops, cfg.server_pid);	/* replies drained after: not counted */
 	atomic_store(&stopping, 1);
 	for (int i = 0; i < cfg.loops; i++)

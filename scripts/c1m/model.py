@@ -43,6 +43,7 @@ class Options:
     reference: Optional[str] = None  # compare --ref: "baseline" or NN
     max_conns: Optional[int] = None  # compare --max-conns: no count above it
     workloads: list = field(default_factory=list)  # --workload: [workload.Workload], [] = pingpong
+    restart_at: Optional[float] = None  # --restart-at: s into the window (None = no restart)
     argv: List[str] = field(default_factory=list)  # as typed, for the record
 
 
@@ -94,6 +95,8 @@ class Facts:
     tcp_ext0: dict = field(default_factory=dict)  # kernel: TcpExt before
     tcp_ext1: dict = field(default_factory=dict)  # kernel: and after
     time_wait_left: int = 0         # kernel
+    restart: dict = field(default_factory=dict)  # restart: --restart-at's times ({} = none)
+    server_before_restart: Optional[dict] = None  # restart: the first server's JSON line
     progress: List[dict] = field(default_factory=list)  # pair/hosts: every
     # stderr line of both programs, {"t_s": since client start, "who":
     # "server" | "client" | "client@HOST", "line": text}; formats.py parses

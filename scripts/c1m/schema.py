@@ -39,6 +39,9 @@ SUMMARY = {
     "storm_dropped": "n?", "storm_back": "n?", "storm_retries": "n?", "storm_recovery_s": "n?",
     "listen_overflows": "n?", "listen_drops": "n?",
     "accepts_per_loop_min": "n?", "accepts_per_loop_max": "n?", "accept_spread": "n?",
+    # --restart-at (null without it)
+    "restart_at_s": "n?", "restart_down_s": "n?", "restart_dropped": "n?", "restart_back": "n?",
+    "restart_retries": "n?", "restart_recovery_s": "n?",
 }
 # Summary keys a file written before --workload lacks: load() fills them
 # (a run then was ping-pong unless -C said otherwise; "" = not recorded).
@@ -51,7 +54,8 @@ TOP = {
     "tcp_ext": dict, "kernel": dict, "samples": dict, "progress": list,
     "client": (dict, type(None)), "server": (dict, type(None)),
 }
-OPTIONAL_TOP = {"hosts": list, "clients": list, "source_version": int}
+OPTIONAL_TOP = {"hosts": list, "clients": list, "source_version": int,
+                "restart": dict, "server_before_restart": (dict, type(None))}  # --restart-at
 
 
 class Invalid(ValueError):
