@@ -18,6 +18,13 @@
 #             server closed is lost (lost == 200, restart_* 0), exit 1
 #   badargs   known_server -K malformed, and -X with -x or --storm, for
 #             every client but 04's: one line on stderr, exit 2
+#   runsh     ./run.sh 06 -n 200 -d 3 --restart-at 1: the run passes, the
+#             client had -X and no -P, a second server (another PID, the
+#             same port) was started, the result validates and keeps the
+#             first server's JSON; all 200 connections dropped and back,
+#             the first server accepted the ramp and the second one each
+#             connection again; the printed line says so; nothing left
+#             running
 #
 # Env: RESTART_CLIENT, a client binary to use instead of
 # 05_multi_epoll_client/client (a broken build, to see a case fail);
@@ -31,7 +38,7 @@
 source "$(dirname "$0")/lib.sh"
 
 usage() {
-	echo "usage: tests/restart.sh back|down|nox|badargs" >&2
+	echo "usage: tests/restart.sh back|down|nox|badargs|runsh" >&2
 	exit 2
 }
 [[ $# -eq 1 ]] || usage
@@ -148,6 +155,51 @@ badargs)
 	done
 	"$client" -h | grep -q -- '^  -X' || { echo "FAIL $client -h: no -X"; bad=$((bad + 1)); }
 	[[ $bad -eq 0 ]] || fail "$bad bad-input checks failed"
+	;;
+runsh)
+	# As tests/runsh-workload.sh: results and the tuning state somewhere temporary.
+	export RESULTS_DIR=$TMP/results C1M_TUNE_STATE=/tmp/c1m-tune-restart-test.$$
+	./run.sh 06 -n "$n" -d 3 -p 0 --restart-at 1 --no-build >"$TMP/out" 2>&1
+	rc=$?
+	[[ -s "$C1M_TUNE_STATE" ]] && scripts/tune.sh --undo
+	rm -f "$C1M_TUNE_STATE"
+	cat "$TMP/out"
+	[[ $rc -eq 0 ]] || fail "./run.sh 06 --restart-at 1 exited $rc"
+	files=("$RESULTS_DIR"/06-*.json)
+	[[ ${#files[@]} -eq 1 && -f "${files[0]}" ]] || fail "want one $RESULTS_DIR/06-*.json, have: ${files[*]}"
+	python3 - "${files[0]}" "$n" <<-'EOF' || fail "result file ${files[0]}"
+	import json, sys
+	sys.path.insert(0, "scripts")
+	from c1m import schema
+	r = json.load(open(sys.argv[1]))
+	n = int(sys.argv[2])
+	schema.validate(r)
+	s, c, rs = r["summary"], r["client"], r["restart"]
+	b, a = r["server_before_restart"], r["server"]
+	args = r["argv"]["clients"][0]
+	assert s["status"] == "ok" and c["errors"] == 0 and c["mismatches"] == 0, s
+	assert "-X" in args and "-P" not in args, args
+	assert rs["done"] and rs["server_pid"] != rs["server_pid_before"], rs
+	port = args[args.index("-p") + 1]
+	assert rs["argv"][rs["argv"].index("-p") + 1] == port != "0", (rs["argv"], port)
+	assert s["restart_at_s"] == 1 and 0 < s["restart_down_s"] == rs["down_s"], s
+	assert s["restart_dropped"] == s["restart_back"] == c["conns"] == n, s
+	assert s["restart_recovery_s"] is not None and s["restart_recovery_s"] > 0, s
+	# A reconnect may land in the stopping server's backlog and be reset
+	# there (counted by the client, never accepted): reconnects >= n.
+	assert b["accepted"] == n and a["accepted"] == n <= c["reconnects"], (
+	    b["accepted"], a["accepted"], c["reconnects"])
+	assert c["requests_sent"] == c["replies"] + c["abandoned"], c
+	print("ok   result: %d dropped, %d back, %d retries, recovered in %.3f s, down %.3f s" % (
+	    s["restart_dropped"], s["restart_back"], s["restart_retries"], s["restart_recovery_s"],
+	    s["restart_down_s"]))
+	EOF
+	grep -q "^restart at 1 s: server down .*; $n dropped, $n back, .* retries, recovered in " "$TMP/out" ||
+		fail "no summary line for the restart"
+	grep -q "^restart: the server is back (pid " "$TMP/out" || fail "no restart said"
+	for pid in $(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["restart"]["server_pid_before"], r["restart"]["server_pid"], r["run"]["client_pid"])' "${files[0]}"); do
+		! kill -0 "$pid" 2>/dev/null || fail "process $pid still running after run.sh"
+	done
 	;;
 *) usage ;;
 esac
