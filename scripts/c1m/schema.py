@@ -43,8 +43,9 @@ SUMMARY = {
     "restart_at_s": "n?", "restart_down_s": "n?", "restart_dropped": "n?", "restart_back": "n?",
     "restart_retries": "n?", "restart_recovery_s": "n?",
 }
-# Summary keys a file written before --workload lacks: load() fills them
-# (a run then was ping-pong unless -C said otherwise; "" = not recorded).
+# Summary keys a file written before --workload (or --restart-at) lacks:
+# load() fills them (a run then was ping-pong unless -C said otherwise;
+# "" = not recorded).
 WORKLOAD_KEYS = tuple(list(SUMMARY)[list(SUMMARY).index("workload"):])
 # Top-level keys of a version 2 document and their JSON types.
 TOP = {
@@ -213,8 +214,8 @@ def from_json(doc):
         doc = upgrade(doc)
     elif v != SCHEMA_VERSION:
         raise Invalid("schema_version %r: this c1m reads 1 and %d" % (v, SCHEMA_VERSION))
-    elif isinstance(doc.get("summary"), dict) and "workload" not in doc["summary"]:
-        s = dict(doc["summary"])         # a version 2 file from before --workload
+    elif isinstance(doc.get("summary"), dict) and any(k not in doc["summary"] for k in WORKLOAD_KEYS):
+        s = dict(doc["summary"])         # a version 2 file from before --workload (or --restart-at)
         for k in WORKLOAD_KEYS:
             s.setdefault(k, _empty(SUMMARY[k]))
         doc = dict(doc, summary=s)
