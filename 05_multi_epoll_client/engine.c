@@ -61,8 +61,9 @@
  *      and wait for a line "go" on stdin, so that clients on several hosts
  *      open their windows together (run.sh --hosts writes it).
  *   5. warm-up (-W, not counted), then the measuring window (-d), a
- *      progress line every -i seconds. -P PID: the server marks the
- *      window's edges too.
+ *      progress line every -i seconds; "window open" on stderr as it
+ *      opens (run.sh --restart-at counts from it). -P PID: the server
+ *      marks the window's edges too.
  *   6. stop (-d over, SIGINT/SIGTERM, stdin closed with -B, or every
  *      connection gone): no new requests; each loop drains its replies in
  *      flight (giving up after DRAIN_S of silence); connections close only
