@@ -52,6 +52,15 @@ def check(at, duration, workloads, extra_c, target, hosts):
             raise UsageError(f"--restart-at: the client's -X does not combine with -C's {x}")
 
 
+def refused(opts, client_dir):
+    """Why this client cannot ride out a restart ("" when it can): 04's,
+    the single-loop lesson, has no -X."""
+    from . import designs
+    if opts.restart_at is None or designs.client_takes(client_dir, ["-X"]):
+        return ""
+    return f"--restart-at: {client_dir}/client does not take -X (reconnect)"
+
+
 def client_args(opts):
     """The client's flags for a run that restarts its server."""
     return ["-X"] if opts.restart_at is not None else []

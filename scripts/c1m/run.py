@@ -155,7 +155,7 @@ class Run:
             return 1
         if not self.built() or not self.read_limits():
             return 1
-        why = self.workload_refused()
+        why = self.workload_refused() or restart.refused(self.opts, self.facts.client_dir)
         if why:
             err(why)
             return 2

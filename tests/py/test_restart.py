@@ -65,6 +65,12 @@ class Parse(unittest.TestCase):
                 self.assertEqual(len(p.stderr.splitlines()), 1, p.stderr)
                 self.assertTrue(p.stderr.startswith("run.sh: --restart-at"), p.stderr)
 
+    def test_client_without_x_refused(self):
+        p = subprocess.run([os.path.join(ROOT, "run.sh"), "04", "--no-build", "--dry-run", "--quick",
+                            "--restart-at", "1"], capture_output=True, text=True, cwd=ROOT, timeout=30)
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertIn("04_epoll_client/client does not take -X", p.stderr)
+
     def test_help_names_it(self):
         self.assertIn("--restart-at SEC", cli.USAGE)
         self.assertIn("[--restart-at SEC]", cli.SYNOPSIS)
