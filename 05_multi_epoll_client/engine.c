@@ -55,6 +55,12 @@
  *      bit set starts a push (a timestamp never has it), so a push that
  *      cuts into a frame shows as a mismatch. 40 bytes more a connection
  *      (struct push_rx).
+ *   -X  reconnect, for a server restart (run.sh --restart-at): a
+ *      connection the server closes or resets reconnects at once, a
+ *      refused connect retried with the storm's backoff (restart_lost());
+ *      its requests in flight are abandoned, not errors. restart_dropped,
+ *      restart_back, restart_retries and restart_recovery_s (from the
+ *      first drop until every one is back and answered) are in the JSON.
  * With none of these (-q 1 -l 8) the syscalls and the bytes are those of
  * the ping-pong.
  *
@@ -72,8 +78,9 @@
  *      and wait for a line "go" on stdin, so that clients on several hosts
  *      open their windows together (run.sh --hosts writes it).
  *   5. warm-up (-W, not counted), then the measuring window (-d), a
- *      progress line every -i seconds. -P PID: the server marks the
- *      window's edges too.
+ *      progress line every -i seconds; "window open" on stderr as it
+ *      opens (run.sh --restart-at counts from it). -P PID: the server
+ *      marks the window's edges too.
  *   6. stop (-d over, SIGINT/SIGTERM, stdin closed with -B, or every
  *      connection gone): no new requests; each loop drains its replies in
  *      flight (giving up after DRAIN_S of silence); connections close only
@@ -166,6 +173,7 @@ static struct {
 	long storm_pct;		/* --storm PCT@SEC: drop PCT% at once (0 = never) ... */
 	double storm_at;	/* ... SEC into the window */
 	int push;		/* PUSH_ONLY (--push), PUSH_ECHO (--push-echo), or 0 */
+	int reconnect;		/* -X: a connection the server drops comes back (restart_*) */
 } cfg = { .addr = C1M_ADDR, .port = C1M_PORT, .duration = 10, .interval = 5,
 	  .depth = 1, .size = FRAME_SIZE };
 
@@ -192,7 +200,7 @@ struct conn {
 	uint8_t bad;		/* reply `replied` differs from its request somewhere */
 	uint8_t watch_out;	/* EPOLLOUT is armed: a request is half written */
 	uint8_t fresh;		/* -x: it replaced one that had its round trips */
-	uint8_t storm;		/* --storm: reconnected, not yet answered */
+	uint8_t storm;		/* --storm, -X: reconnected, not yet answered */
 	uint8_t reply[FRAME_SIZE];	/* reply `replied`'s timestamp as read so far */
 };
 _Static_assert(sizeof(struct conn) == 44, "struct conn: update the byte counts above");
@@ -239,11 +247,12 @@ struct loop {
 	uint64_t rate_sent;	/* rate mode: requests of the schedule sent */
 	int *slot_fd;		/* -H: each slot's connection (-1: none up) */
 	int storm_done;		/* --storm: this loop has dropped its share */
-	uint64_t *retry_at;	/* --storm: a slot's next connect attempt (0: none) */
-	uint8_t *tries;		/* --storm: failed attempts of a slot's reconnect */
+	uint64_t *retry_at;	/* --storm, -X: a slot's next connect attempt (0: none) */
+	uint8_t *tries;		/* --storm, -X: failed attempts of a slot's reconnect */
 	long retrying;		/* slots with a retry_at */
 	uint64_t rng;		/* the backoff's jitter */
 	uint64_t last_back;	/* the last storm reconnect answered (main reads after join) */
+	uint64_t first_drop;	/* -X: the first connection the server dropped (0: none) */
 	long hb_slot;		/* -H: the next slot due, in round hb_round */
 	uint64_t hb_round;
 	uint64_t last_reply;
@@ -347,11 +356,14 @@ static void conn_close(struct loop *l, int fd, int lost)
  * that connection only and -n stay open (conns_open_at_end).
  */
 static int conn_connect(struct loop *l, uint32_t slot, long k, int fresh);
+static int restart_lost(struct loop *l, int fd);
 
 static void conn_lost(struct loop *l, int fd)
 {
 	uint32_t slot = l->conns[fd].slot;
 
+	if (cfg.reconnect && restart_lost(l, fd) == 0)
+		return;		/* -X: it comes back */
 	conn_close(l, fd, 1);
 	if (cfg.lifetime)	/* at the stop too: the drain waits for its connect */
 		conn_connect(l, slot, cfg.conns + l->id + (long)cfg.loops * l->reopens++, 1);
@@ -372,7 +384,7 @@ static int conn_connect(struct loop *l, uint32_t slot, long k, int fresh)
 	if (fd < 0 || fd >= l->cap) {
 		if (fd >= 0)
 			close(fd);
-		if (fresh == 2) {	/* a storm's reconnect: try again later */
+		if (fresh == 2) {	/* a storm's (or -X's) reconnect: try again later */
 			storm_retry(l, slot);
 			return -1;
 		}
@@ -603,10 +615,12 @@ static void on_reply(struct loop *l, int fd, struct conn *c, uint64_t now)
 		c->answered = 1;
 		atomic_fetch_sub_explicit(&l->m->awaiting_first, 1, memory_order_relaxed);
 	}
-	if (c->storm) {		/* back from the storm, and answered */
+	if (c->storm) {		/* back from the storm (or -X's restart), and answered */
 		c->storm = 0;
-		atomic_fetch_add_explicit(&l->m->storm_back, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(cfg.reconnect ? &l->m->restart_back : &l->m->storm_back,
+					  1, memory_order_relaxed);
 		l->last_back = now;
+		l->tries[c->slot] = 0;	/* a later drop backs off from the start */
 	}
 	if (cfg.rate > 0 && !(l->hb_req && l->hb_req[(uint64_t)c->slot * cfg.ring +
 						       c->replied % cfg.ring]))
@@ -1009,7 +1023,8 @@ static void storm_retry(struct loop *l, uint32_t slot)
 	if (!l->retry_at[slot])
 		l->retrying++;
 	l->retry_at[slot] = clock_ns() + (uint64_t)((double)base * jitter);
-	atomic_fetch_add_explicit(&l->m->storm_retries, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(cfg.reconnect ? &l->m->restart_retries : &l->m->storm_retries,
+				  1, memory_order_relaxed);
 }
 
 static long storm_next_id(struct loop *l)
@@ -1017,9 +1032,37 @@ static long storm_next_id(struct loop *l)
 	return cfg.conns + l->id + (long)cfg.loops * l->reopens++;
 }
 
+/*
+ * -X: the server closed or reset the connection (a restart, say). Count
+ * it, once until it is back and answered; abandon its requests in flight
+ * (counted, not errors); and reconnect its slot at once, a refused connect
+ * backing off as a storm's does (storm_retry()). Returns -1 at the stop:
+ * then it is lost.
+ */
+static int restart_lost(struct loop *l, int fd)
+{
+	struct conn *c = &l->conns[fd];
+	uint32_t slot = c->slot;
+
+	if (atomic_load_explicit(&stopping, memory_order_relaxed))
+		return -1;
+	atomic_fetch_add_explicit(&l->m->abandoned, (long)(c->issued - c->replied),
+				  memory_order_relaxed);
+	if (!c->storm) {	/* not a reconnect dropped again before its answer */
+		atomic_fetch_add_explicit(&l->m->restart_dropped, 1, memory_order_relaxed);
+		if (!l->first_drop)
+			l->first_drop = clock_ns();
+	}
+	conn_close(l, fd, 0);
+	conn_connect(l, slot, storm_next_id(l), 2);
+	return 0;
+}
+
+static void retry_step(struct loop *l, uint64_t now);
+
 static void storm_step(struct loop *l, uint64_t now)
 {
-	if (!l->storm_done && atomic_load_explicit(&storm_go, memory_order_acquire)) {
+	if (cfg.storm_pct && !l->storm_done && atomic_load_explicit(&storm_go, memory_order_acquire)) {
 		l->storm_done = 1;
 		for (int fd = 0; fd < l->cap; fd++) {
 			struct conn *c = &l->conns[fd];
@@ -1040,6 +1083,12 @@ static void storm_step(struct loop *l, uint64_t now)
 			}
 		}
 	}
+	retry_step(l, now);
+}
+
+/* The reconnects whose backoff is over (--storm's and -X's): try again. */
+static void retry_step(struct loop *l, uint64_t now)
+{
 	for (long j = 0; l->retrying && j < l->count; j++)
 		if (l->retry_at[j] && l->retry_at[j] <= now) {
 			l->retry_at[j] = 0;
@@ -1149,7 +1198,8 @@ static void *loop_run(void *arg)
 				wait_ns = next < wait_ns ? next : wait_ns;
 			}
 		}
-		if (started && cfg.storm_pct && !atomic_load_explicit(&stopping, memory_order_relaxed)) {
+		if (started && (cfg.storm_pct || cfg.reconnect) &&
+		    !atomic_load_explicit(&stopping, memory_order_relaxed)) {
 			storm_step(l, now);
 			if (l->retrying && wait_ns > 1000000)
 				wait_ns = 1000000;	/* retries are due to the ms */
@@ -1225,6 +1275,10 @@ static const struct opt opts[] = {
 			  "byte) and time its delivery from its scheduled time" },
 	{ OPT_PUSH_ECHO, NULL, "push and ping-pong (-l 8) on the same connections: pushes\n"
 			       "come between echoed frames, every byte of both checked" },
+	{ 'X', NULL, "reconnect (a server restart): a connection the server closes or\n"
+		     "resets comes back, a refused connect retried with --storm's\n"
+		     "backoff and jitter; its requests in flight are abandoned, not\n"
+		     "errors (not with -x or --storm)" },
 	{ 'L', NULL, "print this client's limits as one JSON line, for run.sh" },
 	{ 'h', NULL, "this help" },
 };
@@ -1413,6 +1467,7 @@ static void parse(int argc, char **argv)
 				arg_usage_error("--push and --push-echo: choose one");
 			cfg.push = o == OPT_PUSH ? PUSH_ONLY : PUSH_ECHO;
 			break;
+		case 'X': cfg.reconnect = 1; break;
 		case 'H':
 			cfg.heartbeat = arg_seconds(o, optarg, 86400);
 			if (cfg.heartbeat < 1e-3)
@@ -1450,6 +1505,12 @@ static void parse(int argc, char **argv)
 	if (cfg.storm_pct && cfg.storm_at >= cfg.duration)
 		arg_usage_error("--storm %ld@%g: second %g is outside the %g s window (-d)",
 				cfg.storm_pct, cfg.storm_at, cfg.storm_at, cfg.duration);
+	if (cfg.reconnect && (cfg.lifetime || cfg.storm_pct))
+		arg_usage_error("-X: reconnect does not combine with %s", cfg.lifetime ?
+				"-x (churn replaces a closed connection already)" :
+				"--storm (one drop at a time: the storm's or the server's)");
+	if (cfg.reconnect && cfg.push)	/* a new server numbers its pushes from 1 again */
+		arg_usage_error("-X: reconnect does not combine with --push or --push-echo yet");
 	if (D->max_loops && cfg.loops > D->max_loops)
 		arg_usage_error("-c: %s has %d loop(s)", D->design, D->max_loops);
 	net_sockaddr(&cfg.dst, cfg.addr, cfg.port);
@@ -1659,7 +1720,7 @@ static void measure(void)
 
 		if ((now - start) / 1e9 >= cfg.duration)
 			break;
-		if (meter_sum(meters, cfg.loops, live) == 0 && !cfg.lifetime) {
+		if (meter_sum(meters, cfg.loops, live) == 0 && !cfg.lifetime && !cfg.reconnect) {
 			warnx_("every connection is gone; stopping");
 			break;
 		}
@@ -1701,10 +1762,11 @@ static void start_loops(void)
 		l->slot_fd = cfg.heartbeat > 0 ? malloc((size_t)l->count * sizeof(*l->slot_fd)) : NULL;
 		for (long j = 0; l->slot_fd && j < l->count; j++)
 			l->slot_fd[j] = -1;
-		l->retry_at = cfg.storm_pct ? calloc((size_t)l->count + 1, sizeof(*l->retry_at)) : NULL;
-		l->tries = cfg.storm_pct ? calloc((size_t)l->count + 1, 1) : NULL;
+		l->retry_at = cfg.storm_pct || cfg.reconnect ?
+			calloc((size_t)l->count + 1, sizeof(*l->retry_at)) : NULL;
+		l->tries = cfg.storm_pct || cfg.reconnect ? calloc((size_t)l->count + 1, 1) : NULL;
 		l->rng = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1);
-		if ((cfg.storm_pct && (!l->retry_at || !l->tries)) ||
+		if (((cfg.storm_pct || cfg.reconnect) && (!l->retry_at || !l->tries)) ||
 		    (cfg.rate > 0 && cfg.heartbeat > 0 && !l->hb_req) ||
 		    !l->conns || !l->sent || (cfg.rate > 0 && !l->idle) ||
 		    (cfg.heartbeat > 0 && !l->slot_fd))
@@ -1771,6 +1833,24 @@ static void fan_merge(struct meter_run *run, struct hist *h, uint64_t from, long
 	free(all);
 }
 
+/* -X's figures: restart_recovery_s runs from the first drop (any loop)
+ * to the last reconnect answered, if every dropped one came back. */
+static void restart_result(struct meter_run *run)
+{
+	uint64_t first = 0, back = 0;
+	long dropped = meter_sum(meters, cfg.loops, restart_dropped);
+
+	run->reconnect = cfg.reconnect;
+	run->restart_recovery_s = NAN;
+	for (int i = 0; i < cfg.loops; i++) {
+		if (loops[i].first_drop && (!first || loops[i].first_drop < first))
+			first = loops[i].first_drop;
+		back = loops[i].last_back > back ? loops[i].last_back : back;
+	}
+	if (dropped && meter_sum(meters, cfg.loops, restart_back) == dropped)
+		run->restart_recovery_s = back > first ? (back - first) / 1e9 : 0;
+}
+
 void client_main(const struct client_design *d, int argc, char **argv)
 {
 	static struct hist fanout;	/* push modes: broadcasts' fan-out, ns */
@@ -1812,8 +1892,11 @@ void client_main(const struct client_design *d, int argc, char **argv)
 		warm_up();
 	win_from = clock_wall_ns();
 	meter_open(meters, cfg.loops, cfg.interval, cfg.server_pid);	/* counts from now */
-	if (!atomic_load(&stopping))
+	if (!atomic_load(&stopping)) {
+		/* run.sh --restart-at counts from this line */
+		fprintf(stderr, "%s: window open for %g s\n", prog_name, cfg.duration);
 		measure();
+	}
 	meter_close(meters, cfg.loops, cfg.server_pid);	/* replies drained after: not counted */
 	live_end = meter_sum(meters, cfg.loops, live);
 	atomic_store(&stopping, 1);
@@ -1840,5 +1923,6 @@ void client_main(const struct client_design *d, int argc, char **argv)
 		fan_merge(&run, &fanout, win_from, live_end);
 		run.fanout = &fanout;
 	}
+	restart_result(&run);
 	meter_report(meters, cfg.loops, &run);
 }

@@ -226,6 +226,7 @@ struct meter {		/* the loop counts with relaxed atomics; main sums */
 	atomic_long churned, reopened;	/* -x: closed after their round trips; replacements up */
 	atomic_long storm_dropped, storm_back, storm_retries;	/* --storm: dropped, answered again, failed connects */
 	atomic_long abandoned;		/* requests in flight on a connection the client dropped */
+	atomic_long restart_dropped, restart_back, restart_retries;	/* -X: as storm_* */
 	uint64_t last_publish; pthread_mutex_t mu;	/* the last hand-off; guards interval */
 	struct hist local, interval, total;	/* since publish, line; the window */
 	struct hist connect;	/* connect() to writable, every connect of the run (loop only) */
@@ -244,7 +245,8 @@ struct meter_run { const char *design; long target; double connect_s, first_roun
 		   long storm_pct; double storm_at, storm_recovery_s;	/* --storm */
 		   int push;	/* 1 --push, 2 --push-echo: the push keys; 0 none */
 		   long fanout_broadcasts, fanout_incomplete;	/* push: scheduled times */
-		   const struct hist *fanout; };	/* push: each complete one's fan-out, ns */
+		   const struct hist *fanout;	/* push: each complete one's fan-out, ns */
+		   int reconnect; double restart_recovery_s; };	/* -X */
 struct meter *meter_new(int n);		/* n of them, zeroed; dies without memory */
 /* Loop: a reply's latency (total too in the window); local -> interval 100 ms */
 void meter_record(struct meter *m, uint64_t ns);

@@ -13,8 +13,9 @@
  * like replies: only inside the window), pushes missing and mismatched
  * (over the run), fan-out, and this host's clock state.
  * Exit 0 only if every connection came up, none was lost or refused,
- * every request was answered with its own bytes, and no push was missing
- * or mismatched.
+ * every request was answered with its own bytes, no push was missing or
+ * mismatched, and (-X) every connection the server dropped came back and
+ * was answered.
  */
 #include <math.h>
 #include <signal.h>
@@ -397,6 +398,11 @@ void meter_report(struct meter *m, int n, const struct meter_run *r)
 	json_i64(&j, "storm_back", meter_sum(m, n, storm_back));
 	json_i64(&j, "storm_retries", meter_sum(m, n, storm_retries));
 	json_num(&j, "storm_recovery_s", r->storm_recovery_s);
+	json_i64(&j, "reconnect", r->reconnect);	/* -X: the server's drops come back */
+	json_i64(&j, "restart_dropped", meter_sum(m, n, restart_dropped));
+	json_i64(&j, "restart_back", meter_sum(m, n, restart_back));
+	json_i64(&j, "restart_retries", meter_sum(m, n, restart_retries));
+	json_num(&j, "restart_recovery_s", r->restart_recovery_s);
 	json_obj(&j, "connect_lat_us");		/* every connect of the run: ramp and churn */
 	json_u64(&j, "count", conn_lat.count);
 	json_num(&j, "p50", hist_quantile(&conn_lat, 0.50) / 1e3);
@@ -429,6 +435,7 @@ void meter_report(struct meter *m, int n, const struct meter_run *r)
 			human_ns(p99, sizeof(p99), (double)push_p99(m, n)),
 			meter_sum(m, n, push_missing), meter_sum(m, n, push_mismatches));
 	exit(errors || mism || conns < r->target || r->no_go ||
-	     (r->push && (meter_sum(m, n, push_missing) || meter_sum(m, n, push_mismatches))) ?
+	     (r->push && (meter_sum(m, n, push_missing) || meter_sum(m, n, push_mismatches))) ||
+	     meter_sum(m, n, restart_back) < meter_sum(m, n, restart_dropped) ?
 	     1 : 0);
 }

@@ -6,7 +6,7 @@ import os
 import re
 import shutil
 
-from . import designs, hosts, plan, workload
+from . import designs, hosts, plan, restart, workload
 from .model import Options, UsageError
 
 USAGE = """\
@@ -58,6 +58,13 @@ usage: ./run.sh NN|all [options]
                 left out, said). Not with the same flag in -C (or -S). For compare:
                 several, separated by ';' (quote them) or the option repeated;
                 each runs the whole plan, one table per workload
+  --restart-at SEC
+                SEC into the measuring window stop the server (SIGTERM; after
+                the grace, SIGKILL) and start it again with the same argv;
+                the client runs with -X and reconnects what it dropped. The
+                result records the restart and the first server's JSON; the
+                summary says dropped/back/retries/recovery. Not with compare,
+                --hosts, churn or storm
   --client NN   drive the server with NN's client instead
   --quick       a small smoke run: 200 connections (or fewer), 2 s
   --pin[ S:C]   run the server on CPUs S and the client on CPUs C (taskset -c;
@@ -149,7 +156,7 @@ run failed, 2 on bad usage or a size that cannot fit.
 
 SYNOPSIS = """\
 usage: ./run.sh NN|all [-n N[,N...]] [-d SEC] [-c N] [-p PORT] [-i SEC] [-S ARGS] [-C ARGS]
-                [--workload W] [--client NN] [--quick] [--pin[ S:C]] [--[no-]netns] [-a ADDR] [--hosts H1,H2,...]
+                [--workload W] [--restart-at SEC] [--client NN] [--quick] [--pin[ S:C]] [--[no-]netns] [-a ADDR] [--hosts H1,H2,...]
                 [--via PREFIX] [--remote-dir DIR] [--perf DIR] [--no-tune] [--whole-machine] [--dry-run]
                 [--no-build] [-h]
        ./run.sh compare [-r ROUNDS] [--ref NN|baseline] [--max-conns N] [--designs LIST]
@@ -195,6 +202,7 @@ def parse(argv, repo_dir):
     duration = interval = None
     hosts_arg = None
     workloads = []
+    restart_at = None
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -264,6 +272,8 @@ def parse(argv, repo_dir):
         elif a.startswith("--workload="):
             workloads.append(a[len("--workload="):])
             takes = False
+        elif a == "--restart-at":
+            restart_at = _value(argv, i)
         elif a == "--via":
             kw["via"] = _value(argv, i)
         elif a == "--hosts":
@@ -347,6 +357,14 @@ def parse(argv, repo_dir):
         except UsageError as e:
             raise Refused(str(e))
         kw["workloads"] = wls
+    if restart_at is not None:
+        # Like a bad workload: one line, no synopsis.
+        try:
+            kw["restart_at"] = restart.parse_at(restart_at)
+            restart.check(kw["restart_at"], duration, kw.get("workloads", []), kw.get("extra_c", []),
+                          target, hosts_arg)
+        except UsageError as e:
+            raise Refused(str(e))
 
     if kw.get("pin"):
         if shutil.which("taskset") is None:

@@ -45,6 +45,7 @@ class Options:
     designs: Optional[List[str]] = None  # compare --designs: only these ["01", "06"]; None = all
     whole_machine: bool = False     # --whole-machine: sizing may take 90% of MemAvailable
     workloads: list = field(default_factory=list)  # --workload: [workload.Workload], [] = pingpong
+    restart_at: Optional[float] = None  # --restart-at: s into the window (None = no restart)
     argv: List[str] = field(default_factory=list)  # as typed, for the record
 
 
@@ -96,6 +97,8 @@ class Facts:
     tcp_ext0: dict = field(default_factory=dict)  # kernel: TcpExt before
     tcp_ext1: dict = field(default_factory=dict)  # kernel: and after
     time_wait_left: int = 0         # kernel
+    restart: dict = field(default_factory=dict)  # restart: --restart-at's times ({} = none)
+    server_before_restart: Optional[dict] = None  # restart: the first server's JSON line
     progress: List[dict] = field(default_factory=list)  # pair/hosts: every
     # stderr line of both programs, {"t_s": since client start, "who":
     # "server" | "client" | "client@HOST", "line": text}; formats.py parses

@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 
-from . import kernel, plan, proc
+from . import kernel, plan, proc, restart
 from .fmt import fmt_int as num
 
 _LISTENING = re.compile(r"listening on [0-9.]*:([0-9]+)")
@@ -157,19 +157,24 @@ class Pair:
             argv += ["-c", str(o.loops)]
         return argv
 
-    def start_server(self):
-        """Start the server and wait until it listens; False (said why) if not."""
+    def start_server(self, again=None):
+        """Start the server and wait until it listens; False (said why) if not.
+        AGAIN: the argv to start it with once more (--restart-at)."""
         r = self.run
-        argv = self.server_argv()
-        r.facts.server_argv = argv
-        r.facts.server_line = r.ns_prefix() + " ".join(argv)
-        r.say_out(f"server: {r.facts.server_line}")
+        argv = again or self.server_argv()
+        if again is None:
+            r.facts.server_argv = argv
+            r.facts.server_line = r.ns_prefix() + " ".join(argv)
+            r.say_out(f"server: {r.facts.server_line}")
         if r.opts.dry_run:
             return True
         log = os.path.join(r.logdir, "server.log")
+        first = self.server is None
+        self.listening.clear()
         with open(os.path.join(r.logdir, "server.json"), "w") as out:
             self.server = proc.bkg(r.nsx() + argv, stdout=out, stderr=subprocess.PIPE)
-        r.cleanup.defer(self._kill_server)
+        if first:
+            r.cleanup.defer(self._kill_server)
         r.facts.server_pid = self.server.pid
         tee = Tee(self.server.stderr, log, "  server| ", "server", self.lines, self._on_server_line)
         tee.start()
@@ -209,9 +214,13 @@ class Pair:
     # ---- the sampler ----
 
     def start_sampler(self):
+        first = self.sampler is None
+        rows = [] if first else self.sampler.rows  # --restart-at: one series
         self.sampler = Sampler(self.server.pid, self.run.facts.client_pids)
+        self.sampler.rows = rows
         self.sampler.start()
-        self.run.cleanup.defer(self.stop_sampler)
+        if first:
+            self.run.cleanup.defer(self.stop_sampler)
 
     def stop_sampler(self):
         if self.sampler is not None:
@@ -225,11 +234,13 @@ class Pair:
         argv = ["taskset", "-c", r.facts.pin_client] if r.facts.pin_client else []
         port = self.port_used if self.port_used is not None else o.port
         argv += [f"./{r.facts.client_dir}/client", "-p", str(port), "-n", str(r.facts.conns),
-                 "-d", duration, "-i", o.interval]
+                 "-d", duration, "-i", o.interval] + restart.client_args(o)
         if o.addr:
             argv += ["-a", o.addr]
         # The server's PID: the client marks its window on it (SIGUSR1).
-        if r.lim.client_p:
+        # Not across --restart-at: the first server's PID is gone (or reused)
+        # when the window closes.
+        if r.lim.client_p and o.restart_at is None:
             argv += ["-P", str(self.server.pid) if self.server else "SERVER_PID"]
         if warmup:
             argv += ["-W", str(warmup)]
@@ -273,11 +284,18 @@ class Pair:
         with open(pidfile, "w") as pf:
             pf.write(f"{client.pid}\n")
         f.client_pids.append(client.pid)
-        tee = Tee(client.stderr, log, "  client| ", "client", self.lines)
+        restarter = restart.Restarter(self, client, r.opts.restart_at) \
+            if r.opts.restart_at is not None else None
+        tee = Tee(client.stderr, log, "  client| ", "client", self.lines,
+                  restarter.on_client_line if restarter else None)
         tee.start()
         r.say_out(f"  (client pid {client.pid})")
+        if restarter:
+            restarter.start()
         client.wait()
         tee.join(timeout=5)
+        if restarter:
+            restarter.join()    # bounded: the grace, then LISTEN_S
         r.cleanup.cancel(ch)
         f.client_rc = proc.shell_rc(client.returncode)
         if perf is not None:

@@ -288,6 +288,7 @@ def summary(facts, opts, ncpu, me=None):
         "accept_spread": amax / amin if amin else None,
         "server_us_per_conn": per_conn, "server_us_per_kb": per_kb,
         **push_figures(cd, sd),
+        **restart_summary(facts, opts, cd),
     }
 
 
@@ -313,6 +314,18 @@ def push_figures(cd, sd):
         "slow_dropped": num(sd, "slow_dropped"), "window_pushes": num(sd, "window_pushes"),
         "server_us_per_push": num(sd, "server_us_per_push"),
     }
+
+
+def restart_summary(facts, opts, cd):
+    """--restart-at's summary keys (null without it): when, how long the
+    server was down, and the client's -X figures."""
+    on = opts.restart_at is not None
+    return {"restart_at_s": opts.restart_at if on else None,
+            "restart_down_s": facts.restart.get("down_s") if on else None,
+            "restart_dropped": num(cd, "restart_dropped") if on else None,
+            "restart_back": num(cd, "restart_back") if on else None,
+            "restart_retries": num(cd, "restart_retries") if on else None,
+            "restart_recovery_s": num(cd, "restart_recovery_s") if on else None}
 
 
 # ---- where and what ----
@@ -423,6 +436,9 @@ def result(facts, opts, summary, machine, provenance):
         doc["hosts"] = list(facts.host_names)
         doc["clients"] = list(facts.clients)
     doc["server"] = facts.server
+    if opts.restart_at is not None:
+        doc["restart"] = dict(facts.restart) or {"at_s": opts.restart_at, "done": False}
+        doc["server_before_restart"] = facts.server_before_restart
     return doc
 
 

@@ -15,7 +15,7 @@ import tempfile
 import time
 from types import SimpleNamespace
 
-from . import cli, designs, hosts, kernel, plan, proc, record, workload
+from . import cli, designs, hosts, kernel, plan, proc, record, restart, workload
 from .fmt import fmt_int as num
 from .model import C1M_PORT, Facts, UsageError
 from .pair import Pair
@@ -162,7 +162,7 @@ class Run:
             return 1
         if not self.built() or not self.read_limits():
             return 1
-        why = self.workload_refused()
+        why = self.workload_refused() or restart.refused(self.opts, self.facts.client_dir)
         if why:
             err(why)
             return 2
@@ -271,6 +271,9 @@ class Run:
         wl_line = record.workload_line(self.summary)
         if wl_line:
             print(wl_line, flush=True)
+        rs_line = restart.summary_line(self.summary)
+        if rs_line:
+            print(rs_line, flush=True)
         win = os.path.join(o.perf_dir or "", "window", "window")
         if o.perf_dir and os.path.isfile(win) and os.path.getsize(win) > 0:
             from . import perf

@@ -48,9 +48,13 @@ SUMMARY = {
     "clock_offset_us": "n?", "clock_maxerror_us": "n?", "pushes_sent": "n?",
     "push_bytes": "n?", "slow_dropped": "n?", "window_pushes": "n?",
     "server_us_per_push": "n?",
+    # --restart-at (null without it)
+    "restart_at_s": "n?", "restart_down_s": "n?", "restart_dropped": "n?", "restart_back": "n?",
+    "restart_retries": "n?", "restart_recovery_s": "n?",
 }
-# Summary keys a file written before --workload lacks: load() fills them
-# (a run then was ping-pong unless -C said otherwise; "" = not recorded).
+# Summary keys a file written before --workload (or --restart-at) lacks:
+# load() fills them (a run then was ping-pong unless -C said otherwise;
+# "" = not recorded).
 WORKLOAD_KEYS = tuple(list(SUMMARY)[list(SUMMARY).index("workload"):])
 # Top-level keys of a version 2 document and their JSON types.
 TOP = {
@@ -60,7 +64,8 @@ TOP = {
     "tcp_ext": dict, "kernel": dict, "samples": dict, "progress": list,
     "client": (dict, type(None)), "server": (dict, type(None)),
 }
-OPTIONAL_TOP = {"hosts": list, "clients": list, "source_version": int}
+OPTIONAL_TOP = {"hosts": list, "clients": list, "source_version": int,
+                "restart": dict, "server_before_restart": (dict, type(None))}  # --restart-at
 
 
 class Invalid(ValueError):
@@ -219,7 +224,7 @@ def from_json(doc):
     elif v != SCHEMA_VERSION:
         raise Invalid("schema_version %r: this c1m reads 1 and %d" % (v, SCHEMA_VERSION))
     elif isinstance(doc.get("summary"), dict) and any(k not in doc["summary"] for k in WORKLOAD_KEYS):
-        s = dict(doc["summary"])         # a version 2 file from before --workload (or push)
+        s = dict(doc["summary"])         # a version 2 file from before --workload (or push, or --restart-at)
         for k in WORKLOAD_KEYS:
             s.setdefault(k, _empty(SUMMARY[k]))
         doc = dict(doc, summary=s)

@@ -60,9 +60,17 @@
  * frame after a push is cut in two by a push), close (it is closed
  * halfway through its push 2).
  *
+ *
+ * -K AT_MS:DOWN_MS restarts it, with a known answer, for a client's -X:
+ * AT_MS after its first accept it closes its listener (connects are
+ * refused) and every connection, stays down DOWN_MS, then listens again
+ * on the same port, once. The JSON counts every accept (accepted, both
+ * lives), the connections it closed (restart_closed) and how long it was
+ * down (down_ms, measured).
+ *
  * usage: known_server [-a ADDR] [-p PORT] [-D USEC] [-F PERIOD_MS:FREEZE_MS]
- *                     [-S COUNT] [-X EVERY] [-b SEC | -R RATE] [-l BYTES]
- *                     [-M skip|corrupt|split|close] [-h]
+ *                     [-S COUNT] [-X EVERY] [-K AT_MS:DOWN_MS] [-b SEC | -R RATE]
+ *                     [-l BYTES] [-M skip|corrupt|split|close] [-h]
  * build: make build/plain/tests/known_server
  * test with:
  *   build/plain/tests/known_server -p 0 -D 30000 &
@@ -102,7 +110,8 @@ static struct {
 	struct push_plan push;		/* -b, -R, -l */
 	int pushing;			/* -b or -R given */
 	const char *mutant;		/* -M; NULL = push faithfully */
-} cfg = { C1M_ADDR, C1M_PORT, 0, 0, 0, 0, 0, PUSH_PLAN_DEFAULT, 0, NULL };
+	uint64_t restart_at_ns, down_ns;	/* -K; 0 = never restarted */
+} cfg = { C1M_ADDR, C1M_PORT, 0, 0, 0, 0, 0, PUSH_PLAN_DEFAULT, 0, NULL, 0, 0 };
 
 struct conn {
 	uint32_t gen;		/* bumped at close: older replies are dropped */
@@ -134,6 +143,9 @@ static struct {
 	size_t q_cap, q_head, q_len;
 	uint64_t start;		/* freezes count from here */
 	long live, conns_peak, accepted;
+	uint64_t first_accept;	/* -K counts from here (0: none yet) */
+	uint64_t down_at, up_at;	/* -K: listener closed, open again (0: not yet) */
+	long restart_closed;	/* -K: connections it closed */
 	uint64_t requests, replies, dropped;
 	uint64_t pushes;	/* push mode: pushes sent (or parked) */
 	uint64_t push_wall0, push_mono0, push_step, push_k;	/* the schedule */
@@ -279,6 +291,8 @@ static void on_accept(void)
 		srv.conns[fd].push_seq = 0;
 		srv.conns[fd].split_done = 0;
 		srv.conns[fd].order = (uint32_t)srv.accepted++;
+		if (!srv.first_accept)
+			srv.first_accept = clock_ns();
 		if (++srv.live > srv.conns_peak)
 			srv.conns_peak = srv.live;
 	}
@@ -499,6 +513,52 @@ static void replies_flush(uint64_t now)
 	}
 }
 
+/* ---- -K: a restart ---- */
+
+/* When restart_step() next has something to do (UINT64_MAX: never). */
+static uint64_t restart_due(void)
+{
+	if (!cfg.down_ns || !srv.first_accept || srv.up_at)
+		return UINT64_MAX;
+	return srv.down_at ? srv.down_at + cfg.down_ns : srv.first_accept + cfg.restart_at_ns;
+}
+
+/* Go down (close every connection and the listener), then come back up
+ * on the same port. A failed listen is tried again on the next tick. */
+static void restart_step(uint64_t now)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	if (now < restart_due())
+		return;
+	if (!srv.down_at) {
+		/* The listener first, so that no reconnect lands in its
+		 * backlog, handshaken but never accepted. */
+		close(srv.lfd);		/* connects are refused from now on */
+		srv.lfd = -1;
+		for (long fd = 0; fd < srv.nconns; fd++)
+			if (srv.conns[fd].open) {
+				conn_close((int)fd);
+				srv.restart_closed++;
+			}
+		srv.down_at = now;
+		fprintf(stderr, "known_server: down: closed %ld connections and the listener\n",
+			srv.restart_closed);
+		return;
+	}
+	srv.lfd = net_listen(cfg.addr, cfg.port, 0, 4096);
+	if (srv.lfd < 0) {
+		warnx_("listen again %s:%d:", cfg.addr, cfg.port);
+		return;
+	}
+	ev.data.fd = srv.lfd;
+	if (epoll_ctl(srv.ep, EPOLL_CTL_ADD, srv.lfd, &ev) < 0)
+		die("epoll_ctl:");
+	srv.up_at = clock_ns();
+	fprintf(stderr, "known_server: up again on %s:%d after %.0f ms\n", cfg.addr, cfg.port,
+		(srv.up_at - srv.down_at) / 1e6);
+}
+
 /* ---- the loop ---- */
 
 static void loop_run(void)
@@ -516,6 +576,8 @@ static void loop_run(void)
 			wake = srv.q[srv.q_head].due - spin_ns;	/* then poll */
 		if (cfg.pushing && push_due() - spin_ns < wake)
 			wake = push_due() - spin_ns;
+		if (restart_due() < wake)
+			wake = restart_due();
 		wake = wake > now ? wake - now : 0;
 		ts.tv_sec = (time_t)(wake / 1000000000ull);
 		ts.tv_nsec = (long)(wake % 1000000000ull);
@@ -537,6 +599,7 @@ static void loop_run(void)
 		}
 		replies_flush(clock_ns());
 		pushes_flush(clock_ns());
+		restart_step(clock_ns());
 		if (clock_ns() >= next_tick) {
 			sig_wait(0);		/* SIGINT/SIGTERM pending? */
 			next_tick = clock_ns() + TICK_NS;
@@ -558,6 +621,12 @@ static void report(void)
 	json_i64(&j, "stagger", cfg.stagger);
 	json_u64(&j, "flip_every", cfg.flip);
 	json_i64(&j, "conns_peak", srv.conns_peak);
+	json_i64(&j, "accepted", srv.accepted);
+	json_u64(&j, "restart_at_ms", cfg.restart_at_ns / 1000000);	/* -K */
+	json_i64(&j, "restart_closed", srv.restart_closed);
+	json_num(&j, "down_ms", srv.down_at ? ((srv.up_at ? srv.up_at : clock_ns()) -
+					       srv.down_at) / 1e6 : 0);
+	json_i64(&j, "restarted", srv.up_at != 0);
 	json_u64(&j, "requests", srv.requests);
 	json_u64(&j, "replies", srv.replies);
 	json_u64(&j, "dropped", srv.dropped);
@@ -580,8 +649,8 @@ static void usage(void)
 {
 	printf("known_server: a c1m echo server with a known answer time, for tests\n\n"
 	       "usage: known_server [-a ADDR] [-p PORT] [-D USEC] [-F PERIOD_MS:FREEZE_MS]\n"
-	       "                    [-S COUNT] [-X EVERY] [-b SEC | -R RATE] [-l BYTES]\n"
-	       "                    [-M skip|corrupt|split|close] [-h]\n\n"
+	       "                    [-S COUNT] [-X EVERY] [-K AT_MS:DOWN_MS] [-b SEC | -R RATE]\n"
+	       "                    [-l BYTES] [-M skip|corrupt|split|close] [-h]\n\n"
 	       "  -a ADDR   address to listen on (default %s)\n"
 	       "  -p PORT   port (default %d; 0 picks a free one)\n"
 	       "  -D USEC   answer each frame exactly USEC after it arrived (default 0)\n"
@@ -600,6 +669,8 @@ static void usage(void)
 	       "  -M NAME   push wrongly, once, on the first connection: skip or\n"
 	       "            corrupt its push 2, split an echoed frame with a push,\n"
 	       "            close it halfway through its push 2\n"
+	       "  -K AT_MS:DOWN_MS  restart: AT_MS after the first accept close every\n"
+	       "            connection and the listener, stay down DOWN_MS, listen again\n"
 	       "  -h        this help\n\n"
 	       "Prints \"known_server: listening on ADDR:PORT\" on stderr; at SIGTERM one\n"
 	       "JSON line on stdout, exit 0. Exit 1: cannot listen; 2: bad usage.\n",
@@ -627,12 +698,34 @@ static void parse_freeze(const char *val)
 	cfg.freeze_ns = (uint64_t)f * 1000000;
 }
 
+/* "-K AT_MS:DOWN_MS", 0 <= AT_MS, 0 < DOWN_MS, both at most an hour. */
+static void parse_restart(const char *val)
+{
+	const char *ds;
+	char *end;
+	long at, down;
+
+	errno = 0;
+	at = strtol(val, &end, 10);
+	if (errno || end == val || *end != ':')
+		arg_usage_error("-K: '%s' is not AT_MS:DOWN_MS", val);
+	ds = end + 1;
+	down = strtol(ds, &end, 10);
+	if (errno || end == ds || *end)
+		arg_usage_error("-K: '%s' is not AT_MS:DOWN_MS", val);
+	if (at < 0 || at > 3600000 || down < 1 || down > 3600000)
+		arg_usage_error("-K: need 0 <= AT_MS and 0 < DOWN_MS, both <= 3600000, not %ld:%ld",
+				at, down);
+	cfg.restart_at_ns = (uint64_t)at * 1000000;
+	cfg.down_ns = (uint64_t)down * 1000000;
+}
+
 static void parse(int argc, char **argv)
 {
 	int o;
 
 	/* No arg_synopsis: a bad argument is one line. */
-	while ((o = getopt(argc, argv, ":a:p:D:F:S:X:b:R:l:M:h")) != -1) {
+	while ((o = getopt(argc, argv, ":a:p:D:F:S:X:K:b:R:l:M:h")) != -1) {
 		if (o == 'b' || o == 'R' || o == 'l') {
 			push_arg(&cfg.push, o, optarg);
 			continue;
@@ -649,6 +742,7 @@ static void parse(int argc, char **argv)
 		case 'F': parse_freeze(optarg); break;
 		case 'S': cfg.stagger = arg_long(o, optarg, 0, 1000000); break;
 		case 'X': cfg.flip = (uint64_t)arg_long(o, optarg, 1, 1L << 40); break;
+		case 'K': parse_restart(optarg); break;
 		case 'h': usage(); exit(0);
 		case ':': arg_usage_error("-%c needs a value", optopt);
 		default: arg_usage_error("unknown option -%c", optopt);
