@@ -22,9 +22,9 @@
 #             client had -X and no -P, a second server (another PID, the
 #             same port) was started, the result validates and keeps the
 #             first server's JSON; all 200 connections dropped and back,
-#             the first server accepted the ramp and the second one each
-#             connection again; the printed line says so; nothing left
-#             running
+#             the first server accepted the ramp (and perhaps early
+#             reconnects) and the second one each connection again;
+#             the printed line says so; nothing left running
 #
 # Env: RESTART_CLIENT, a client binary to use instead of
 # 05_multi_epoll_client/client (a broken build, to see a case fail);
@@ -185,9 +185,14 @@ runsh)
 	assert s["restart_at_s"] == 1 and 0 < s["restart_down_s"] == rs["down_s"], s
 	assert s["restart_dropped"] == s["restart_back"] == c["conns"] == n, s
 	assert s["restart_recovery_s"] is not None and s["restart_recovery_s"] > 0, s
-	# A reconnect may land in the stopping server's backlog and be reset
-	# there (counted by the client, never accepted): reconnects >= n.
-	assert b["accepted"] == n and a["accepted"] == n <= c["reconnects"], (
+	# A reconnect may reach the stopping server before it closes its
+	# listeners: accepted there and dropped again (b > n), or reset in its
+	# backlog (counted by the client, never accepted). So the first server
+	# accepted the ramp and maybe more, the second each connection once,
+	# and no server accepted a connect the client did not make.
+	assert b["accepted"] >= n and a["accepted"] == n <= c["reconnects"], (
+	    b["accepted"], a["accepted"], c["reconnects"])
+	assert b["accepted"] + a["accepted"] <= n + c["reconnects"], (
 	    b["accepted"], a["accepted"], c["reconnects"])
 	assert c["requests_sent"] == c["replies"] + c["abandoned"], c
 	print("ok   result: %d dropped, %d back, %d retries, recovered in %.3f s, down %.3f s" % (
