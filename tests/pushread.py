@@ -24,7 +24,7 @@ it is bad, and that connection is no longer parsed.
 Prints one JSON line: conns, pushes, push_bytes, missing, bad, echoes,
 partial (a push cut by EOF), eof, per-connection min/max pushes, the span
 of the scheduled times seen and the pushes per second of scheduled time
-over its middle 60% (rate), and the delivery latency (receive
+(rate: each connection's over its own span, added up), and the delivery latency (receive
 wall time minus scheduled time) p50/p99/max in ms. Exits 1 on anything
 bad or missing (or, with --eof, a connection still open at the bound), 2
 on a bad command line. Also a module: pushslow.py uses Conn and parse().
@@ -69,6 +69,7 @@ class Conn:
         self.buf = bytearray()
         self.seq = 0		# the last push's sequence
         self.sched = 0		# the last push's scheduled time
+        self.first = 0		# the first push's scheduled time
         self.pushes = 0
         self.broken = False	# the stream could not be parsed on
         self.eof = False
@@ -142,6 +143,7 @@ def parse(c, t, now_ns):
             gap = max(gap, k - 1)
         t.missing += gap
         c.seq, c.sched = max(c.seq, seq), sched
+        c.first = c.first or sched
         c.pushes += 1
         t.pushes += 1
         t.push_bytes += length
@@ -233,15 +235,15 @@ def read_loop(conns, t, deadline, until_eof, echo=False, split_pause=0.005):
     return open_n
 
 
-def inner_rate(scheds):
-    """Pushes per second of scheduled time over the middle 60% of the span:
-    loops (or children) that push on one schedule may each lag a little
-    behind at the end, which would take their last pushes off the count."""
-    if len(scheds) < 2:
-        return 0
-    lo, hi = min(scheds), max(scheds)
-    a, b = lo + (hi - lo) * 0.2, hi - (hi - lo) * 0.2
-    return sum(a <= x < b for x in scheds) / ((b - a) / 1e9) if b > a else 0
+def conn_rate(conns):
+    """Pushes per second of scheduled time, connection by connection: each
+    one's (pushes - 1) over its own first-to-last span, added up. A schedule
+    with a fixed period per connection gives its rate exactly, whether the
+    connections are served in turn (one loop's -R) or all at once (01's
+    threads, each with its own clock), and a loop that lags at the end only
+    shortens its connections' spans."""
+    return sum((c.pushes - 1) / ((c.sched - c.first) / 1e9)
+               for c in conns if c.pushes > 1 and c.sched > c.first)
 
 
 def summary(conns, t, open_n, until_eof):
@@ -253,7 +255,7 @@ def summary(conns, t, open_n, until_eof):
         "eof": sum(c.eof for c in conns), "open": open_n,
         "min_per_conn": min(per) if per else 0, "max_per_conn": max(per) if per else 0,
         "sched_span_s": span,
-        "rate": inner_rate(t.scheds),
+        "rate": conn_rate(conns),
         "lat_p50_ms": pct(t.lat, 0.5) / 1e6, "lat_p99_ms": pct(t.lat, 0.99) / 1e6,
         "lat_max_ms": max(t.lat) / 1e6 if t.lat else 0,
         "why": t.why,
