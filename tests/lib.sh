@@ -95,3 +95,30 @@ known_start() {
 	done
 	fail "known_server did not say 'listening on' within 5 s"
 }
+
+# checks 'name' 'figure' 'bound' 'holds'...: python expressions over the
+# client's JSON (and srv, the server's); prints each with its figures.
+# Uses $TMP/client.json, $SERVER_JSON and $mode (restart.sh, workloads.sh).
+checks() {
+	python3 - "$TMP/client.json" "$SERVER_JSON" "$@" <<-'EOF'
+	import json, sys
+	j = json.loads([l for l in open(sys.argv[1]) if l.strip()][-1])
+	srv = json.loads([l for l in open(sys.argv[2]) if l.strip()][-1])
+	args, bad = sys.argv[3:], 0
+	for i in range(0, len(args), 4):
+	    name, fig, bound, holds = args[i:i + 4]
+	    try:
+	        env = dict(j, srv=srv, abs=abs)
+	        f, b = eval(fig, {}, env), eval(bound, {}, env)
+	        ok = eval(holds, {}, dict(env, f=f, b=b))
+	        num = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (f, b))
+	        line = (f"{name}: {f:.6g} vs {b:.6g}" + (f" ({(f / b - 1) * 100:+.2f}%)" if b else "")
+	                if num else f"{name}: {f} vs {b}")
+	    except Exception as e:
+	        ok, line = False, f"{name}: {type(e).__name__}: {e}"
+	    print(("ok   " if ok else "FAIL ") + line)
+	    bad += not ok
+	sys.exit(1 if bad else 0)
+	EOF
+	[[ $? -eq 0 ]] || fail "$mode: a known answer was not reported (above)"
+}
