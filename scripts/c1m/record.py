@@ -33,6 +33,7 @@ CSV_COLS = tuple(("started,nn,design,client,status,quick,netns,set,hosts,window_
              "kernel_b_per_conn,server_us_per_rt,client_us_per_rt,client_cpu_window_pct,"
              "server_cpu_window_pct,client_cpu_run_pct,server_cpu_run_pct,bottleneck,workload").split(","))
 PROG = "run.sh"
+FRAME_BYTES = 8                         # common/c1m.h FRAME_SIZE: what a server counts as a request
 
 
 # ---- numbers out of the programs' JSON lines ----
@@ -236,8 +237,12 @@ def summary(facts, opts, ncpu, me=None):
         scpu_win = u + sy if u is not None and sy is not None else None
     opened = (num(cd, "conns_opened_per_s") or 0) * (num(cd, "duration_s") or 0)
     per_conn = scpu_win * 1e6 / opened if scpu_win is not None and opened > 0 else None
-    us_rt, mb = num(sd, "server_us_per_rt"), num(cd, "msg_bytes")
-    per_kb = us_rt * 1024 / mb if us_rt is not None and mb else None
+    # A server counts every 8 bytes it echoes as one request (FRAME_SIZE):
+    # its "per round trip" is per 8 bytes, so per KB is that x 1024/8, and
+    # one round trip of an -l BYTES message costs BYTES/8 of them.
+    us_frame, mb = num(sd, "server_us_per_rt"), num(cd, "msg_bytes")
+    per_kb = us_frame * 1024 / FRAME_BYTES if us_frame is not None else None
+    us_rt = us_frame * mb / FRAME_BYTES if us_frame is not None and mb else us_frame
     return {
         "nn": facts.nn, "design": facts.server_dir, "server": facts.server_dir,
         "client": facts.client_dir,
@@ -260,7 +265,7 @@ def summary(facts, opts, ncpu, me=None):
         "server_rss_kb": rss, "server_rss_b_per_conn": per(rss * 1024),
         "slab_delta_kb": slab_d, "kernel_b_per_conn": per(slab_d * 1024),
         "tcp_mem_b_per_conn": per(peaks[3] * 4096),
-        "server_us_per_rt": num(sd, "server_us_per_rt"),
+        "server_us_per_rt": us_rt,
         "client_us_per_rt": num(cd, "client_us_per_rt"),
         "client_cpu_window_pct": cwin, "server_cpu_window_pct": swin,
         "client_cpu_run_s": ccpu, "server_cpu_run_s": scpu,

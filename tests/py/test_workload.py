@@ -207,6 +207,20 @@ class Record(unittest.TestCase):
         self.assertEqual(s["client_time_wait"], 7)
         self.assertEqual(self.summary(None)["workload"], "pingpong")
 
+    def test_size_per_kb_counts_the_servers_8_byte_frames(self):
+        # A server counts every 8 bytes echoed as a request: 0.02 us per
+        # "request" is 2.56 us per KB, and a 4096-byte round trip 10.24 us,
+        # whatever the message size (the old figure divided by it twice).
+        f = Facts(nn="06", conns=100, client_rc=0, server_rc=0, client=dict(CLIENT),
+                  server={"loops": 2, "server_us_per_rt": 0.02}, workload=workload.parse("size:4096"))
+        s = record.summary(f, Options(target="06"), 2, me="x")
+        self.assertAlmostEqual(s["server_us_per_kb"], 2.56)
+        self.assertAlmostEqual(s["server_us_per_rt"], 10.24)
+        f.client = dict(CLIENT, msg_bytes=8)
+        s = record.summary(f, Options(target="06"), 2, me="x")
+        self.assertAlmostEqual(s["server_us_per_kb"], 2.56)
+        self.assertAlmostEqual(s["server_us_per_rt"], 0.02)
+
     def test_accept_spread(self):
         f = Facts(nn="06", conns=100, client_rc=0, server_rc=0, client=dict(CLIENT),
                   server={"loops": 3, "accepts_per_loop": [40, 20, 25]})
