@@ -208,7 +208,8 @@ def summary(facts, opts, ncpu, me=None):
         need = 85 * (sl if 1 <= sl < ncpu else ncpu)
         neck = "server" if swin >= need else (hneck or "neither (waiting)")
     else:
-        neck = bottleneck(cwin, swin, num0(cd, "loops"), sl, ncpu, rps,
+        # A push run has no round trips: its load is the pushes received.
+        neck = bottleneck(cwin, swin, num0(cd, "loops"), sl, ncpu, rps or num0(cd, "pushes_received"),
                           cpu_count(facts.pin_client), cpu_count(facts.pin_server))
     rate = facts.rate or 0
     if num(cd, "rate_target") is not None:

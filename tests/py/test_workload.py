@@ -221,6 +221,17 @@ class Record(unittest.TestCase):
         self.assertAlmostEqual(s["server_us_per_kb"], 2.56)
         self.assertAlmostEqual(s["server_us_per_rt"], 0.02)
 
+    def test_push_run_is_load(self):
+        # No round trips, but pushes: the verdict is read from the CPU
+        # figures, never "none (no load)".
+        f = Facts(nn="06", conns=100, client_rc=0, server_rc=0,
+                  client=dict(CLIENT, rps=0, pushes_received=500, loops=1),
+                  server={"loops": 1, "window_s": 2.0, "cpu_window": {"user_s": 1.0, "sys_s": 0.9}},
+                  workload=workload.parse("push:broadcast,1,8"))
+        self.assertEqual(record.summary(f, Options(target="06"), 2, me="x")["bottleneck"], "server")
+        f.client["pushes_received"] = 0
+        self.assertEqual(record.summary(f, Options(target="06"), 2, me="x")["bottleneck"], "none (no load)")
+
     def test_accept_spread(self):
         f = Facts(nn="06", conns=100, client_rc=0, server_rc=0, client=dict(CLIENT),
                   server={"loops": 3, "accepts_per_loop": [40, 20, 25]})
