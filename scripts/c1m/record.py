@@ -293,20 +293,24 @@ def summary(facts, opts, ncpu, me=None):
         "accepts_per_loop_min": amin, "accepts_per_loop_max": amax,
         "accept_spread": amax / amin if amin else None,
         "server_us_per_conn": per_conn, "server_us_per_kb": per_kb,
-        **push_figures(cd, sd),
+        **push_figures(cd, sd, not (wl and wl.name.startswith("push:rate"))),
         **restart_summary(facts, opts, cd),
     }
 
 
-def push_figures(cd, sd):
+def push_figures(cd, sd, broadcast=True):
     """A push workload's figures (null when the programs did not print
     them): the client's deliveries (latency from push_lat_us, not lat_us),
-    fan-out and clock; the server's pushes and slow consumers dropped."""
+    fan-out (BROADCAST runs only: under -R every push has a time of its
+    own, and the client's per-time "incomplete" count means nothing) and
+    clock; the server's pushes and slow consumers dropped."""
     plat = cd.get("push_lat_us") if isinstance(cd.get("push_lat_us"), dict) else {}
     fan = cd.get("fanout_s") if isinstance(cd.get("fanout_s"), dict) else {}
     clock = cd.get("clock") if isinstance(cd.get("clock"), dict) else {}
-    if num(fan, "broadcasts") == 0:
-        fan = dict(fan, p50=None, max=None)     # -R: no broadcast, no fan-out time
+    if not broadcast:
+        fan = {}
+    elif num(fan, "broadcasts") == 0:
+        fan = dict(fan, p50=None, max=None)     # none completed: no fan-out time
     return {
         "pushes_received": num(cd, "pushes_received"), "pushes_missing": num(cd, "pushes_missing"),
         "push_mismatches": num(cd, "push_mismatches"),

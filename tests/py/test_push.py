@@ -134,8 +134,11 @@ class Record(unittest.TestCase):
         f, s = self.summary("rate", "push:rate,500,536")
         self.assertEqual((s["pushes_missing"], s["slow_dropped"], s["push_p99_us"]), (3, 3, 131.071))
         self.assertEqual(s["clock_offset_us"], -12.5)
-        # -R sends no broadcast: no fan-out time (not 0).
-        self.assertEqual((s["fanout_broadcasts"], s["fanout_p50_s"], s["fanout_max_s"]), (0, None, None))
+        # -R sends no broadcast: no fan-out figures at all (not 0, and not
+        # the client's per-time "incomplete" count, 17,544 at 1M).
+        self.assertEqual((s["fanout_broadcasts"], s["fanout_incomplete"], s["fanout_p50_s"],
+                          s["fanout_max_s"]), (None, None, None, None))
+        self.assertNotIn("fan-out", record.workload_line(s))
         doc = record.result(f, Options(target="06"), s, record.machine(), {"commit": "c" * 40})
         self.assertEqual(schema.problems(doc), [])
         self.assertEqual(doc["client"]["push_lat_us"]["p99"], 131.071)   # the line kept whole
