@@ -492,8 +492,11 @@ static void push_event(struct loop *l)
 }
 
 /* Push mode on in this loop: a push_conn per fd, a buffer for one push,
- * and a timerfd in its epoll set, on the schedule main started. */
-static void push_start(struct loop *l, long fds)
+ * and a timerfd in its epoll set, on the schedule main started. A
+ * broadcast is one instant for every loop; under -R, loop ID's turns come
+ * ID/loops of a step after the first loop's, so the loops do not all
+ * wake at once. */
+static void push_start(struct loop *l, long fds, int id)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 
@@ -504,6 +507,8 @@ static void push_start(struct loop *l, long fds)
 	if (!l->pc || !l->pbuf || l->tfd < 0 || epoll_ctl(l->ep, EPOLL_CTL_ADD, l->tfd, &ev) < 0)
 		die("push setup:");
 	l->clock = push_clock;
+	if (cfg.push.rate > 0)	/* -R: the loops take turns */
+		l->clock.t0 += l->clock.step_ns * (uint64_t)id / (uint64_t)cfg.loops;
 	push_arm(l);
 }
 
@@ -560,7 +565,7 @@ static void *loop_thread(void *arg)
 	if (!l->conns || l->ep < 0 || epoll_ctl(l->ep, EPOLL_CTL_ADD, l->lfd, &ev) < 0)
 		die("loop setup:");
 	if (cfg.pushing)
-		push_start(l, fd_limit);	/* this loop pushes to its own */
+		push_start(l, fd_limit, (int)(l - loops));	/* this loop pushes to its own */
 	loop_run(l);			/* until main sets sig_stop */
 	return NULL;
 }

@@ -523,9 +523,12 @@ static void push_event(struct loop *l)
 	push_arm(l);
 }
 
-/* Push mode on in this loop: a push_conn per fd, a buffer for one push,
- * and a timerfd in its epoll set, on the schedule main started. */
-static void push_start(struct loop *l, long fds)
+/* Push mode on in this child: a push_conn per fd, a buffer for one push,
+ * and a timerfd in its epoll set, on the schedule the parent started. A
+ * broadcast is one instant for every child; under -R, child ID's turns come
+ * ID/children of a step after the first child's, so the children do not all
+ * wake at once. */
+static void push_start(struct loop *l, long fds, int id)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 
@@ -536,6 +539,8 @@ static void push_start(struct loop *l, long fds)
 	if (!l->pc || !l->pbuf || l->tfd < 0 || epoll_ctl(l->ep, EPOLL_CTL_ADD, l->tfd, &ev) < 0)
 		die("push setup:");
 	l->clock = push_clock;
+	if (cfg.push.rate > 0)	/* -R: the children take turns */
+		l->clock.t0 += l->clock.step_ns * (uint64_t)id / (uint64_t)cfg.loops;
 	push_arm(l);
 }
 
@@ -593,7 +598,7 @@ static __attribute__((noreturn)) void child_run(struct loop *l, int id, pid_t pa
 	if (l->ep < 0 || epoll_ctl(l->ep, EPOLL_CTL_ADD, l->lfd, &ev) < 0)
 		die("child %d: setup:", id);
 	if (cfg.pushing)
-		push_start(l, fd_limit);	/* this child pushes to its own */
+		push_start(l, fd_limit, id);	/* this child pushes to its own */
 	loop_run(l);		/* until SIGTERM (blocked: sig_wait sees it) */
 	_exit(0);		/* the kernel closes every connection */
 }
