@@ -752,7 +752,11 @@ int main(int argc, char **argv)
 		arg_usage_error("-c %d: at most %d children (%ld connections)", cfg.loops,
 				MAX_CHILDREN, MAX_CHILDREN * (fd_limit - FD_RESERVE));
 	sig_setup();		/* before fork: children inherit the blocked mask */
-	l->lfd = net_listen(cfg.addr, cfg.port, 0, 4096);
+	/* One listener for every child: 4096 of backlog each, as 06's loops
+	 * have with a listener each (the kernel caps it at somaxconn). With
+	 * less, a ramp outruns children busy pushing, the queue overflows, and
+	 * a client whose connect() succeeded is never accepted. */
+	l->lfd = net_listen(cfg.addr, cfg.port, 0, 4096 * cfg.loops);
 	if (l->lfd < 0)
 		die("listen %s:%d:", cfg.addr, cfg.port);
 	cfg.port = net_local_port(l->lfd);	/* resolves -p 0 */
