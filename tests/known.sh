@@ -62,31 +62,6 @@ run_client() {
 	[[ $crc -eq 0 ]] || fail "client exited $crc"
 }
 
-# checks 'name' 'figure' 'bound' 'holds'...: python expressions over the
-# client's JSON keys; prints every check
-# with its figures, then exits 1 if any failed. get(KEY, DEFAULT) reads a
-# key an older client may lack; any other missing key fails, saying so.
-checks() {
-	python3 - "$TMP/client.json" "$@" <<-'EOF'
-	import json, sys
-	j = json.loads([l for l in open(sys.argv[1]) if l.strip()][-1])
-	args, bad = sys.argv[2:], 0
-	for i in range(0, len(args), 4):
-	    name, fig, bound, holds = args[i:i + 4]
-	    try:
-	        env = {"get": j.get}
-	        f, b = eval(fig, env, j), eval(bound, env, j)
-	        ok = eval(holds, {"abs": abs}, dict(j, f=f, b=b))
-	        line = f"{name}: {f:.6g} vs {b:.6g}" + (f" ({(f / b - 1) * 100:+.2f}%)" if b else "")
-	    except Exception as e:
-	        ok, line = False, f"{name}: {type(e).__name__}: {e} (a key missing: an older client?)"
-	    print(("ok   " if ok else "FAIL ") + line)
-	    bad += not ok
-	sys.exit(1 if bad else 0)
-	EOF
-	[[ $? -eq 0 ]] || fail "$mode: a known answer was not reported (above)"
-	echo "pass"
-}
 
 case "$mode" in
 delay)

@@ -97,18 +97,24 @@ known_start() {
 }
 
 # checks 'name' 'figure' 'bound' 'holds'...: python expressions over the
-# client's JSON (and srv, the server's); prints each with its figures.
-# Uses $TMP/client.json, $SERVER_JSON and $mode (restart.sh, workloads.sh).
+# client's JSON keys (and srv, the server's JSON, {} when there is none;
+# get(KEY, DEFAULT) reads a key an older client may lack); prints every
+# check with its figures, then fails if any did not hold. Uses
+# $TMP/client.json, $SERVER_JSON and $mode.
 checks() {
-	python3 - "$TMP/client.json" "$SERVER_JSON" "$@" <<-'EOF'
+	python3 - "$TMP/client.json" "${SERVER_JSON:-}" "$@" <<-'EOF'
 	import json, sys
-	j = json.loads([l for l in open(sys.argv[1]) if l.strip()][-1])
-	srv = json.loads([l for l in open(sys.argv[2]) if l.strip()][-1])
+	def last(path):
+	    try:
+	        return json.loads([l for l in open(path) if l.strip()][-1])
+	    except (OSError, IndexError, ValueError):
+	        return {}
+	j, srv = last(sys.argv[1]), last(sys.argv[2])
 	args, bad = sys.argv[3:], 0
 	for i in range(0, len(args), 4):
 	    name, fig, bound, holds = args[i:i + 4]
 	    try:
-	        env = dict(j, srv=srv, abs=abs)
+	        env = dict(j, srv=srv, abs=abs, get=j.get)
 	        f, b = eval(fig, {}, env), eval(bound, {}, env)
 	        ok = eval(holds, {}, dict(env, f=f, b=b))
 	        num = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (f, b))

@@ -65,29 +65,6 @@ run_client() {
 	[[ -s "$TMP/client.json" ]] || fail "client printed no JSON"
 }
 
-# checks 'name' 'figure' 'bound' 'holds'...: as tests/known.sh's, over
-# the client's JSON (and S, the server's).
-checks() {
-	python3 - "$TMP/client.json" "$SERVER_JSON" "$@" <<-'EOF'
-	import json, sys
-	j = json.loads([l for l in open(sys.argv[1]) if l.strip()][-1])
-	j["S"] = json.loads([l for l in open(sys.argv[2]) if l.strip()][-1])
-	args, bad = sys.argv[3:], 0
-	for i in range(0, len(args), 4):
-	    name, fig, bound, holds = args[i:i + 4]
-	    try:
-	        f, b = eval(fig, {}, j), eval(bound, {}, j)
-	        ok = eval(holds, {"abs": abs}, dict(j, f=f, b=b))
-	        line = f"{name}: {f:.6g} vs {b:.6g}" + (f" ({(f / b - 1) * 100:+.2f}%)" if b else "")
-	    except Exception as e:
-	        ok, line = False, f"{name}: {type(e).__name__}: {e}"
-	    print(("ok   " if ok else "FAIL ") + line)
-	    bad += not ok
-	sys.exit(1 if bad else 0)
-	EOF
-	[[ $? -eq 0 ]] || fail "$mode: a check failed (above)"
-	echo "pass"
-}
 
 # D as tests/known.sh's delay case: just above a histogram bucket's low
 # edge, so the machine's few hundred us of overhead stay in that bucket,
@@ -140,7 +117,7 @@ skip)
 	run_client nonzero -n 10 -d 1 --push
 	checks \
 		'the skipped push is missing' 'pushes_missing' '1' 'f >= b' \
-		'the server skipped it' 'S["pushes"]' '0' 'f > b'
+		'the server skipped it' 'srv["pushes"]' '0' 'f > b'
 	;;
 corrupt)
 	known_start -D 1000 -b 0.05 -M corrupt

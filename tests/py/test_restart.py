@@ -10,24 +10,10 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 from c1m import cli, record, restart, schema  # noqa: E402
 from c1m.model import Facts, Options, UsageError  # noqa: E402
+from clicase import CliCase  # noqa: E402
 
 
-class Parse(unittest.TestCase):
-    def setUp(self):
-        self.cwd = os.getcwd()
-        os.chdir(ROOT)
-
-    def tearDown(self):
-        os.chdir(self.cwd)
-
-    def parse(self, *argv):
-        return cli.parse(list(argv), ROOT)
-
-    def refused(self, want, *argv):
-        with self.assertRaises(cli.Refused) as e:
-            self.parse(*argv)
-        self.assertIn(want, str(e.exception))
-
+class Parse(CliCase):
     def test_values(self):
         self.assertEqual(self.parse("06", "-d", "3", "--restart-at", "1").restart_at, 1.0)
         self.assertEqual(self.parse("06", "--restart-at", "0").restart_at, 0.0)

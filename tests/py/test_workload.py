@@ -13,6 +13,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 from c1m import cli, compare, record, schema, workload  # noqa: E402
 from c1m.model import Facts, Options, UsageError  # noqa: E402
+from clicase import CliCase  # noqa: E402
 
 
 class Parse(unittest.TestCase):
@@ -79,22 +80,7 @@ class Parse(unittest.TestCase):
         workload.check_extra(workload.parse("heartbeat:1"), ["-r", "100"])
 
 
-class Cli(unittest.TestCase):
-    def setUp(self):
-        self.cwd = os.getcwd()
-        os.chdir(ROOT)
-
-    def tearDown(self):
-        os.chdir(self.cwd)
-
-    def parse(self, *argv):
-        return cli.parse(list(argv), ROOT)
-
-    def refused(self, want, *argv):
-        with self.assertRaises(cli.Refused) as e:
-            self.parse(*argv)
-        self.assertIn(want, str(e.exception))
-
+class Cli(CliCase):
     def test_run_option(self):
         o = self.parse("06", "--workload", "pipeline:4")
         self.assertEqual([w.name for w in o.workloads], ["pipeline:4"])
