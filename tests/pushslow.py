@@ -9,14 +9,21 @@ Server NN runs -b 0.05 -l 4096 -Q 65536 (-c 2 where it has -c) twice:
   2. again with the same readers plus IDLE connections that never read
      (SO_RCVBUF 4096, one reader among every IDLE / READERS of them),
      until the server has reset every idle one (seen as ECONNRESET on its
-     socket) and at least SEC seconds have passed.
+     socket) and at least SEC seconds have passed. An idle one still
+     not seen reset once the resets have stopped for 2 s (at most
+     PROBE_MAX of them) is sent one byte: a socket the server let go of
+     answers with a reset, one it still holds takes the byte. TCP drops
+     a RST it finds outside the receive window, and a zero window makes
+     that possible; 08 lost one in three runs on 2026-12-06.
 Asserts: the server lives through it and exits 0 with its JSON; its
 slow_dropped is exactly IDLE and every idle connection saw its reset; no
 reader was dropped, missed a push or got a bad byte; the peak RSS grew by
-at most IDLE x Q plus SLACK (a queue's buffer may be Q / 4 over Q, so that
-it is compacted once per quarter; the allocator's rounding; the server's
-per-connection bookkeeping: IDLE x (Q / 4 + 16 KiB) + 16 MiB). The readers'
-delivery p99 within 2x (+ 5 ms) of run 1's is the goal: printed, and a
+at most IDLE x BUFS x (Q + Q / 4) + IDLE x 16 KiB + 16 MiB. A queue's
+buffer may be Q / 4 over Q (it is compacted once per quarter, and holds
+a push written in part); BUFS is 1, or 2 for 14, whose send in flight
+keeps the buffer it reads while the next one fills; 16 KiB a connection
+and 16 MiB are the allocator's rounding and the server's bookkeeping.
+The readers' delivery p99 within 2x (+ 5 ms) of run 1's is the goal: printed, and a
 failure only with C1M_PUSHSLOW_P99=1 (not met on the 2-core box). C1M_TEST_STRETCH stretches
 the waits (not the bounds).
 
@@ -41,7 +48,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STRETCH = float(os.environ.get("C1M_TEST_STRETCH", "1") or 1)
 READERS, IDLE, SEC = 100, 2000, 3.0
 EVERY, BODY, QUEUE = 0.05, 4096, 65536
-SLACK_KB = IDLE * (QUEUE // 4 // 1024 + 16) + 16 * 1024
+PROBE_MAX = 20		# idle ones a probe may find reset: 1% (a FIN, not a RST, needs all)
+BOOK_KB = IDLE * 16 + 16 * 1024	# rounding and bookkeeping
+
+
+def rss_bound_kb(design):
+    """The most the idle queues may add to the server's peak RSS, in KiB."""
+    bufs = 2 if design == "14" else 1	# 14: a send in flight keeps its buffer
+    return IDLE * bufs * (QUEUE + QUEUE // 4) // 1024 + BOOK_KB
 
 
 class Fail(Exception):
@@ -110,12 +124,15 @@ def run(port, idle):
     t.lat_from = time.time_ns()
     start_t = time.monotonic()
     bound = start_t + 30 * STRETCH
-    reset = set()
-    next_poll = 0
+    reset, probed = set(), 0
+    next_poll = last_reset = 0
     while time.monotonic() < bound:
         now_m = time.monotonic()
         if now_m - start_t >= SEC and len(reset) == idle:
             break
+        if (not probed and now_m - start_t >= SEC and len(reset) >= idle - PROBE_MAX
+                and now_m - last_reset >= 2 * STRETCH):
+            probed = probe(sleepers, reset)
         for key, _ in sel.select(timeout=0.02):
             c = key.data
             try:
@@ -132,13 +149,28 @@ def run(port, idle):
             for i, s in enumerate(sleepers):
                 if i not in reset and s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
                     reset.add(i)
+                    last_reset = now_m
             next_poll = now_m + 0.1
     sel.close()
     for s in sleepers:
         s.close()
     for c in readers:
         c.sock.close()
-    return t, readers, len(reset), time.monotonic() - start_t
+    return t, readers, len(reset), probed, time.monotonic() - start_t
+
+
+def probe(sleepers, reset):
+    """One byte on each idle connection not yet seen reset: a socket the
+    server has let go of answers with a reset (its RST may have been
+    dropped by TCP as outside the window), one it still holds takes the
+    byte. Returns how many were probed."""
+    left = [i for i in range(len(sleepers)) if i not in reset]
+    for i in left:
+        try:
+            sleepers[i].send(b"\0")
+        except OSError:
+            reset.add(i)		# the reset came meanwhile
+    return len(left)
 
 
 PUSH_LEN = pushread.PUSH_HDR + BODY
@@ -163,7 +195,7 @@ def main():
         for idle in (0, IDLE):
             proc, port, out, err = start(server, args)
             try:
-                t, readers, resets, secs = run(port, idle)
+                t, readers, resets, probed, secs = run(port, idle)
                 js = stop(proc, out, err)
             finally:
                 if proc.poll() is None:
@@ -174,7 +206,7 @@ def main():
                    "min_per_reader": min(c.pushes for c in readers),
                    "p99_ms": pushread.pct(t.lat, 0.99) / 1e6,
                    "max_ms": max(t.lat) / 1e6 if t.lat else 0,
-                   "resets_seen": resets, "slow_dropped": js.get("slow_dropped"),
+                   "resets_seen": resets, "probed": probed, "slow_dropped": js.get("slow_dropped"),
                    "rss_kb_peak": js.get("rss_kb_peak"), "errors": js.get("errors")}
             print(json.dumps(fig), flush=True)
             figs.append(fig)
@@ -189,10 +221,10 @@ def main():
                            f"{resets}, want {idle} (every idle connection, no reader)")
         base, hostile = figs
         grew = hostile["rss_kb_peak"] - base["rss_kb_peak"]
-        allowed = IDLE * QUEUE // 1024 + SLACK_KB
+        allowed = rss_bound_kb(sys.argv[1])
         if grew > allowed:
             raise Fail(f"peak RSS grew {grew} KiB with {IDLE} idle connections, "
-                       f"over {IDLE} x {QUEUE} B + {SLACK_KB} KiB = {allowed} KiB")
+                       f"over the {allowed} KiB their queues may hold (-Q {QUEUE})")
         # The issue's goal, not met on this 2-core box (docs/tests.md): the
         # resets and the 2,000 queues filling cost the readers tens of ms.
         # A failure only with C1M_PUSHSLOW_P99=1; otherwise said, not asserted.
