@@ -37,7 +37,10 @@
  *   --storm PCT@SEC  reconnect storm: SEC into the window PCT% of the
  *      connections drop at once (RST) and reconnect, failures retried with
  *      exponential backoff and jitter (storm_step()); storm_recovery_s is
- *      the time until every one is back and answered.
+ *      the time until every one is back and answered. Under -H a
+ *      reconnect (this one or -X's) says hello: one request at once, as a
+ *      real client's handshake, so the recovery measured is the server's,
+ *      not the wait for a heartbeat's phase; the heartbeats go on as due.
  *   --push  the server speaks first (its -b SEC or -R RATE): hold -n
  *      connections, send nothing, and read every push (common/push.c has
  *      the frame). Per connection the sequence must run 1, 2, 3 ...: a
@@ -508,6 +511,10 @@ static void on_connected(struct loop *l, int fd)
 		 !atomic_load_explicit(&stopping, memory_order_relaxed)) {
 		for (uint32_t i = 0; i < cfg.depth && (!cfg.lifetime || i < cfg.lifetime); i++)
 			conn_issue(l, c, clock_ns());	/* a replacement starts at once */
+		conn_flush(l, fd);
+	} else if (c->storm && cfg.heartbeat > 0 &&
+		   !atomic_load_explicit(&stopping, memory_order_relaxed)) {
+		conn_issue(l, c, clock_ns());	/* a reconnect says hello at once */
 		conn_flush(l, fd);
 	}
 }
@@ -1269,7 +1276,8 @@ static const struct opt opts[] = {
 		     "\"go\": stop, exit 1; closed later: stop as on SIGTERM" },
 	{ OPT_STORM, "PCT@SEC", "reconnect storm: SEC into the window, drop PCT%% of the\n"
 				"connections at once (RST) and reconnect them, retrying with\n"
-				"exponential backoff and jitter (PCT 1..100, SEC inside -d)" },
+				"exponential backoff and jitter (PCT 1..100, SEC inside -d);\n"
+				"under -H a reconnect sends one request at once (hello)" },
 	{ OPT_PUSH, NULL, "push: hold -n connections and send nothing; check every push\n"
 			  "the server sends (sequence 1, 2, 3 ... per connection, every\n"
 			  "byte) and time its delivery from its scheduled time" },
@@ -1501,7 +1509,9 @@ static void parse(int argc, char **argv)
 	if (cfg.interval < 0.1)
 		arg_usage_error("-i: must be at least 0.1 s");
 	arg_push();
-	cfg.ring = cfg.depth + (cfg.heartbeat > 0 && cfg.rate > 0);
+	/* -H: a heartbeat may go on top of -r's requests, or of a hello */
+	cfg.ring = cfg.depth + (cfg.heartbeat > 0 &&
+				(cfg.rate > 0 || cfg.storm_pct || cfg.reconnect));
 	if (cfg.storm_pct && cfg.storm_at >= cfg.duration)
 		arg_usage_error("--storm %ld@%g: second %g is outside the %g s window (-d)",
 				cfg.storm_pct, cfg.storm_at, cfg.storm_at, cfg.duration);

@@ -28,6 +28,9 @@
 #   storm         --storm 10@1 on 200 connections against 06: 20 dropped with
 #                 an RST (the server counts 20 resets), all 20 back and
 #                 answered, the server accepted 220, nothing unanswered
+#   storm-heartbeat  the storm under -H 30 on 200 connections: each
+#                 reconnect says hello at once, so all 20 are back and
+#                 answered within the 3 s window, none dropped
 #   sizes NN      NN's server echoes 64 KB and 1 MiB messages through the
 #                 client (short writes and all), every byte checked
 #                 (SERVER_ARGS passes on to the server, as in tests/pair.sh)
@@ -56,7 +59,7 @@
 source "$(dirname "$0")/lib.sh"
 
 usage() {
-	echo "usage: tests/workloads.sh pipeline|default|flip|churn|churn-cut|churn-rate|heartbeat|heartbeat-rate|storm|sizes NN|badargs|interface|buildlines|consts" >&2
+	echo "usage: tests/workloads.sh pipeline|default|flip|churn|churn-cut|churn-rate|heartbeat|heartbeat-rate|storm|storm-heartbeat|sizes NN|badargs|interface|buildlines|consts" >&2
 	exit 2
 }
 [[ $# -ge 1 ]] || usage
@@ -271,6 +274,20 @@ storm)
 		'every connect timed' 'connect_lat_us["count"]' 'conns + storm_back' 'f == b' \
 		'nothing unanswered but what the storm cut off' 'requests_sent' 'replies + abandoned' \
 		'f == b and unanswered == 0 and errors == 0 and mismatches == 0'
+	;;
+storm-heartbeat)
+	# Heartbeats every 30 s: without the hello a reconnect would wait up
+	# to 30 s for its phase, past the 3 s window, and not be answered.
+	server_start 06_multi_epoll_server
+	run_client -n 200 -H 30 --storm 10@1 -d 3
+	server_stop
+	[[ $CRC -eq 0 ]] || fail "client exited $CRC"
+	checks \
+		'every dropped one back and answered (its hello)' 'storm_back' 'storm_dropped' \
+		'f == b == 20 and storm_recovery_s is not None and 0 < storm_recovery_s < 2' \
+		'the server accepted the ramp and the reconnects' 'srv["accepted"]' 'conns + storm_back' 'f == b' \
+		'no heartbeat dropped, nothing unanswered' 'requests_sent' 'replies + abandoned' \
+		'f == b and dropped == 0 and unanswered == 0 and errors == 0 and mismatches == 0'
 	;;
 sizes)
 	[[ $# -eq 2 ]] || usage
