@@ -46,7 +46,10 @@
  *      the frame). Per connection the sequence must run 1, 2, 3 ...: a
  *      gap counts the pushes skipped (pushes_missing), a repeat or a step
  *      back is a mismatch, and so is any body byte that is not
- *      push_byte(seq, offset). Delivery latency is receive time minus the
+ *      push_byte(seq, offset). A connection with no push at all has no
+ *      gap: those open at the close are counted (push_silent), and are
+ *      an error once the window held as many pushes as connections.
+ *      Delivery latency is receive time minus the
  *      scheduled time the push carries, both CLOCK_REALTIME (so across
  *      hosts it includes their clocks' offset: the JSON's "clock" holds
  *      each host's adjtimex state). The pushes of a broadcast share their
@@ -345,6 +348,8 @@ static void conn_close(struct loop *l, int fd, int lost)
 		atomic_fetch_sub_explicit(&l->m->live, 1, memory_order_relaxed);
 	if (c->state != C_CONNECTING && !c->answered)
 		atomic_fetch_sub_explicit(&l->m->awaiting_first, 1, memory_order_relaxed);
+	if (c->state != C_CONNECTING && l->push && !l->push[fd].next_seq)
+		atomic_fetch_sub_explicit(&l->m->push_silent, 1, memory_order_relaxed);
 	if (lost)
 		atomic_fetch_add_explicit(&l->m->lost, 1, memory_order_relaxed);
 	if (l->slot_fd && c->state != C_CONNECTING && l->slot_fd[c->slot] == fd)
@@ -504,6 +509,8 @@ static void on_connected(struct loop *l, int fd)
 	atomic_fetch_add_explicit(&l->m->live, 1, memory_order_relaxed);
 	if (!c->fresh)
 		atomic_fetch_add_explicit(&l->m->awaiting_first, 1, memory_order_relaxed);
+	if (l->push)	/* silent until its first push */
+		atomic_fetch_add_explicit(&l->m->push_silent, 1, memory_order_relaxed);
 	if (cfg.rate > 0)
 		for (uint32_t i = 0; i < cfg.depth; i++)
 			idle_push(l, fd);
@@ -807,10 +814,13 @@ static int push_begin(struct loop *l, struct push_rx *px)
 	if (seq > want)
 		atomic_fetch_add_explicit(&l->m->push_missing, (long)(seq - want),
 					  memory_order_relaxed);
-	if (seq < want)
+	if (seq < want) {
 		px->bad = 1;
-	else
-		px->next_seq = seq + 1;
+		return 0;
+	}
+	if (!px->next_seq)	/* its first push: no longer silent */
+		atomic_fetch_sub_explicit(&l->m->push_silent, 1, memory_order_relaxed);
+	px->next_seq = seq + 1;
 	return 0;
 }
 
@@ -1362,7 +1372,8 @@ static void usage(FILE *f)
 	}
 	fprintf(f, "\nPrints one JSON line on stdout; exits 0 only with no errors and no\n"
 		   "mismatched replies (--push, --push-echo: and no push missing or\n"
-		   "mismatched), 1 otherwise, 2 on bad usage.\n");
+		   "mismatched, nor a connection without any push once the window\n"
+		   "held as many pushes as connections), 1 otherwise, 2 on bad usage.\n");
 }
 
 /* getopt's string, from the table: ":a:p:...BLh". */
@@ -1909,6 +1920,8 @@ void client_main(const struct client_design *d, int argc, char **argv)
 	}
 	meter_close(meters, cfg.loops, cfg.server_pid);	/* replies drained after: not counted */
 	live_end = meter_sum(meters, cfg.loops, live);
+	run.push_silent = meter_sum(meters, cfg.loops, push_silent);
+	run.live_end = live_end;
 	atomic_store(&stopping, 1);
 	for (int i = 0; i < cfg.loops; i++)
 		pthread_join(loops[i].thread, NULL);

@@ -235,6 +235,7 @@ struct meter {		/* the loop counts with relaxed atomics; main sums */
 	 * the run, sequence numbers skipped, and pushes bad, repeated or out
 	 * of order; delivery latencies, handed on as the replies' are */
 	atomic_long pushes, push_bytes, push_missing, push_mismatches;
+	atomic_long push_silent;	/* open, and no push yet */
 	struct hist push_local, push_interval, push_total;
 };
 struct meter_run { const char *design; long target; double connect_s, first_round_s, rate;
@@ -245,6 +246,7 @@ struct meter_run { const char *design; long target; double connect_s, first_roun
 		   long storm_pct; double storm_at, storm_recovery_s;	/* --storm */
 		   int push;	/* 1 --push, 2 --push-echo: the push keys; 0 none */
 		   long fanout_broadcasts, fanout_incomplete;	/* push: scheduled times */
+		   long push_silent, live_end;	/* push: of those open at the close, none yet */
 		   const struct hist *fanout;	/* push: each complete one's fan-out, ns */
 		   int reconnect; double restart_recovery_s; };	/* -X */
 struct meter *meter_new(int n);		/* n of them, zeroed; dies without memory */

@@ -304,7 +304,8 @@ static void json_lat(struct json *j, const char *key, const struct hist *h)
 }
 
 /* Push modes: what was pushed and how it came (the window's, but missing
- * and mismatches over the run), the fan-out of broadcasts, the clock. */
+ * and mismatches over the run; silent: open at the close, never a push),
+ * the fan-out of broadcasts, the clock. */
 static void json_push(struct json *j, struct meter *m, int n, const struct meter_run *r)
 {
 	struct hist lat;
@@ -315,6 +316,7 @@ static void json_push(struct json *j, struct meter *m, int n, const struct meter
 	json_i64(j, "pushes_received", meter_sum(m, n, pushes));
 	json_i64(j, "pushes_missing", meter_sum(m, n, push_missing));
 	json_i64(j, "push_mismatches", meter_sum(m, n, push_mismatches));
+	json_i64(j, "push_silent", r->push_silent);
 	json_i64(j, "push_bytes_received", meter_sum(m, n, push_bytes));
 	json_lat(j, "push_lat_us", &lat);
 	json_obj(j, "fanout_s");
@@ -434,8 +436,14 @@ void meter_report(struct meter *m, int n, const struct meter_run *r)
 			"%ld mismatched\n", prog_name, meter_sum(m, n, pushes),
 			human_ns(p99, sizeof(p99), (double)push_p99(m, n)),
 			meter_sum(m, n, push_missing), meter_sum(m, n, push_mismatches));
+	if (r->push && r->push_silent)
+		fprintf(stderr, "%s: %ld of the %ld connections open at the close never got a push\n",
+			prog_name, r->push_silent, r->live_end);
+	/* Silent ones are an error once the window held a push for every
+	 * connection: a schedule that takes them in turn reached them all. */
 	exit(errors || mism || conns < r->target || r->no_go ||
 	     (r->push && (meter_sum(m, n, push_missing) || meter_sum(m, n, push_mismatches))) ||
+	     (r->push && r->push_silent && meter_sum(m, n, pushes) >= r->live_end) ||
 	     meter_sum(m, n, restart_back) < meter_sum(m, n, restart_dropped) ?
 	     1 : 0);
 }

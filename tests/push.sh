@@ -14,6 +14,10 @@
 #   split      server mutant: a push inside an echoed frame -> mismatches, exit 1
 #   close      the server closes one connection halfway through a push:
 #              lost == 1, the others get every push whole, the run ends on time
+#   silent     server mutant: one connection never gets a push -> push_silent
+#              == 1 (it has no gap to count), exit 1
+#   sparse     -R 5 over 20 connections for 1 s: fewer pushes than
+#              connections, so the silent ones are counted but no error
 #
 # Env: PUSH_CLIENT, a client binary instead of 05_multi_epoll_client/client
 # (an older or mutated build, to see a case fail); KNOWN_SERVER, a
@@ -29,8 +33,8 @@ source "$(dirname "$0")/lib.sh"
 
 mode=${1:-}
 case "$mode" in
-broadcast | rate | echo | skip | corrupt | split | close) ;;
-*) echo "usage: tests/push.sh broadcast|rate|echo|skip|corrupt|split|close" >&2; exit 2 ;;
+broadcast | rate | echo | skip | corrupt | split | close | silent | sparse) ;;
+*) echo "usage: tests/push.sh broadcast|rate|echo|skip|corrupt|split|close|silent|sparse" >&2; exit 2 ;;
 esac
 client=${PUSH_CLIENT:-05_multi_epoll_client/client}
 server=${KNOWN_SERVER:-${UNIT_DIR:-build/plain/tests}/known_server}
@@ -86,6 +90,7 @@ broadcast)
 		'push bytes: 32 a push' 'push_bytes_received' '32 * pushes_received' 'f == b' \
 		'nothing missing' 'pushes_missing' '0' 'f == 0' \
 		'no mismatch' 'push_mismatches + mismatches' '0' 'f == 0' \
+		'none silent' 'push_silent' '0' 'f == 0' \
 		'sent nothing' 'requests_sent' '0' 'f == 0' \
 		'the clock state' 'len(clock)' '4' 'f == b and isinstance(clock["synced"], bool)'
 	;;
@@ -144,5 +149,25 @@ close)
 		'the half push is neither missing nor a mismatch' \
 		'pushes_missing + push_mismatches + mismatches' '0' 'f == 0' \
 		'broadcasts after it complete' 'fanout_s["broadcasts"]' '30' 'f >= b'
+	;;
+silent)
+	# Its sequence never starts, so it has no gap: only the count of
+	# connections without a push shows it.
+	n=10
+	known_start -D 1000 -b 0.05 -M silent
+	run_client nonzero -n "$n" -d 1 --push
+	checks \
+		'the silent one counted' 'push_silent' '1' 'f == b' \
+		'nothing else wrong' 'pushes_missing + push_mismatches + mismatches + lost' '0' 'f == 0' \
+		'the others got theirs' 'pushes_received' "($n - 1) * 19" 'f >= b'
+	;;
+sparse)
+	# 5 pushes a second over 20 connections in turn: a 1 s window holds
+	# about 5, so most connections have had none yet, and that is no error.
+	known_start -D 1000 -R 5
+	run_client 0 -n 20 -d 1 --push
+	checks \
+		'fewer pushes than connections' 'pushes_received' '20' 'f < b' \
+		'the ones without a push counted' 'push_silent' '20 - pushes_received' '0 < f <= b'
 	;;
 esac

@@ -313,7 +313,7 @@ def push_figures(cd, sd, broadcast=True):
         fan = dict(fan, p50=None, max=None)     # none completed: no fan-out time
     return {
         "pushes_received": num(cd, "pushes_received"), "pushes_missing": num(cd, "pushes_missing"),
-        "push_mismatches": num(cd, "push_mismatches"),
+        "push_mismatches": num(cd, "push_mismatches"), "push_silent": num(cd, "push_silent"),
         "push_bytes_received": num(cd, "push_bytes_received"),
         "push_p50_us": num(plat, "p50"), "push_p99_us": num(plat, "p99"),
         "push_p999_us": num(plat, "p999"), "push_max_us": num(plat, "max"),
@@ -604,6 +604,8 @@ def workload_line(s):
             _dash(s.get("pushes_received")), _dash(s.get("pushes_missing")),
             _dash(s.get("push_mismatches")), fmt_lat(s.get("push_p50_us")),
             fmt_lat(s.get("push_p99_us")), fmt_lat(s.get("push_max_us"))))
+        if s.get("push_silent"):
+            parts.append("%s connections open at the close never got a push" % s["push_silent"])
         if s.get("fanout_broadcasts") is not None:
             parts.append("fan-out p50 %s max %s over %s broadcasts (%s incomplete)" % (
                 _secs(s.get("fanout_p50_s")), _secs(s.get("fanout_max_s")),

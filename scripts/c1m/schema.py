@@ -41,7 +41,7 @@ SUMMARY = {
     "accepts_per_loop_min": "n?", "accepts_per_loop_max": "n?", "accept_spread": "n?",
     "server_us_per_conn": "n?", "server_us_per_kb": "n?",
     # push workloads (client: deliveries, fan-out, clock; server: pushes)
-    "pushes_received": "n?", "pushes_missing": "n?", "push_mismatches": "n?",
+    "pushes_received": "n?", "pushes_missing": "n?", "push_mismatches": "n?", "push_silent": "n?",
     "push_bytes_received": "n?", "push_p50_us": "n?", "push_p99_us": "n?",
     "push_p999_us": "n?", "push_max_us": "n?", "fanout_broadcasts": "n?",
     "fanout_incomplete": "n?", "fanout_p50_s": "n?", "fanout_max_s": "n?",

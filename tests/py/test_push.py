@@ -129,6 +129,15 @@ class Record(unittest.TestCase):
                       "p99 2.5 ms max 2.9 ms", text)
         self.assertIn("fan-out p50 2.8 ms max 3.0 ms over 10 broadcasts (0 incomplete)", text)
         self.assertIn("server 3.88 us per push, 12000 pushes sent, 0 slow consumers dropped", text)
+        self.assertNotIn("never got a push", text)
+
+    def test_silent_connections_said(self):
+        f, s = self.summary("broadcast", "push:broadcast,1,8")
+        f.client = dict(f.client, push_silent=20268)
+        s = record.summary(f, Options(target="06"), 2, me="x")
+        self.assertEqual(s["push_silent"], 20268)
+        self.assertIn("20268 connections open at the close never got a push",
+                      record.workload_line(s))
 
     def test_rate_figures_and_schema(self):
         f, s = self.summary("rate", "push:rate,500,536")

@@ -58,7 +58,8 @@
  * that the client notices: skip (its push 2 is never sent: a gap),
  * corrupt (a body byte of its push 2 flipped), split (its first echoed
  * frame after a push is cut in two by a push), close (it is closed
- * halfway through its push 2).
+ * halfway through its push 2), silent (it never gets a push, so its
+ * sequence has no gap to show).
  *
  *
  * -K AT_MS:DOWN_MS restarts it, with a known answer, for a client's -X:
@@ -70,7 +71,7 @@
  *
  * usage: known_server [-a ADDR] [-p PORT] [-D USEC] [-F PERIOD_MS:FREEZE_MS]
  *                     [-S COUNT] [-X EVERY] [-K AT_MS:DOWN_MS] [-b SEC | -R RATE]
- *                     [-l BYTES] [-M skip|corrupt|split|close] [-h]
+ *                     [-l BYTES] [-M skip|corrupt|split|close|silent] [-h]
  * build: make build/plain/tests/known_server
  * test with:
  *   build/plain/tests/known_server -p 0 -D 30000 &
@@ -383,6 +384,8 @@ static void push_send(int fd, uint64_t sched)
 	size_t len = push_encode(srv.push_buf, seq, sched, cfg.push.body);
 	int first = c->order == 0;
 
+	if (first && mutant("silent"))
+		return;			/* it never gets one: no gap to see */
 	if (first && seq == 2 && mutant("skip"))
 		return;			/* a gap in its sequence */
 	if (first && seq == 2 && mutant("corrupt"))
@@ -650,7 +653,7 @@ static void usage(void)
 	printf("known_server: a c1m echo server with a known answer time, for tests\n\n"
 	       "usage: known_server [-a ADDR] [-p PORT] [-D USEC] [-F PERIOD_MS:FREEZE_MS]\n"
 	       "                    [-S COUNT] [-X EVERY] [-K AT_MS:DOWN_MS] [-b SEC | -R RATE]\n"
-	       "                    [-l BYTES] [-M skip|corrupt|split|close] [-h]\n\n"
+	       "                    [-l BYTES] [-M skip|corrupt|split|close|silent] [-h]\n\n"
 	       "  -a ADDR   address to listen on (default %s)\n"
 	       "  -p PORT   port (default %d; 0 picks a free one)\n"
 	       "  -D USEC   answer each frame exactly USEC after it arrived (default 0)\n"
@@ -668,7 +671,8 @@ static void usage(void)
 	       "  -l BYTES  push body after its 24-byte header, 0..1M (default 8)\n"
 	       "  -M NAME   push wrongly, once, on the first connection: skip or\n"
 	       "            corrupt its push 2, split an echoed frame with a push,\n"
-	       "            close it halfway through its push 2\n"
+	       "            close it halfway through its push 2, or never push to\n"
+	       "            it (silent)\n"
 	       "  -K AT_MS:DOWN_MS  restart: AT_MS after the first accept close every\n"
 	       "            connection and the listener, stay down DOWN_MS, listen again\n"
 	       "  -h        this help\n\n"
@@ -733,8 +737,10 @@ static void parse(int argc, char **argv)
 		switch (o) {
 		case 'M':
 			cfg.mutant = optarg;
-			if (!mutant("skip") && !mutant("corrupt") && !mutant("split") && !mutant("close"))
-				arg_usage_error("-M: '%s' is not skip, corrupt, split or close", optarg);
+			if (!mutant("skip") && !mutant("corrupt") && !mutant("split") && !mutant("close") &&
+			    !mutant("silent"))
+				arg_usage_error("-M: '%s' is not skip, corrupt, split, close or silent",
+						optarg);
 			break;
 		case 'a': arg_ipv4(o, optarg); cfg.addr = optarg; break;
 		case 'p': cfg.port = (int)arg_long(o, optarg, 0, 65535); break;
