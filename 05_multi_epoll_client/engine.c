@@ -230,6 +230,7 @@ struct fan {
 	uint64_t last;		/* when the last of them came, CLOCK_REALTIME ns */
 	long count;		/* connections of this loop that got it */
 };
+#define RETRY_WHEEL	2048	/* ms a retry may wait: past the longest backoff, 1.5 s */
 #define FAN_OPEN	16	/* scheduled times a loop tallies at once */
 #define FAN_DONE_MAX	65536	/* tallies a loop keeps for main; more are dropped */
 
@@ -256,6 +257,12 @@ struct loop {
 	uint64_t *retry_at;	/* --storm, -X: a slot's next connect attempt (0: none) */
 	uint8_t *tries;		/* --storm, -X: failed attempts of a slot's reconnect */
 	long retrying;		/* slots with a retry_at */
+	/* --storm, -X: the slots waiting, by the ms of their retry_at: bucket
+	 * ms % RETRY_WHEEL lists them (slot + 1; 0 ends the list), so a loop
+	 * looks only at the slots due, not at all of them every ms */
+	uint32_t *retry_next;
+	uint32_t retry_wheel[RETRY_WHEEL];
+	uint64_t retry_ms;	/* the first ms whose bucket is not yet looked at */
 	uint64_t rng;		/* the backoff's jitter */
 	uint64_t last_back;	/* the last storm reconnect answered (main reads after join) */
 	uint64_t first_drop;	/* -X: the first connection the server dropped (0: none) */
@@ -484,14 +491,16 @@ static void on_connected(struct loop *l, int fd)
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
 	struct conn *c = &l->conns[fd];
 
+	int refused = net_connect_result(fd) < 0;	/* (reading SO_ERROR clears it) */
+
 	l->inflight--;
-	if (net_connect_result(fd) < 0 && c->storm) {
+	if (refused && c->storm) {
 		c->state = C_FREE;
 		close(fd);
 		storm_retry(l, c->slot);
 		return;
 	}
-	if (net_connect_result(fd) < 0) {
+	if (refused) {
 		if (atomic_fetch_add(&l->m->failed, 1) == 0)
 			warnx_("loop %d: connect:", l->id);
 		l->conns[fd].state = C_FREE;
@@ -1024,6 +1033,14 @@ static int64_t heartbeats_due(struct loop *l, uint64_t now)
  * at most 1 s, times 0.5..1.5. Requests in flight on a dropped connection
  * are abandoned (counted, not errors).
  */
+static void retry_add(struct loop *l, uint32_t slot)
+{
+	uint32_t *b = &l->retry_wheel[l->retry_at[slot] / 1000000 % RETRY_WHEEL];
+
+	l->retry_next[slot] = *b;
+	*b = slot + 1;
+}
+
 static void storm_retry(struct loop *l, uint32_t slot)
 {
 	uint64_t base = 10000000ull << (l->tries[slot] < 7 ? l->tries[slot] : 7);
@@ -1037,9 +1054,10 @@ static void storm_retry(struct loop *l, uint32_t slot)
 	jitter = 0.5 + (double)(l->rng >> 11) / (double)(1ull << 53);
 	if (l->tries[slot] < 255)
 		l->tries[slot]++;
-	if (!l->retry_at[slot])
+	if (!l->retry_at[slot])	/* (a slot waiting has no connect to fail) */
 		l->retrying++;
 	l->retry_at[slot] = clock_ns() + (uint64_t)((double)base * jitter);
+	retry_add(l, slot);
 	atomic_fetch_add_explicit(cfg.reconnect ? &l->m->restart_retries : &l->m->storm_retries,
 				  1, memory_order_relaxed);
 }
@@ -1103,15 +1121,32 @@ static void storm_step(struct loop *l, uint64_t now)
 	retry_step(l, now);
 }
 
-/* The reconnects whose backoff is over (--storm's and -X's): try again. */
+/* The reconnects whose backoff is over (--storm's and -X's), to the ms:
+ * try again. Each ms's bucket is looked at once; a slot in it due a
+ * revolution later goes back in. */
 static void retry_step(struct loop *l, uint64_t now)
 {
-	for (long j = 0; l->retrying && j < l->count; j++)
-		if (l->retry_at[j] && l->retry_at[j] <= now) {
-			l->retry_at[j] = 0;
+	uint64_t now_ms = now / 1000000;
+
+	for (int n = 0; l->retrying && l->retry_ms <= now_ms && n < RETRY_WHEEL; n++) {
+		uint32_t *b = &l->retry_wheel[l->retry_ms++ % RETRY_WHEEL], s = *b;
+
+		*b = 0;
+		while (s) {
+			uint32_t slot = s - 1;
+
+			s = l->retry_next[slot];
+			if (l->retry_at[slot] / 1000000 > now_ms) {
+				retry_add(l, slot);	/* a later revolution's */
+				continue;
+			}
+			l->retry_at[slot] = 0;
 			l->retrying--;
-			conn_connect(l, (uint32_t)j, storm_next_id(l), 2);
+			conn_connect(l, slot, storm_next_id(l), 2);
 		}
+	}
+	if (!l->retrying || l->retry_ms <= now_ms)
+		l->retry_ms = now_ms + 1;	/* none waiting, or every bucket seen */
 }
 
 static void ramp_step(struct loop *l, uint64_t *last_progress)
@@ -1786,8 +1821,10 @@ static void start_loops(void)
 		l->retry_at = cfg.storm_pct || cfg.reconnect ?
 			calloc((size_t)l->count + 1, sizeof(*l->retry_at)) : NULL;
 		l->tries = cfg.storm_pct || cfg.reconnect ? calloc((size_t)l->count + 1, 1) : NULL;
+		l->retry_next = cfg.storm_pct || cfg.reconnect ?
+			calloc((size_t)l->count + 1, sizeof(*l->retry_next)) : NULL;
 		l->rng = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1);
-		if (((cfg.storm_pct || cfg.reconnect) && (!l->retry_at || !l->tries)) ||
+		if (((cfg.storm_pct || cfg.reconnect) && (!l->retry_at || !l->tries || !l->retry_next)) ||
 		    (cfg.rate > 0 && cfg.heartbeat > 0 && !l->hb_req) ||
 		    !l->conns || !l->sent || (cfg.rate > 0 && !l->idle) ||
 		    (cfg.heartbeat > 0 && !l->slot_fd))

@@ -28,6 +28,8 @@
 #   storm         --storm 10@1 on 200 connections against 06: 20 dropped with
 #                 an RST (the server counts 20 resets), all 20 back and
 #                 answered, the server accepted 220, nothing unanswered
+#   refused       a port nobody listens on: 10 refused connects counted as
+#                 connect errors, none as a connection or a connect time
 #   storm-heartbeat  the storm under -H 30 on 200 connections: each
 #                 reconnect says hello at once, so all 20 are back and
 #                 answered within the 3 s window, none dropped
@@ -59,7 +61,7 @@
 source "$(dirname "$0")/lib.sh"
 
 usage() {
-	echo "usage: tests/workloads.sh pipeline|default|flip|churn|churn-cut|churn-rate|heartbeat|heartbeat-rate|storm|storm-heartbeat|sizes NN|badargs|interface|buildlines|consts" >&2
+	echo "usage: tests/workloads.sh pipeline|default|flip|churn|churn-cut|churn-rate|heartbeat|heartbeat-rate|storm|storm-heartbeat|refused|sizes NN|badargs|interface|buildlines|consts" >&2
 	exit 2
 }
 [[ $# -ge 1 ]] || usage
@@ -274,6 +276,17 @@ storm)
 		'every connect timed' 'connect_lat_us["count"]' 'conns + storm_back' 'f == b' \
 		'nothing unanswered but what the storm cut off' 'requests_sent' 'replies + abandoned' \
 		'f == b and unanswered == 0 and errors == 0 and mismatches == 0'
+	;;
+refused)
+	# A port nobody listens on (known_server's, once it has stopped):
+	# every connect is refused, and counted as such, not as a connection.
+	known_start
+	server_stop
+	run_client -n 10 -d 1
+	[[ $CRC -eq 1 ]] || fail "client exited $CRC, want 1"
+	checks \
+		'every connect refused and counted' 'connect_errors' '10' 'f == b' \
+		'none counted connected or timed' 'conns + connect_lat_us["count"] + lost' '0' 'f == b'
 	;;
 storm-heartbeat)
 	# Heartbeats every 30 s: without the hello a reconnect would wait up
