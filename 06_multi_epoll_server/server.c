@@ -673,6 +673,12 @@ int main(int argc, char **argv)
 		cfg.pushing ? ", each pushing to its own" : "");
 
 	stats_run(NULL);	/* the meter, until SIGINT/SIGTERM */
+	/* The door first: a listener shut down leaves the port at once, so a
+	 * client that reconnects while the loops close their connections is
+	 * refused, not queued behind a server on its way out. (One shutdown
+	 * here reaches the listener in every loop's fd table.) */
+	for (int i = 0; i < cfg.loops; i++)
+		shutdown(loops[i].lfd, SHUT_RD);
 	for (int i = 0; i < cfg.loops; i++)
 		pthread_join(loops[i].thread, NULL);
 	report();

@@ -600,6 +600,11 @@ static __attribute__((noreturn)) void child_run(struct loop *l, int id, pid_t pa
 	if (cfg.pushing)
 		push_start(l, fd_limit, id);	/* this child pushes to its own */
 	loop_run(l);		/* until SIGTERM (blocked: sig_wait sees it) */
+	/* The door first: the shared listener shut down (by whichever child
+	 * stops first) leaves the port at once, so a client that reconnects
+	 * while the children close their connections is refused, not queued
+	 * behind a server on its way out. */
+	shutdown(l->lfd, SHUT_RD);
 	_exit(0);		/* the kernel closes every connection */
 }
 

@@ -630,9 +630,9 @@ static void on_accept(struct loop *l, struct io_uring_cqe *cqe)
 				       (long)atomic_load(&l->st->conns));
 			l->full = 1;
 			l->paused_until = clock_ns() + PAUSE_MS * 1000000ull;
-		} else {
+		} else if (!atomic_load_explicit(&sig_stop, memory_order_relaxed)) {
 			arm_accept(l);	/* multishot ended: arm it again */
-		}
+		}			/* (at the stop, main shut the listener) */
 	}
 	if (fd < 0)
 		return;
@@ -1052,6 +1052,12 @@ int main(int argc, char **argv)
 		prog_name, cfg.addr, cfg.port, cfg.loops, fd_limit - FD_RESERVE, cfg.bufs, BUF_SIZE);
 
 	stats_run(NULL);	/* the meter, until SIGINT/SIGTERM */
+	/* The door first: a listener shut down leaves the port at once, so a
+	 * client that reconnects while the loops close their connections is
+	 * refused, not queued behind a server on its way out. (One shutdown
+	 * here reaches the listener in every loop's fd table.) */
+	for (int i = 0; i < cfg.loops; i++)
+		shutdown(loops[i].lfd, SHUT_RD);
 	for (int i = 0; i < cfg.loops; i++)
 		pthread_join(loops[i].thread, NULL);
 	report();
