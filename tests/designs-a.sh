@@ -134,8 +134,12 @@ fd_full() {
 		{ cat "$TMP/client.err"; fail "not served after the table freed up"; }
 	json_check "$TMP/client.json" 'round_trips > 0' 'errors == 0' 'mismatches == 0'
 	server_stop
-	# ~5 s with a full table; a spinning accept would burn all of it.
-	json_check "$SERVER_JSON" 'cpu_user_s + cpu_sys_s < 1.5' 'ceiling < 128'
+	# ~5 s with a full table; a spinning accept would burn all of it. A
+	# TSan build's threads cost several times more for the same work (1.55 s
+	# once in CI on 2026-12-07); the bound stays well under the 5 s.
+	local cpu_max=1.5
+	[[ -n "${SAN:-}" ]] && cpu_max=3
+	json_check "$SERVER_JSON" "cpu_user_s + cpu_sys_s < $cpu_max" 'ceiling < 128'
 }
 
 case "${1:-}" in
