@@ -490,7 +490,6 @@ static void on_connected(struct loop *l, int fd)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
 	struct conn *c = &l->conns[fd];
-
 	int refused = net_connect_result(fd) < 0;	/* (reading SO_ERROR clears it) */
 
 	l->inflight--;
@@ -1024,6 +1023,15 @@ static int64_t heartbeats_due(struct loop *l, uint64_t now)
 	}
 }
 
+/* A slot starts waiting for its retry_at: into the wheel's bucket of that ms. */
+static void retry_add(struct loop *l, uint32_t slot)
+{
+	uint32_t *b = &l->retry_wheel[l->retry_at[slot] / 1000000 % RETRY_WHEEL];
+
+	l->retry_next[slot] = *b;
+	*b = slot + 1;
+}
+
 /*
  * --storm PCT@SEC: at main's word, drop PCT% of this loop's connections at
  * once with an RST (slot g of -n is one if floor((g + 1) PCT / 100) >
@@ -1033,14 +1041,6 @@ static int64_t heartbeats_due(struct loop *l, uint64_t now)
  * at most 1 s, times 0.5..1.5. Requests in flight on a dropped connection
  * are abandoned (counted, not errors).
  */
-static void retry_add(struct loop *l, uint32_t slot)
-{
-	uint32_t *b = &l->retry_wheel[l->retry_at[slot] / 1000000 % RETRY_WHEEL];
-
-	l->retry_next[slot] = *b;
-	*b = slot + 1;
-}
-
 static void storm_retry(struct loop *l, uint32_t slot)
 {
 	uint64_t base = 10000000ull << (l->tries[slot] < 7 ? l->tries[slot] : 7);
@@ -1054,9 +1054,8 @@ static void storm_retry(struct loop *l, uint32_t slot)
 	jitter = 0.5 + (double)(l->rng >> 11) / (double)(1ull << 53);
 	if (l->tries[slot] < 255)
 		l->tries[slot]++;
-	if (!l->retry_at[slot])	/* (a slot waiting has no connect to fail) */
-		l->retrying++;
 	l->retry_at[slot] = clock_ns() + (uint64_t)((double)base * jitter);
+	l->retrying++;		/* (a slot waiting has no connect to fail) */
 	retry_add(l, slot);
 	atomic_fetch_add_explicit(cfg.reconnect ? &l->m->restart_retries : &l->m->storm_retries,
 				  1, memory_order_relaxed);

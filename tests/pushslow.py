@@ -12,9 +12,9 @@ Server NN runs -b 0.05 -l 4096 -Q 65536 (-c 2 where it has -c) twice:
      socket) and at least SEC seconds have passed. An idle one still
      not seen reset once the resets have stopped for 2 s (at most
      PROBE_MAX of them) is sent one byte: a socket the server let go of
-     answers with a reset, one it still holds takes the byte. TCP drops
+     answers with a reset, one it still holds takes the byte (TCP drops
      a RST it finds outside the receive window, and a zero window makes
-     that possible; 08 lost one in three runs on 2026-12-06.
+     that possible).
 Asserts: the server lives through it and exits 0 with its JSON; its
 slow_dropped is exactly IDLE and every idle connection saw its reset; no
 reader was dropped, missed a push or got a bad byte; the peak RSS grew by
