@@ -780,9 +780,11 @@ case_autonetns() {
 	echo pass
 }
 
-# --perf DIR: a profile of the ramp and of the window, whose server CPU per
-# round trip agrees with the server's own count (getrusage over the window):
-# two instruments, one answer. Nothing of perf is left running.
+# --perf DIR: a profile of the ramp and of the window, inside the window:
+# the server's CPU per round trip by perf's samples and by the kernel's
+# count over the recorded seconds both agree with the server's own count
+# (getrusage over the window): three instruments, one answer. Nothing of
+# perf is left running.
 case_perf() {
 	[[ $EUID -eq 0 ]] || { echo "skip: perf record -a needs root here"; exit 77; }
 	command -v perf >/dev/null || { echo "skip: no perf"; exit 77; }
@@ -804,12 +806,19 @@ case_perf() {
 	top = open(sys.argv[2]).read()
 	m = re.search(r"^server +([0-9.]+)$", top, re.M)
 	assert m, "no server total in top.txt"
+	k = re.search(r"^  kernel's count over the same ([0-9.]+) s, us/rt: .*\bserver ([0-9.]+) \(samples ([0-9]+)%\)", top, re.M)
+	assert k, "top.txt does not set the kernel's count of the server beside the samples"
+	span, kern, share = float(k.group(1)), float(k.group(2)), int(k.group(3))
 	cov = re.search(r"^  coverage ([0-9.]+)%", top, re.M)
 	assert cov, "top.txt does not say how much CPU time the samples hold"
 	perf, own, cov = float(m.group(1)), s["server_us_per_rt"], float(cov.group(1)) / 100
-	print("server us per round trip: perf %.2f (samples hold %.0f%%), its own count %.2f" % (perf, 100 * cov, own))
+	print("server us per round trip: the kernel's count over perf's %.2f s %.2f, the server's own %.2f;"
+	      " perf's samples %.2f (%d%%)" % (span, kern, own, perf, share))
+	assert 2.5 <= span <= 3.5, span                     # the 3 s recorded
+	assert 0.8 * own <= kern <= 1.25 * own, (kern, own)
 	# Never more than it used; less only by the samples perf says it missed.
 	assert 0.8 * cov * own <= perf <= 1.25 * own, (perf, own, cov)
+	assert abs(share - 100 * perf / kern) <= 1, (share, perf, kern)
 	EOF
 	! pgrep -f "perf (record|stat) .*$d" >/dev/null || fail "perf left running"
 	# Stopped with TERM in its wait for the window (run.sh's cleanup gives

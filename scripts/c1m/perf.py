@@ -14,7 +14,11 @@ per unit:
 
 One DIR: each process's total, then the TOP (default 25) functions, with
 the process that ran them (softirq work shows under the process it
-interrupted, or ksoftirqd). Two: both columns and the difference, sorted by
+interrupted, or ksoftirqd). Beside the samples, the kernel's own count of
+each busy process's CPU over the same seconds (DIR/cpu0 and cpu1, every
+thread's ticks as perf-window.sh found them as the recording began and
+ended), and the share of it the samples hold: near 100% when the samples
+can be trusted. Two: both columns and the difference, sorted by
 what grew most from DIR to DIR2 - e.g. 1K then 1M. Then each DIR's perf
 stat counts per unit.
 
@@ -51,21 +55,53 @@ def read_window(d):
     return w
 
 
+def process_name(comm):
+    """A thread's comm as its process: threads of one process and per-CPU
+    kernel threads count as one; swapper is "idle"."""
+    comm = re.sub(r"/[0-9A-Za-z]+(:[0-9A-Za-z]+)?(-.*)?$", "", comm, count=1)
+    comm = re.sub(r"-[0-9]+$", "", comm, count=1)
+    return "idle" if comm == "swapper" else comm
+
+
 def parse_report_line(line):
-    """One line of `perf report -F period,comm,dso,sym -t '|'` as (comm,
-    sym, period_ns), or None. Threads of one process and per-CPU kernel
-    threads count as one process; swapper is "idle"."""
+    """One line of `perf report -F period,comm,dso,sym -t '|'` as (process,
+    sym, period_ns), or None."""
     f = line.rstrip("\n").split("|")
     if len(f) < 4:
         return None
-    comm = f[1].rstrip(" ")
-    comm = re.sub(r"/[0-9A-Za-z]+(:[0-9A-Za-z]+)?(-.*)?$", "", comm, count=1)
-    comm = re.sub(r"-[0-9]+$", "", comm, count=1)
-    if comm == "swapper":
-        comm = "idle"
+    comm = process_name(f[1].rstrip(" "))
     sym = re.sub(r"^\[[k.]\] ", "", f[3], count=1).rstrip(" ")
     m = re.match(r"\s*[-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?", f[0])
     return comm, sym, float(m.group(0)) if m else 0.0
+
+
+def read_cpu(d, hz=None):
+    """DIR/cpu0 and cpu1 (perf-window.sh's cpu_snap) as {"s": the seconds
+    between them, "cpu": {process: CPU seconds}}, or None without them.
+    A thread in only one of them (started or ended between) is left out."""
+    snaps = []
+    for n in ("cpu0", "cpu1"):
+        t, ticks = None, {}
+        try:
+            with open(os.path.join(d, n), errors="replace") as f:
+                for line in f:
+                    w = line.rstrip("\n").split(" ", 2)
+                    if w[0] == "t" and len(w) == 2:
+                        t = _num(w[1])
+                    elif len(w) == 3 and w[0].isdigit() and w[1].isdigit():
+                        ticks[w[0]] = (int(w[1]), process_name(w[2]))
+        except OSError:
+            return None
+        if t is None:
+            return None
+        snaps.append((t, ticks))
+    (t0, a), (t1, b) = snaps
+    hz = hz or os.sysconf("SC_CLK_TCK")
+    cpu = {}
+    for tid, (n1, comm) in b.items():
+        if tid in a and a[tid][1] == comm:
+            cpu[comm] = cpu.get(comm, 0.0) + (n1 - a[tid][0]) / hz
+    return {"s": t1 - t0, "cpu": cpu} if t1 > t0 else None
 
 
 def parse_header(text):
@@ -103,7 +139,7 @@ def load(d):
                   "-t", "|"])
     samples = [s for s in map(parse_report_line, text.splitlines()) if s]
     return {"dir": d, "span": span, "ncpu": ncpu, "rate": w["rate"], "count": w["count"],
-            "samples": samples}
+            "samples": samples, "cpu": read_cpu(d)}
 
 
 # ---- the arithmetic (pure) ----
@@ -118,6 +154,25 @@ def _num(s):
 def units_done(run):
     """Units done in the samples' span: the count, else rate * span."""
     return _num(run["count"]) if run["count"] != "" else run["span"] * _num(run["rate"])
+
+
+def kernel_count(r, p, k):
+    """The line that sets the kernel's count of the busiest processes (up to
+    4, each over 5% of the busy CPU) beside their samples (p: process ->
+    samples' us per unit, column k), or "" without the count."""
+    c = r.get("cpu")
+    if not c:
+        return ""
+    units = _num(r["count"]) if r["count"] != "" else c["s"] * _num(r["rate"])
+    busy = sum(c["cpu"].values())
+    if units <= 0 or busy <= 0:
+        return ""
+    big = sorted((q for q in c["cpu"] if c["cpu"][q] > 0.05 * busy), key=lambda q: (-c["cpu"][q], q))
+    us = lambda q: c["cpu"][q] * 1e6 / units
+    each = ", ".join("%s %.2f (samples %.0f%%)" % (q, us(q), 100 * p.get(q, [0.0, 0.0])[k] / us(q))
+                     for q in big[:4])
+    return "  kernel's count over the same %.2f s, us/%s: %s" % (
+        c["s"], "conn" if r["count"] != "" else "rt", each)
 
 
 def report(runs, unit, top=25):
@@ -148,6 +203,9 @@ def report(runs, unit, top=25):
         if cov < 0.95:
             out.append("  warning: perf missed %.0f%% of the CPU time; the us figures are low by up to that"
                        % (100 * (1 - cov)))
+        kc = kernel_count(r, p, k)
+        if kc:
+            out.append(kc)
     out.append("")
     hdr = "%10s %10s %10s" % ("A " + u, "B " + u, "B - A") if two else "%10s" % u
     out.append("%-14s %-40s %s" % ("process", "total", hdr))

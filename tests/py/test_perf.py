@@ -97,6 +97,37 @@ class Formula(unittest.TestCase):
         self.assertEqual(f[("server", "on_readable")], [0.5, 5.0, 4.5])
         self.assertEqual(f[("06_multi_epoll_", "tcp_sendmsg")], [2.0, 4.0, 2.0])
 
+    def test_kernel_count_beside_the_samples(self):
+        d = tempfile.mkdtemp()
+        try:
+            # 100 ticks/s: server's two threads used 0.6 + 0.4 s, a
+            # 06_multi_epoll_ thread 0.5 s, a thread that started between
+            # the two and one whose TID was reused by another program count
+            # nothing; the rest is under 5% of the busy CPU.
+            with open(os.path.join(d, "cpu0"), "w") as f:
+                f.write("t 100.0\n1 10 server\n2 20 server\n3 0 06_multi_epoll_\n"
+                        "4 0 kworker/0:1\n5 7 sleep\n")
+            with open(os.path.join(d, "cpu1"), "w") as f:
+                f.write("t 102.0\n1 70 server\n2 60 server\n3 50 06_multi_epoll_\n"
+                        "4 1 kworker/0:2\n5 90 bash\n6 500 server\n")
+            c = perf.read_cpu(d, hz=100)
+            self.assertEqual(c["s"], 2.0)
+            self.assertEqual({q: round(v, 6) for q, v in c["cpu"].items()},
+                             {"server": 1.0, "06_multi_epoll_": 0.5, "kworker": 0.01})
+            self.assertIsNone(perf.read_cpu(os.path.join(d, "nothing")))
+            # 1000 rt/s over the 2 s between them: server 1.0 s = 500 us/rt;
+            # the fixture's samples put 2 us/rt in server (0%), 6 in 06_..
+            # (1% of 250).
+            r = fixture_run("w")
+            r["cpu"] = c
+            t = perf.report([r], "round trip")
+            self.assertIn("  kernel's count over the same 2.00 s, us/rt: server 500.00 (samples 0%), "
+                          "06_multi_epoll_ 250.00 (samples 2%)\n", t)
+            r["count"], r["rate"] = "100", ""
+            self.assertIn("us/conn: server 10000.00", perf.report([r], "connection"))
+        finally:
+            shutil.rmtree(d)
+
     def test_perf_stat_per_unit(self):
         st = read(os.path.join(FIX, "stat.txt"))
         t = perf.stat_report("w", st, "round trip", "1000", "", 2)
