@@ -13,8 +13,9 @@
  * even name its sockets: each loop pushes to its own connections, from a
  * timerfd in its own epoll set, with 03's push steps unchanged. Main starts
  * one schedule before the threads and each loop copies it, so a broadcast
- * carries the same scheduled time on every loop; -R gives each loop
- * RATE / N (its `shares`), pushed to its connections in turn. A broadcast
+ * carries the same scheduled time on every loop; under -R each loop's share
+ * of RATE is its share of all the loops' connections (RATE / N, its
+ * `shares`, until it has one), pushed to its connections in turn. A broadcast
  * is N fan-outs side by side, one per core, each as long as its own
  * share of the connections (SO_REUSEPORT's spread is not even); a slow
  * consumer costs only its own loop a memcpy per push until -Q drops it.
@@ -455,6 +456,23 @@ static int push_next_conn(struct loop *l)
 	return -1;
 }
 
+/* -R: this loop's step, so that its share of RATE is its share of all the
+ * loops' connections: every connection gets RATE / all of them, however
+ * unevenly SO_REUSEPORT spread them (no loop touches another's sockets,
+ * only the counts). The new step starts at the next due push. */
+static void push_share(struct loop *l)
+{
+	long mine = atomic_load(&l->st->conns), all = stats_conns();
+	uint64_t step;
+
+	if (mine <= 0 || all < mine)
+		return;			/* no connection: its turns go by */
+	step = (uint64_t)(1e9 * (double)all / ((double)mine * cfg.push.rate) + 0.5);
+	l->clock.t0 = push_clock_due(&l->clock);
+	l->clock.k = 0;
+	l->clock.step_ns = step ? step : 1;
+}
+
 /* The timerfd fired. -b: one broadcast, the same scheduled time on every
  * connection's push, first to those that keep up, then to those still
  * waiting for EPOLLOUT (a slow one delays nobody who reads). -R: the pushes
@@ -481,6 +499,8 @@ static void push_event(struct loop *l)
 		}
 		push_clock_next(&l->clock);
 	}
+	if (cfg.push.rate > 0)
+		push_share(l);
 	for (int i = 0; cfg.push.rate > 0 && i < PUSH_BUDGET && push_due(l); i++) {
 		int fd = push_next_conn(l);
 

@@ -16,6 +16,8 @@ its text below).
   mid-frame   03 echoes bytes as they come in push mode, so a push can
               land between the two halves of a frame (echo)
   rate-share  06 gives every loop the whole -R rate, not its share (rate)
+  rate-even   07 splits -R evenly over its children, not by the connections
+              each holds, so a child with none loses its share (few)
   body-byte   common/push.c writes a push's last body byte wrong (large)
 """
 import os
@@ -26,6 +28,7 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 S03 = "03_epoll_throughput/server.c"
+SHARE = "step = (uint64_t)(1e9 * (double)all / ((double)mine * cfg.push.rate) + 0.5);"
 
 # name: (design, check that must fail, file, text, its broken replacement)
 MUTANTS = {
@@ -37,9 +40,10 @@ MUTANTS = {
                  "uint64_t seq = l->pc[fd].seq += 1 + (l->pc[fd].seq == 2);"),
     "mid-frame": ("03", "echo", S03, "\t\twhole = got - got % FRAME_SIZE;",
                   "\t\twhole = got;"),
-    "rate-share": ("06", "rate", "06_multi_epoll_server/server.c",
-                   "push_clock_start(&push_clock, &cfg.push, cfg.loops);",
-                   "push_clock_start(&push_clock, &cfg.push, 1);"),
+    "rate-share": ("06", "rate", "06_multi_epoll_server/server.c", SHARE,
+                   "step = (uint64_t)(1e9 / cfg.push.rate + 0.5);"),
+    "rate-even": ("07", "few", "07_prefork/server.c", SHARE,
+                  "step = (uint64_t)(1e9 * cfg.loops / cfg.push.rate + 0.5);"),
     "body-byte": ("03", "large", "common/push.c", "\t\tbuf[i] = push_byte(seq, i);",
                   "\t\tbuf[i] = push_byte(seq, i) ^ (i == len - 1);"),
 }

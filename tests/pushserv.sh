@@ -14,23 +14,26 @@
 #   rate        -R 2000 over 100 connections for 1.5 s: the pushes per
 #               second of scheduled time within 3% of 2000, every
 #               connection served, nothing missing
+#   few         -R 400 over 3 connections with -c 4 (a loop or child has
+#               none): still 400 pushes/s, a third each (+-2 pushes), as a
+#               loop's share of the rate follows its share of the connections
 #   echo        -b 0.05 while 50 connections ping-pong frames sent in two
 #               writes 5 ms apart: every echo equals its frame and every
 #               push is whole, so a push never lands inside a frame
 #   large       -l 65536 -Q 1048576 -b 0.2: every 65,560-byte push intact
 #
-# CHECK (bad, nopush, broadcast, rate, echo, large) runs only those; the
+# CHECK (bad, nopush, broadcast, rate, few, echo, large) runs only those; the
 # default is all. The servers with -c get -c 2, so two loops (or children)
 # push. The list of pushing designs is tests/pushserv.cases (one line each);
 # tests/push-mutants.py shows the checks fail on a server that skips a
 # push, splits a frame, ignores its share of -R or garbles a body.
 source "$(dirname "$0")/lib.sh"
-usage="usage: tests/pushserv.sh NN [bad|nopush|broadcast|rate|echo|large ...]"
+usage="usage: tests/pushserv.sh NN [bad|nopush|broadcast|rate|few|echo|large ...]"
 [[ $# -ge 1 && $1 =~ ^[0-9][0-9]$ ]] || { echo "$usage" >&2; exit 2; }
 dir=$(ls -d "$1"_* 2>/dev/null | head -n 1)
 shift
 checks=("$@")
-[[ ${#checks[@]} -gt 0 ]] || checks=(bad nopush broadcast rate echo large)
+[[ ${#checks[@]} -gt 0 ]] || checks=(bad nopush broadcast rate few echo large)
 [[ -n "$dir" && -x "$dir/server" ]] || fail "no $1_*/server built (make -s)"
 extra=()
 "$dir/server" -h | grep -q '^usage:.*\[-c N\]' && extra=(-c 2)
@@ -103,6 +106,19 @@ check_rate() {
 		'pushes >= 1000'
 	server_stop
 	json_check "$SERVER_JSON" 'push_rate == 2000' 'errors == 0'
+}
+
+check_few() {
+	local c=() n=()
+	"$dir/server" -h | grep -q '^usage:.*\[-c N\]' && c=(-c 4)
+	"$dir/server" -h | grep -q -- '-R.*needs -n' && n=(-n 3)
+	server_start "$dir" "${c[@]}" "${n[@]}" -R 400
+	reader -n 3 -d 1.5
+	[[ $READ_RC -eq 0 ]] || fail "pushread found pushes missing or bad over 3 connections"
+	json_check "$TMP/read.json" 'abs(rate - 400) <= 12' 'max_per_conn - min_per_conn <= 2' \
+		'missing == 0'
+	server_stop
+	json_check "$SERVER_JSON" 'errors == 0'
 }
 
 check_echo() {
