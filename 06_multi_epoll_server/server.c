@@ -456,23 +456,6 @@ static int push_next_conn(struct loop *l)
 	return -1;
 }
 
-/* -R: this loop's step, so that its share of RATE is its share of all the
- * loops' connections: every connection gets RATE / all of them, however
- * unevenly SO_REUSEPORT spread them (no loop touches another's sockets,
- * only the counts). The new step starts at the next due push. */
-static void push_share(struct loop *l)
-{
-	long mine = atomic_load(&l->st->conns), all = stats_conns();
-	uint64_t step;
-
-	if (mine <= 0 || all < mine)
-		return;			/* no connection: its turns go by */
-	step = (uint64_t)(1e9 * (double)all / ((double)mine * cfg.push.rate) + 0.5);
-	l->clock.t0 = push_clock_due(&l->clock);
-	l->clock.k = 0;
-	l->clock.step_ns = step ? step : 1;
-}
-
 /* The timerfd fired. -b: one broadcast, the same scheduled time on every
  * connection's push, first to those that keep up, then to those still
  * waiting for EPOLLOUT (a slow one delays nobody who reads). -R: the pushes
@@ -499,8 +482,9 @@ static void push_event(struct loop *l)
 		}
 		push_clock_next(&l->clock);
 	}
-	if (cfg.push.rate > 0)
-		push_share(l);
+	if (cfg.push.rate > 0)	/* its share of RATE: its share of the connections */
+		push_clock_share(&l->clock, &cfg.push, atomic_load(&l->st->conns),
+				 stats_conns());
 	for (int i = 0; cfg.push.rate > 0 && i < PUSH_BUDGET && push_due(l); i++) {
 		int fd = push_next_conn(l);
 

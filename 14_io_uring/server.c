@@ -546,23 +546,6 @@ static uint64_t push_due(struct push_clock *c, uint64_t now)
 	return due;
 }
 
-/* -R: this loop's step, so that its share of RATE is its share of all the
- * loops' connections: every connection gets RATE / all of them, however
- * unevenly SO_REUSEPORT spread them (no loop touches another's sockets,
- * only the counts). The new step starts at the next due push. */
-static void push_share(struct loop *l)
-{
-	long mine = atomic_load(&l->st->conns), all = stats_conns();
-	uint64_t step;
-
-	if (mine <= 0 || all < mine)
-		return;			/* no connection: its turns go by */
-	step = (uint64_t)(1e9 * (double)all / ((double)mine * cfg.push.rate) + 0.5);
-	l->clock.t0 = push_clock_due(&l->clock);
-	l->clock.k = 0;
-	l->clock.step_ns = step ? step : 1;
-}
-
 /* An IORING_OP_TIMEOUT at the next due time (CLOCK_REALTIME, absolute):
  * its completion wakes the ring's wait like any other. */
 static void push_arm(struct loop *l)
@@ -579,7 +562,7 @@ static void push_arm(struct loop *l)
 
 /* This loop's schedule. -b: main's broadcasts, from the first after now,
  * so every loop stamps a broadcast with the same time; -R: 1/loops of the
- * rate (push_share then makes it the loop's share of the connections), to
+ * rate (push_event then makes it the loop's share of the connections), to
  * its own connections in turn. */
 static void push_start(struct loop *l)
 {
@@ -616,8 +599,9 @@ static void push_event(struct loop *l, struct io_uring_cqe *cqe)
 		errno = -cqe->res;
 		die("loop %d: IORING_OP_TIMEOUT:", l->id);
 	}
-	if (cfg.push.rate > 0)
-		push_share(l);
+	if (cfg.push.rate > 0)	/* its share of RATE: its share of the connections */
+		push_clock_share(&l->clock, &cfg.push, atomic_load(&l->st->conns),
+				 stats_conns());
 	for (int n = 0; n < (cfg.push.rate > 0 ? PUSH_BUDGET : 1) &&
 			(sched = push_due(&l->clock, now)); n++) {
 		for (int i = 0; i <= l->max_fd; i++) {

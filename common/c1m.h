@@ -189,6 +189,9 @@ struct push_clock { uint64_t t0, step_ns, k; };
 void push_clock_start(struct push_clock *c, const struct push_plan *p, int shares);
 uint64_t push_clock_due(const struct push_clock *c);
 void push_clock_next(struct push_clock *c);
+/* -R: from the next due time on, the step of `mine` connections' share of
+ * RATE out of `all` (RATE * mine / all pushes/s); unchanged if mine is 0. */
+void push_clock_share(struct push_clock *c, const struct push_plan *p, long mine, long all);
 
 /* ---- server stats: counters a loop thread (or child) owns, a cache line
  * each, in MAP_SHARED memory so a prefork parent sees its children's ---- */

@@ -129,3 +129,14 @@ void push_clock_next(struct push_clock *c)
 {
 	c->k++;
 }
+
+void push_clock_share(struct push_clock *c, const struct push_plan *p, long mine, long all)
+{
+	if (mine <= 0 || all < mine)
+		return;
+	c->t0 = push_clock_due(c);
+	c->k = 0;
+	c->step_ns = (uint64_t)llround(1e9 * (double)all / ((double)mine * p->rate));
+	if (!c->step_ns)
+		c->step_ns = 1;
+}

@@ -28,7 +28,7 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 S03 = "03_epoll_throughput/server.c"
-SHARE = "step = (uint64_t)(1e9 * (double)all / ((double)mine * cfg.push.rate) + 0.5);"
+SHARE = "push_clock_share(&l->clock, &cfg.push, atomic_load(&l->st->conns),\n\t\t\t\t stats_conns());"
 
 # name: (design, check that must fail, file, text, its broken replacement)
 MUTANTS = {
@@ -41,9 +41,9 @@ MUTANTS = {
     "mid-frame": ("03", "echo", S03, "\t\twhole = got - got % FRAME_SIZE;",
                   "\t\twhole = got;"),
     "rate-share": ("06", "rate", "06_multi_epoll_server/server.c", SHARE,
-                   "step = (uint64_t)(1e9 / cfg.push.rate + 0.5);"),
+                   "push_clock_share(&l->clock, &cfg.push, 1, 1);"),
     "rate-even": ("07", "few", "07_prefork/server.c", SHARE,
-                  "step = (uint64_t)(1e9 * cfg.loops / cfg.push.rate + 0.5);"),
+                  "push_clock_share(&l->clock, &cfg.push, 1, cfg.loops);"),
     "body-byte": ("03", "large", "common/push.c", "\t\tbuf[i] = push_byte(seq, i);",
                   "\t\tbuf[i] = push_byte(seq, i) ^ (i == len - 1);"),
 }
