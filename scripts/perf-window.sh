@@ -131,28 +131,33 @@ halt_perf "$dir/ramp"
 
 # The window: from its line (warm-up's, or the first round's end), the
 # recording keeps EDGE s inside each end of the window, counted from when
-# the line was seen (within 0.1 s), however long the ramp's perf runs take
-# to write their files and the window's to switch on.
+# the line was written, however long the ramp's perf runs take to write
+# their files and the window's to switch on.
 if awk -v w="$warm" 'BEGIN { exit !(w > 0) }'; then
 	await 'warming up for' "its warm-up"
 else
 	await 'answered once' "its first round was over"
 fi
-t0=$EPOCHREALTIME
+# When the line was written: the log's last change (nothing follows it
+# before the window's end but "window open"), else now.
+t0=$(stat -c %.9Y "$log" 2>/dev/null) || t0=$EPOCHREALTIME
 end_perf "$dir/ramp"
 # Per connection: the connections made ("N/N connected in").
 awk '/connected in/ { c = $0; sub(/^.*: /, "", c); sub(/\/.*/, "", c); print "count", c }' "$log" >"$dir/ramp/window"
 echo "unit connection" >>"$dir/ramp/window"
-read -r wait rec < <(awk -v t0="$t0" -v now="$EPOCHREALTIME" -v warm="$warm" -v w="$win" 'BEGIN {
+read -r from to < <(awk -v t0="$t0" -v warm="$warm" -v w="$win" 'BEGIN {
 	edge = w >= 1.5 ? 0.5 : w / 4
-	from = t0 + warm + edge; to = t0 + warm + w - edge
-	printf "%.3f %.3f\n", (from > now ? from - now : 0), to - (from > now ? from : now) }')
-nap "$wait"
-awk -v r="$rec" 'BEGIN { exit !(r >= 0.1) }' ||
-	{ stop_perf; echo "$me: the window was over before perf could record it" >&2; exit 1; }
-echo "$me: recording $rec s of the window (perf record -a -g -F $hz)" >&2
+	printf "%.6f %.6f\n", t0 + warm + edge, t0 + warm + w - edge }')
+# left: the seconds until $1 (an absolute time), 0 if past.
+left() { awk -v t="$1" -v now="$EPOCHREALTIME" 'BEGIN { d = t - now; printf "%.3f\n", (d > 0 ? d : 0) }'; }
+nap "$(left "$from")"
+echo "$me: recording the window's inside, to $(left "$to") s from now (perf record -a -g -F $hz)" >&2
 switch "$dir/window" enable
 cpu_snap "$dir/window/cpu0"
+# Timed from the switch done, however long it took: the end stays inside.
+rec=$(left "$to")
+awk -v r="$rec" 'BEGIN { exit !(r >= 0.1) }' ||
+	{ stop_perf; echo "$me: the window was over before perf could record it" >&2; exit 1; }
 nap "$rec"
 cpu_snap "$dir/window/cpu1"
 # The client is still running (its window ends later), or the samples hold
