@@ -18,11 +18,13 @@
  * (on_readable, rearm_starved); a multishot that ends without
  * IORING_CQE_F_MORE (on_readable, on_accept); close with requests still in
  * flight, cancelled first (conn_close, conn_finish); a peer that does not
- * read (echo_buf, recv_resume); EMFILE (accept_resume). -F picks features
- * at run time (batch, coop, defer; default defer,batch), each probed and
- * left off if refused; -m USEC waits that long for more completions (6.12).
- * What each buys, measured: docs/io_uring.md. The ring's plumbing is in
- * uring.c; every request the design makes is prepared here.
+ * read, whose one multishot can take the whole ring before its cancel
+ * lands (echo_buf, spill, recv_resume); EMFILE (accept_resume). -F picks
+ * features at run time (batch, coop, defer; default defer,batch), each
+ * probed and left off if refused; -m USEC waits that long for more
+ * completions (6.12). What each buys, measured: docs/io_uring.md. The
+ * ring's plumbing is in uring.c; every request the design makes is
+ * prepared here.
  *
  * Push (-b/-R): each loop keeps its own schedule (-b: main's broadcast
  * times, the same in every loop; -R: the share of the rate that its
@@ -116,11 +118,11 @@ enum {
 	C_STARVED = 64,	/* in the starved list: re-arm when buffers return */
 };
 
-/* Per connection: the buffers waiting to be echoed, oldest first. 6 bytes. */
+/* Per connection: the buffers waiting to be echoed, oldest first. 8 bytes. */
 struct conn {
 	uint16_t head, tail;	/* buffer ids, NO_BUF when none */
 	uint8_t state;		/* C_* */
-	uint8_t held;		/* buffers queued */
+	uint16_t held;		/* buffers queued */
 };
 
 /*
@@ -139,7 +141,8 @@ struct out {
 	uint8_t part_len;
 };
 
-/* Per buffer: its place in a connection's queue, and how much is sent. */
+/* Per buffer: its place in a connection's queue, and how much is sent.
+ * Ids below cfg.bufs are the ring's; the next cfg.bufs are spill copies. */
 struct buf {
 	uint16_t next;
 	uint16_t len, off;
@@ -152,7 +155,10 @@ struct loop {
 	unsigned feat;			/* F_* in effect in this loop */
 	struct uring ring;
 	struct uring_bufs bufs;		/* the provided receive buffers */
-	struct buf *meta;		/* cfg.bufs entries, indexed by buffer id */
+	struct buf *meta;		/* 2 * cfg.bufs entries, indexed by buffer id */
+	char *spill;			/* cfg.bufs copies of BUF_SIZE, on first use */
+	uint16_t *spill_free;		/* their free ids; nspill of them */
+	unsigned nspill;
 	struct conn *conns;		/* fd_limit entries, indexed by fd */
 	struct out *outs;		/* push mode: fd_limit entries */
 	struct push_clock clock;	/* push mode: this loop's schedule */
@@ -163,7 +169,8 @@ struct loop {
 	struct stats_slot *st;
 	uint64_t paused_until;		/* accept paused after EMFILE; 0 = accepting */
 	int full;			/* warned for this EMFILE episode */
-	uint64_t enobufs, short_sends, paused, rearms;
+	uint64_t enobufs, short_sends, paused, rearms, spilled;
+	unsigned held_max;		/* the most ring buffers one conn held */
 };
 
 static struct loop *loops;	/* cfg.loops of them, a thread each */
@@ -263,6 +270,13 @@ static void arm_recv(struct loop *l, int fd)
 	l->conns[fd].state |= C_RECV;
 }
 
+/* Buffer `id`'s bytes: the ring's, or a spill copy's. */
+static char *buf_data(struct loop *l, unsigned id)
+{
+	return id < (unsigned)cfg.bufs ? uring_buf(&l->bufs, id)
+				       : l->spill + (size_t)(id - (unsigned)cfg.bufs) * BUF_SIZE;
+}
+
 /* Send what is left of the oldest queued buffer. */
 static void send_head(struct loop *l, int fd)
 {
@@ -270,7 +284,7 @@ static void send_head(struct loop *l, int fd)
 	struct buf *b = &l->meta[c->head];
 	struct io_uring_sqe *s = prep(l, IORING_OP_SEND, fd, OP_SEND);
 
-	s->addr = (uint64_t)(uintptr_t)(uring_buf(&l->bufs, c->head) + b->off);
+	s->addr = (uint64_t)(uintptr_t)(buf_data(l, c->head) + b->off);
 	s->len = b->len - b->off;
 	s->msg_flags = MSG_NOSIGNAL;
 	c->state |= C_SEND;
@@ -292,7 +306,8 @@ static void cancel(struct loop *l, int fd, uint64_t what)
 
 /* ---- connections ---- */
 
-/* Drop the oldest queued buffer, handing it back to the kernel. */
+/* Drop the oldest queued buffer, handing it back to the kernel (or a
+ * spill copy back to the spill). */
 static void pop(struct loop *l, struct conn *c)
 {
 	uint16_t id = c->head;
@@ -301,7 +316,10 @@ static void pop(struct loop *l, struct conn *c)
 	if (c->head == NO_BUF)
 		c->tail = NO_BUF;
 	c->held--;
-	uring_buf_give(&l->bufs, id);
+	if (id < cfg.bufs)
+		uring_buf_give(&l->bufs, id);
+	else
+		l->spill_free[l->nspill++] = id;
 }
 
 /* Close once nothing in flight refers to fd any more. */
@@ -664,11 +682,44 @@ static void accept_resume(struct loop *l)
 	arm_accept(l);
 }
 
+/*
+ * A paused reader's multishot receive goes on taking buffers until its
+ * cancel lands, and one enter can run it until the ring is dry: then every
+ * other connection of the loop waits for buffers that only this reader's
+ * replies, which it does not read, would give back. So past MAX_HELD a
+ * buffer's bytes are copied out to a spill copy and the buffer goes back
+ * to the ring at once: the id to queue (the ring's when the spill is full).
+ */
+static unsigned spill(struct loop *l, unsigned id, int len)
+{
+	unsigned s;
+
+	if (!l->spill) {
+		l->spill = malloc((size_t)cfg.bufs * BUF_SIZE);
+		l->spill_free = malloc((size_t)cfg.bufs * sizeof(*l->spill_free));
+		if (!l->spill || !l->spill_free)
+			die("loop %d: spill:", l->id);
+		for (long i = 0; i < cfg.bufs && cfg.bufs + i < NO_BUF; i++)
+			l->spill_free[l->nspill++] = (uint16_t)(cfg.bufs + i);
+	}
+	if (!l->nspill)
+		return id;
+	s = l->spill_free[--l->nspill];
+	memcpy(buf_data(l, s), uring_buf(&l->bufs, id), (size_t)len);
+	uring_buf_give(&l->bufs, id);
+	l->spilled++;
+	return s;
+}
+
 /* Data arrived in buffer `id`, now ours: echo it, behind any queued sends. */
 static void echo_buf(struct loop *l, int fd, unsigned id, int len)
 {
 	struct conn *c = &l->conns[fd];
 
+	if ((c->state & C_PAUSED) && c->held >= MAX_HELD)
+		id = spill(l, id, len);
+	if (id < (unsigned)cfg.bufs && c->held + 1u > l->held_max)
+		l->held_max = c->held + 1u;
 	l->meta[id] = (struct buf){ .next = NO_BUF, .len = (uint16_t)len };
 	if (c->tail == NO_BUF)
 		c->head = (uint16_t)id;
@@ -901,7 +952,7 @@ static void *loop_thread(void *arg)
 /* The result: one JSON line on stdout, with what the rings counted. */
 static void report(void)
 {
-	uint64_t e = 0, s = 0, p = 0, r = 0, n = 0;
+	uint64_t e = 0, s = 0, p = 0, r = 0, n = 0, sp = 0, hm = 0;
 	char names[128];
 	struct json j;
 
@@ -910,6 +961,8 @@ static void report(void)
 		s += loops[i].short_sends;
 		p += loops[i].paused;
 		r += loops[i].rearms;
+		sp += loops[i].spilled;
+		hm = loops[i].held_max > hm ? loops[i].held_max : hm;
 		n += loops[i].ring.enters;
 	}
 	json_begin(&j);
@@ -927,6 +980,8 @@ static void report(void)
 	json_u64(&j, "short_sends", s);
 	json_u64(&j, "paused", p);
 	json_u64(&j, "rearms", r);
+	json_u64(&j, "spilled", sp);	/* buffers a paused reader took, copied out */
+	json_u64(&j, "held_max", hm);	/* ring buffers one conn held, at most */
 	json_u64(&j, "enters", n);
 	json_num(&j, "enters_per_req", stats_requests() ? (double)n / stats_requests() : 0);
 	json_end(&j);
@@ -1044,7 +1099,7 @@ int main(int argc, char **argv)
 		l->st = &slots[i];
 		l->conns = calloc((size_t)fd_limit, sizeof(*l->conns));
 		l->starved = calloc((size_t)fd_limit, sizeof(*l->starved));
-		l->meta = calloc((size_t)cfg.bufs, sizeof(*l->meta));
+		l->meta = calloc((size_t)cfg.bufs * 2, sizeof(*l->meta));
 		if (pushing)
 			l->outs = calloc((size_t)fd_limit, sizeof(*l->outs));
 		if (!l->conns || !l->starved || !l->meta || (pushing && !l->outs))

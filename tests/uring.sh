@@ -7,8 +7,13 @@
 #   slow-reader  a peer writes 8 MB through a 4 KB receive buffer and reads
 #                slowly (tests/slow_reader.py): every byte comes back in
 #                order, the server paused reading it, no errors
+#   park         with 64 buffers, a peer writes 16 MB and reads nothing for
+#                a while: another client's 20 echoes each come within 2 s,
+#                the parked reader never held more than MAX_HELD (4) of the
+#                ring (its flood was copied out, "spilled", instead of
+#                holding the ring dry), then every byte comes back in order
 source "$(dirname "$0")/lib.sh"
-usage="usage: tests/uring.sh unavailable|slow-reader"
+usage="usage: tests/uring.sh unavailable|slow-reader|park"
 [[ $# -eq 1 ]] || { echo "$usage" >&2; exit 2; }
 
 case $1 in
@@ -34,6 +39,12 @@ slow-reader)
 	python3 tests/slow_reader.py "$SERVER_PORT" || fail "slow reader: echo differs"
 	server_stop
 	json_check "$SERVER_JSON" "paused > 0" "errors == 0" "requests == (8 << 20) // 8"
+	;;
+park)
+	server_start 14_io_uring -c 1 -B 64
+	python3 tests/slow_reader.py "$SERVER_PORT" --park || fail "a parked reader held up another client, or its echo differs"
+	server_stop
+	json_check "$SERVER_JSON" "paused > 0" "spilled > 0" "held_max <= 4" "errors == 0"
 	;;
 *) echo "$usage" >&2; exit 2 ;;
 esac
