@@ -20,9 +20,10 @@
  * child inherits it, so a broadcast carries the same scheduled time in
  * every child; under -R each child's share of RATE is its share of all the
  * children's connections (the shared slots; RATE / N until it has one),
- * pushed to its connections in turn. The children count pushes in the shared slots and the parent
- * reports them. A broadcast is N fan-outs side by side, each as long as
- * its child's share (kept near even by the accept share above).
+ * pushed to its connections in turn. The children count pushes in the
+ * shared slots and the parent reports them. A broadcast is N fan-outs side
+ * by side, each as long as its child's share (kept near even by the accept
+ * share above).
  *
  * usage: server [-a ADDR] [-p PORT] [-c N] [-n CONNS] [-i SEC]
  *               [-b SEC | -R RATE] [-l BYTES] [-Q BYTES] [-L] [-h]

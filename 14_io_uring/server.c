@@ -273,8 +273,9 @@ static void arm_recv(struct loop *l, int fd)
 /* Buffer `id`'s bytes: the ring's, or a spill copy's. */
 static char *buf_data(struct loop *l, unsigned id)
 {
-	return id < (unsigned)cfg.bufs ? uring_buf(&l->bufs, id)
-				       : l->spill + (size_t)(id - (unsigned)cfg.bufs) * BUF_SIZE;
+	if (id < (unsigned)cfg.bufs)
+		return uring_buf(&l->bufs, id);
+	return l->spill + (size_t)(id - (unsigned)cfg.bufs) * BUF_SIZE;
 }
 
 /* Send what is left of the oldest queued buffer. */
